@@ -1,0 +1,809 @@
+//! [`IamPort`] on the AWS SDK for IAM.
+
+use super::aws_error::from_sdk;
+use crate::domain::plan::{Change, Observed, ObservedGroup, ObservedPolicy, ObservedRole};
+use crate::domain::policy::from_iam;
+use crate::error::{AwsErrorKind, Error, Result};
+use crate::ports::IamPort;
+use aws_sdk_iam::types::{PolicyScopeType, Tag};
+use aws_sdk_iam::Client;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// IAM through the SDK. `concurrency` bounds the reads of one observation.
+#[derive(Clone)]
+pub struct SdkIam {
+    client: Client,
+    concurrency: usize,
+}
+
+impl SdkIam {
+    /// Wraps a client.
+    pub fn new(client: Client, concurrency: usize) -> Self {
+        SdkIam {
+            client,
+            concurrency,
+        }
+    }
+}
+
+fn doc(entity: &str, text: &str) -> Result<serde_json::Value> {
+    from_iam(text).map_err(|message| Error::Document {
+        entity: entity.to_string(),
+        message,
+    })
+}
+
+fn not_found(e: &Error) -> bool {
+    e.aws_kind() == Some(AwsErrorKind::NotFound)
+}
+
+/// Treats "not found" as done: deleting what is gone succeeds.
+fn gone_ok(r: Result<()>) -> Result<()> {
+    match r {
+        Err(e) if not_found(&e) => Ok(()),
+        other => other,
+    }
+}
+
+impl SdkIam {
+    async fn group(&self, name: String) -> Result<ObservedGroup> {
+        let c = &self.client;
+        let mut names = Vec::new();
+        let mut pages = c
+            .list_group_policies()
+            .group_name(&name)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            names.extend(
+                p.map_err(|e| from_sdk("iam:ListGroupPolicies", &name, e))?
+                    .policy_names()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        let mut inline = BTreeMap::new();
+        for pn in names {
+            let out = c
+                .get_group_policy()
+                .group_name(&name)
+                .policy_name(&pn)
+                .send()
+                .await
+                .map_err(|e| from_sdk("iam:GetGroupPolicy", &name, e))?;
+            inline.insert(pn, doc(&name, out.policy_document())?);
+        }
+        let mut attached = BTreeSet::new();
+        let mut pages = c
+            .list_attached_group_policies()
+            .group_name(&name)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| from_sdk("iam:ListAttachedGroupPolicies", &name, e))?;
+            attached.extend(
+                p.attached_policies()
+                    .iter()
+                    .filter_map(|a| a.policy_arn().map(String::from)),
+            );
+        }
+        Ok(ObservedGroup {
+            name,
+            inline,
+            attached,
+        })
+    }
+
+    async fn role(&self, name: String, trust_text: Option<String>) -> Result<ObservedRole> {
+        let c = &self.client;
+        let got = c
+            .get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:GetRole", &name, e))?;
+        let role = got.role().ok_or_else(|| Error::Document {
+            entity: name.clone(),
+            message: "GetRole returned no role".into(),
+        })?;
+        let trust_text = trust_text
+            .or_else(|| role.assume_role_policy_document().map(String::from))
+            .unwrap_or_default();
+        let boundary = role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(String::from);
+        let tags = role
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        let role_id = role.role_id().to_string();
+        let mut names = Vec::new();
+        let mut pages = c
+            .list_role_policies()
+            .role_name(&name)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            names.extend(
+                p.map_err(|e| from_sdk("iam:ListRolePolicies", &name, e))?
+                    .policy_names()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        let mut inline = BTreeMap::new();
+        for pn in names {
+            let out = c
+                .get_role_policy()
+                .role_name(&name)
+                .policy_name(&pn)
+                .send()
+                .await
+                .map_err(|e| from_sdk("iam:GetRolePolicy", &name, e))?;
+            inline.insert(pn, doc(&name, out.policy_document())?);
+        }
+        let mut attached = BTreeSet::new();
+        let mut pages = c
+            .list_attached_role_policies()
+            .role_name(&name)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| from_sdk("iam:ListAttachedRolePolicies", &name, e))?;
+            attached.extend(
+                p.attached_policies()
+                    .iter()
+                    .filter_map(|a| a.policy_arn().map(String::from)),
+            );
+        }
+        Ok(ObservedRole {
+            trust: doc(&name, &trust_text)?,
+            name,
+            role_id,
+            boundary,
+            tags,
+            inline,
+            attached,
+        })
+    }
+
+    async fn policy(
+        &self,
+        name: String,
+        arn: String,
+        default_version: String,
+    ) -> Result<ObservedPolicy> {
+        let c = &self.client;
+        let v = c
+            .get_policy_version()
+            .policy_arn(&arn)
+            .version_id(&default_version)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:GetPolicyVersion", &arn, e))?;
+        let text = v
+            .policy_version()
+            .and_then(|p| p.document())
+            .unwrap_or_default();
+        let versions = c
+            .list_policy_versions()
+            .policy_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:ListPolicyVersions", &arn, e))?;
+        let mut others: Vec<_> = versions
+            .versions()
+            .iter()
+            .filter(|v| !v.is_default_version())
+            .collect();
+        others.sort_by_key(|v| v.create_date().map(|d| d.secs()).unwrap_or(0));
+        Ok(ObservedPolicy {
+            document: doc(&arn, text)?,
+            other_versions: others
+                .iter()
+                .filter_map(|v| v.version_id().map(String::from))
+                .collect(),
+            name,
+            arn,
+            default_version,
+        })
+    }
+
+    /// Where an existing entity lives, for ownership checks after `EntityAlreadyExists`.
+    async fn existing_path(&self, kind: &'static str, name: &str) -> Result<String> {
+        let c = &self.client;
+        Ok(match kind {
+            "IAM group" => c
+                .get_group()
+                .group_name(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("iam:GetGroup", name, e))?
+                .group()
+                .map(|g| g.path().to_string()),
+            "IAM role" => c
+                .get_role()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("iam:GetRole", name, e))?
+                .role()
+                .map(|r| r.path().to_string()),
+            _ => None,
+        }
+        .unwrap_or_default())
+    }
+
+    async fn owned_or_conflict(
+        &self,
+        kind: &'static str,
+        name: &str,
+        path: &str,
+        err: Error,
+    ) -> Result<()> {
+        if err.aws_kind() != Some(AwsErrorKind::AlreadyExists) {
+            return Err(err);
+        }
+        let existing = self.existing_path(kind, name).await?;
+        if existing == path {
+            Ok(())
+        } else {
+            Err(Error::NotOwned {
+                entity_type: kind,
+                name: name.to_string(),
+                detail: format!("it lives under path {existing}"),
+            })
+        }
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<()> {
+        let c = &self.client;
+        let observed = match self.role(name.to_string(), None).await {
+            Err(e) if not_found(&e) => return Ok(()),
+            other => other?,
+        };
+        for pn in observed.inline.keys() {
+            gone_ok(
+                c.delete_role_policy()
+                    .role_name(name)
+                    .policy_name(pn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DeleteRolePolicy", name, e)),
+            )?;
+        }
+        for arn in &observed.attached {
+            gone_ok(
+                c.detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DetachRolePolicy", name, e)),
+            )?;
+        }
+        let profiles = c
+            .list_instance_profiles_for_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:ListInstanceProfilesForRole", name, e));
+        for p in gone_or(profiles)?
+            .map(|p| p.instance_profiles().to_vec())
+            .unwrap_or_default()
+        {
+            gone_ok(
+                c.remove_role_from_instance_profile()
+                    .role_name(name)
+                    .instance_profile_name(p.instance_profile_name())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:RemoveRoleFromInstanceProfile", name, e)),
+            )?;
+        }
+        gone_ok(
+            c.delete_role()
+                .role_name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| from_sdk("iam:DeleteRole", name, e)),
+        )
+    }
+
+    async fn delete_group(&self, name: &str) -> Result<()> {
+        let c = &self.client;
+        let mut users = Vec::new();
+        let mut pages = c.get_group().group_name(name).into_paginator().send();
+        while let Some(p) = pages.next().await {
+            match p.map_err(|e| from_sdk("iam:GetGroup", name, e)) {
+                Err(e) if not_found(&e) => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(p) => users.extend(p.users().iter().map(|u| u.user_name().to_string())),
+            }
+        }
+        for u in users {
+            // The users stay; only their membership of this resource's group ends.
+            gone_ok(
+                c.remove_user_from_group()
+                    .group_name(name)
+                    .user_name(&u)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:RemoveUserFromGroup", name, e)),
+            )?;
+        }
+        let observed = match self.group(name.to_string()).await {
+            Err(e) if not_found(&e) => return Ok(()),
+            other => other?,
+        };
+        for pn in observed.inline.keys() {
+            gone_ok(
+                c.delete_group_policy()
+                    .group_name(name)
+                    .policy_name(pn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DeleteGroupPolicy", name, e)),
+            )?;
+        }
+        for arn in &observed.attached {
+            gone_ok(
+                c.detach_group_policy()
+                    .group_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DetachGroupPolicy", name, e)),
+            )?;
+        }
+        gone_ok(
+            c.delete_group()
+                .group_name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| from_sdk("iam:DeleteGroup", name, e)),
+        )
+    }
+
+    async fn delete_policy(&self, arn: &str) -> Result<()> {
+        let c = &self.client;
+        let entities = match c
+            .list_entities_for_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:ListEntitiesForPolicy", arn, e))
+        {
+            Err(e) if not_found(&e) => return Ok(()),
+            other => other?,
+        };
+        for g in entities.policy_groups() {
+            let gname = g.group_name().unwrap_or_default();
+            gone_ok(
+                c.detach_group_policy()
+                    .group_name(gname)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DetachGroupPolicy", gname, e)),
+            )?;
+        }
+        for r in entities.policy_roles() {
+            let rname = r.role_name().unwrap_or_default();
+            gone_ok(
+                c.detach_role_policy()
+                    .role_name(rname)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DetachRolePolicy", rname, e)),
+            )?;
+        }
+        for u in entities.policy_users() {
+            let uname = u.user_name().unwrap_or_default();
+            gone_ok(
+                c.detach_user_policy()
+                    .user_name(uname)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DetachUserPolicy", uname, e)),
+            )?;
+        }
+        let versions = c
+            .list_policy_versions()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:ListPolicyVersions", arn, e));
+        for v in gone_or(versions)?
+            .map(|v| v.versions().to_vec())
+            .unwrap_or_default()
+        {
+            if !v.is_default_version() {
+                let id = v.version_id().unwrap_or_default();
+                gone_ok(
+                    c.delete_policy_version()
+                        .policy_arn(arn)
+                        .version_id(id)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| from_sdk("iam:DeletePolicyVersion", arn, e)),
+                )?;
+            }
+        }
+        gone_ok(
+            c.delete_policy()
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| from_sdk("iam:DeletePolicy", arn, e)),
+        )
+    }
+}
+
+fn gone_or<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl IamPort for SdkIam {
+    async fn observe(&self, path: &str) -> Result<Observed> {
+        let c = &self.client;
+        let mut group_names = Vec::new();
+        let mut pages = c.list_groups().path_prefix(path).into_paginator().send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| from_sdk("iam:ListGroups", path, e))?;
+            // PathPrefix matches longer paths too: only the exact path is this resource's.
+            group_names.extend(
+                p.groups()
+                    .iter()
+                    .filter(|g| g.path() == path)
+                    .map(|g| g.group_name().to_string()),
+            );
+        }
+        let mut roles = Vec::new();
+        let mut pages = c.list_roles().path_prefix(path).into_paginator().send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| from_sdk("iam:ListRoles", path, e))?;
+            roles.extend(p.roles().iter().filter(|r| r.path() == path).map(|r| {
+                (
+                    r.role_name().to_string(),
+                    r.assume_role_policy_document().map(String::from),
+                )
+            }));
+        }
+        let mut policies = Vec::new();
+        let mut pages = c
+            .list_policies()
+            .scope(PolicyScopeType::Local)
+            .path_prefix(path)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| from_sdk("iam:ListPolicies", path, e))?;
+            policies.extend(
+                p.policies()
+                    .iter()
+                    .filter(|x| x.path() == Some(path))
+                    .filter_map(|x| {
+                        Some((
+                            x.policy_name()?.to_string(),
+                            x.arn()?.to_string(),
+                            x.default_version_id()?.to_string(),
+                        ))
+                    }),
+            );
+        }
+        let groups: Vec<ObservedGroup> =
+            stream::iter(group_names.into_iter().map(|n| self.group(n)))
+                .buffer_unordered(self.concurrency)
+                .try_collect()
+                .await?;
+        let roles: Vec<ObservedRole> =
+            stream::iter(roles.into_iter().map(|(n, t)| self.role(n, t)))
+                .buffer_unordered(self.concurrency)
+                .try_collect()
+                .await?;
+        let policies: Vec<ObservedPolicy> =
+            stream::iter(policies.into_iter().map(|(n, a, v)| self.policy(n, a, v)))
+                .buffer_unordered(self.concurrency)
+                .try_collect()
+                .await?;
+        Ok(Observed {
+            groups: groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
+            roles: roles.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            policies: policies.into_iter().map(|p| (p.name.clone(), p)).collect(),
+            grants: vec![],
+        })
+    }
+
+    async fn role_id(&self, name: &str) -> Result<String> {
+        let out = self
+            .client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:GetRole", name, e))?;
+        Ok(out
+            .role()
+            .map(|r| r.role_id().to_string())
+            .unwrap_or_default())
+    }
+
+    async fn apply(&self, change: &Change, path: &str) -> Result<Option<String>> {
+        let c = &self.client;
+        match change {
+            Change::CreatePolicy {
+                name,
+                path,
+                document,
+            } => {
+                let r = c
+                    .create_policy()
+                    .policy_name(name)
+                    .path(path)
+                    .policy_document(document)
+                    .description(
+                        "Deploy rights of a serverless service stage, managed by serverless-access",
+                    )
+                    .send()
+                    .await;
+                match r.map_err(|e| from_sdk("iam:CreatePolicy", name, e)) {
+                    Err(e) if e.aws_kind() == Some(AwsErrorKind::AlreadyExists) => {
+                        // Managed policy names are unique per account: one under the resource's own
+                        // path is the resource's (a duplicate delivery made it), any other is not.
+                        let listed = c
+                            .list_policies()
+                            .scope(PolicyScopeType::Local)
+                            .path_prefix(path)
+                            .send()
+                            .await
+                            .map_err(|e| from_sdk("iam:ListPolicies", path, e))?;
+                        if listed.policies().iter().any(|p| {
+                            p.policy_name() == Some(name.as_str())
+                                && p.path() == Some(path.as_str())
+                        }) {
+                            Ok(None)
+                        } else {
+                            Err(Error::NotOwned {
+                                entity_type: "IAM policy",
+                                name: name.clone(),
+                                detail: "it lives under another path".into(),
+                            })
+                        }
+                    }
+                    other => other.map(|_| None),
+                }
+            }
+            Change::CreatePolicyVersion {
+                arn,
+                document,
+                delete_first,
+            } => {
+                for v in delete_first {
+                    gone_ok(
+                        c.delete_policy_version()
+                            .policy_arn(arn)
+                            .version_id(v)
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| from_sdk("iam:DeletePolicyVersion", arn, e)),
+                    )?;
+                }
+                c.create_policy_version()
+                    .policy_arn(arn)
+                    .policy_document(document)
+                    .set_as_default(true)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:CreatePolicyVersion", arn, e))?;
+                Ok(None)
+            }
+            Change::CreateGroup { name, path } => {
+                match c
+                    .create_group()
+                    .group_name(name)
+                    .path(path)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:CreateGroup", name, e))
+                {
+                    Ok(_) => Ok(None),
+                    Err(e) => self
+                        .owned_or_conflict("IAM group", name, path, e)
+                        .await
+                        .map(|_| None),
+                }
+            }
+            Change::PutGroupPolicy {
+                group,
+                name,
+                document,
+            } => {
+                c.put_group_policy()
+                    .group_name(group)
+                    .policy_name(name)
+                    .policy_document(document)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:PutGroupPolicy", group, e))?;
+                Ok(None)
+            }
+            Change::DeleteGroupPolicy { group, name } => gone_ok(
+                c.delete_group_policy()
+                    .group_name(group)
+                    .policy_name(name)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DeleteGroupPolicy", group, e)),
+            )
+            .map(|_| None),
+            Change::AttachGroupPolicy { group, arn } => {
+                c.attach_group_policy()
+                    .group_name(group)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:AttachGroupPolicy", group, e))?;
+                Ok(None)
+            }
+            Change::DetachGroupPolicy { group, arn } => gone_ok(
+                c.detach_group_policy()
+                    .group_name(group)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DetachGroupPolicy", group, e)),
+            )
+            .map(|_| None),
+            Change::CreateRole {
+                name,
+                path,
+                trust,
+                boundary,
+                tags,
+                description,
+            } => {
+                let tags: Vec<Tag> = tags
+                    .iter()
+                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                    .collect();
+                let r = c
+                    .create_role()
+                    .role_name(name)
+                    .path(path)
+                    .assume_role_policy_document(trust)
+                    .set_permissions_boundary(boundary.clone())
+                    .set_tags(Some(tags))
+                    .description(description)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:CreateRole", name, e));
+                match r {
+                    Ok(out) => Ok(out.role().map(|r| r.role_id().to_string())),
+                    Err(e) => {
+                        self.owned_or_conflict("IAM role", name, path, e).await?;
+                        Ok(Some(self.role_id(name).await?))
+                    }
+                }
+            }
+            Change::UpdateTrust { role, document } => {
+                c.update_assume_role_policy()
+                    .role_name(role)
+                    .policy_document(document)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:UpdateAssumeRolePolicy", role, e))?;
+                Ok(None)
+            }
+            Change::PutBoundary { role, arn } => {
+                c.put_role_permissions_boundary()
+                    .role_name(role)
+                    .permissions_boundary(arn)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:PutRolePermissionsBoundary", role, e))?;
+                Ok(None)
+            }
+            Change::DeleteBoundary { role } => gone_ok(
+                c.delete_role_permissions_boundary()
+                    .role_name(role)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DeleteRolePermissionsBoundary", role, e)),
+            )
+            .map(|_| None),
+            Change::TagRole { role, tags } => {
+                let tags: Vec<Tag> = tags
+                    .iter()
+                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                    .collect();
+                c.tag_role()
+                    .role_name(role)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:TagRole", role, e))?;
+                Ok(None)
+            }
+            Change::UntagRole { role, keys } => {
+                c.untag_role()
+                    .role_name(role)
+                    .set_tag_keys(Some(keys.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:UntagRole", role, e))?;
+                Ok(None)
+            }
+            Change::PutRolePolicy {
+                role,
+                name,
+                document,
+            } => {
+                c.put_role_policy()
+                    .role_name(role)
+                    .policy_name(name)
+                    .policy_document(document)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:PutRolePolicy", role, e))?;
+                Ok(None)
+            }
+            Change::DeleteRolePolicy { role, name } => gone_ok(
+                c.delete_role_policy()
+                    .role_name(role)
+                    .policy_name(name)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DeleteRolePolicy", role, e)),
+            )
+            .map(|_| None),
+            Change::DetachRolePolicy { role, arn } => gone_ok(
+                c.detach_role_policy()
+                    .role_name(role)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DetachRolePolicy", role, e)),
+            )
+            .map(|_| None),
+            Change::DeleteRole { name } => self.delete_role(name).await.map(|_| None),
+            Change::DeleteGroup { name } => self.delete_group(name).await.map(|_| None),
+            Change::DeletePolicy { arn } => self.delete_policy(arn).await.map(|_| None),
+            Change::CreateGrant { .. } | Change::RetireGrant { .. } => {
+                let _ = path;
+                Err(Error::Config(format!(
+                    "{} is not an IAM change",
+                    change.describe()
+                )))
+            }
+        }
+    }
+}

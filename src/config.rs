@@ -1,0 +1,153 @@
+//! Provider settings, read once from the environment at cold start.
+//!
+//! These variables are the only configuration the binary reads (template.yaml sets them):
+//! - `SERVERLESS_ACCESS_IAM_PATH`: IAM path every group, role and managed policy lives under
+//!   (default `/serverless-access/`).
+//! - `SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN`: the boundary every role gets; when set, a request
+//!   naming another boundary is refused. Unset: the `PermissionsBoundary` property is applied as given.
+//! - `SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS`: comma-separated key ARNs grants may be made on; an
+//!   entry ending in `key/*` allows every key of that account and region. Unset: any key of the
+//!   function's own account and region. Set but empty: KMS grants are refused.
+//! - `SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS`: comma-separated accounts (besides the provider's own)
+//!   whose stacks may use the provider.
+//! - `SERVERLESS_ACCESS_PROVIDER_ROLE_ARN`: the provider's own role, named as retiring principal on
+//!   grants. Unset: the caller identity from STS.
+//! - `SERVERLESS_ACCESS_CONCURRENCY`: how many AWS calls run at once (default 8, 1–64).
+//! - `SERVERLESS_ACCESS_ALLOW_LOOPBACK_RESPONSE_URL=1`: accept `http://127.0.0.1` ResponseURLs (tests
+//!   and `make demo` only).
+
+use crate::domain::arn::KeyAllowList;
+use crate::error::{Error, Result};
+
+/// The default IAM path.
+pub const DEFAULT_IAM_PATH: &str = "/serverless-access/";
+/// The default number of AWS calls in flight (chosen by `make bench`, see README).
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Settings that hold for every invocation of this provider.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// IAM path prefix for everything the provider creates, starts and ends with `/`.
+    pub iam_path: String,
+    /// The enforced permissions boundary, if any.
+    pub permissions_boundary: Option<String>,
+    /// Which KMS keys grants may be made on.
+    pub allowed_keys: KeyAllowList,
+    /// Accounts other than the provider's own whose stacks may call it.
+    pub allowed_accounts: Vec<String>,
+    /// The provider's own principal ARN for `RetiringPrincipal`, if configured.
+    pub provider_role_arn: Option<String>,
+    /// Bound on concurrent AWS calls.
+    pub concurrency: usize,
+    /// Whether `http://127.0.0.1` ResponseURLs are accepted (local runs only).
+    pub allow_loopback_response_url: bool,
+}
+
+impl Settings {
+    /// Reads the settings through `get` (the process environment in production).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let non_empty = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let iam_path =
+            non_empty("SERVERLESS_ACCESS_IAM_PATH").unwrap_or_else(|| DEFAULT_IAM_PATH.into());
+        crate::domain::names::check_iam_path(&iam_path).map_err(Error::Config)?;
+        let permissions_boundary = non_empty("SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN");
+        if let Some(b) = &permissions_boundary {
+            crate::domain::arn::check_policy_arn(b).map_err(|e| {
+                Error::Config(format!("SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN: {e}"))
+            })?;
+        }
+        let allowed_keys = match get("SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS") {
+            None => KeyAllowList::OwnAccountAndRegion,
+            Some(v) => KeyAllowList::parse(&v).map_err(Error::Config)?,
+        };
+        let allowed_accounts = non_empty("SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS")
+            .map(|v| split_list(&v))
+            .unwrap_or_default();
+        for a in &allowed_accounts {
+            if !crate::domain::arn::is_account_id(a) {
+                return Err(Error::Config(format!(
+                    "SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS: {a:?} is not a 12-digit account id"
+                )));
+            }
+        }
+        let concurrency = match non_empty("SERVERLESS_ACCESS_CONCURRENCY") {
+            None => DEFAULT_CONCURRENCY,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "SERVERLESS_ACCESS_CONCURRENCY: {v:?} is not 1..=64"
+                    ))
+                })?,
+        };
+        Ok(Settings {
+            iam_path,
+            permissions_boundary,
+            allowed_keys,
+            allowed_accounts,
+            provider_role_arn: non_empty("SERVERLESS_ACCESS_PROVIDER_ROLE_ARN"),
+            concurrency,
+            allow_loopback_response_url: get("SERVERLESS_ACCESS_ALLOW_LOOPBACK_RESPONSE_URL")
+                .as_deref()
+                == Some("1"),
+        })
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
+/// Splits a comma-separated list, dropping blanks.
+pub fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings> {
+        let m: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn unset_environment_gives_local_defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.iam_path, "/serverless-access/");
+        assert!(s.permissions_boundary.is_none());
+        assert!(matches!(s.allowed_keys, KeyAllowList::OwnAccountAndRegion));
+        assert_eq!(s.concurrency, DEFAULT_CONCURRENCY);
+        assert!(!s.allow_loopback_response_url);
+    }
+
+    #[test]
+    fn empty_key_list_refuses_every_key() {
+        let s = settings(&[("SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS", "")]).unwrap();
+        assert!(matches!(s.allowed_keys, KeyAllowList::Only(ref v) if v.is_empty()));
+    }
+
+    #[test]
+    fn malformed_settings_are_rejected() {
+        assert!(settings(&[("SERVERLESS_ACCESS_IAM_PATH", "no-slashes")]).is_err());
+        assert!(settings(&[("SERVERLESS_ACCESS_CONCURRENCY", "0")]).is_err());
+        assert!(settings(&[("SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS", "12345")]).is_err());
+        assert!(settings(&[("SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN", "boundary")]).is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! The `Fn::GetAtt` attributes of a resource, in the order they are offered.
+//!
+//! Always present (for the groups that exist): `{Admin,Developer,Ci}Group{Name,Arn}`, plus
+//! `RoleArnPrefix` (append a role name from the naming scheme to get any role's ARN) and `RolePath`.
+//! Then `Roles.<Name>.Arn` per function, in the order of `Functions`, as far as the 4096-byte answer
+//! allows; which ones fit depends only on the properties and the stack, never on the request.
+
+use super::desired::Desired;
+
+/// Attributes that are always answered.
+pub fn fixed(d: &Desired) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for g in &d.groups {
+        out.push((format!("{}GroupName", g.kind.attribute()), g.name.clone()));
+        out.push((
+            format!("{}GroupArn", g.kind.attribute()),
+            d.naming.group_arn(&g.name),
+        ));
+    }
+    out.push(("RoleArnPrefix".into(), d.naming.role_arn_prefix()));
+    out.push(("RolePath".into(), d.naming.path.clone()));
+    out
+}
+
+/// Per-function attributes, answered as far as they fit.
+pub fn per_function(d: &Desired) -> Vec<(String, String)> {
+    d.roles
+        .iter()
+        .map(|r| (format!("Roles.{}.Arn", r.function), r.arn.clone()))
+        .collect()
+}

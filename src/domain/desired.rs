@@ -1,0 +1,224 @@
+//! Validated spec → the IAM and KMS state the resource should have.
+
+use super::group_policies::{
+    admin_policy, deploy_policy, operate_policy, ADMIN_POLICY_NAME, OPERATE_POLICY_NAME,
+};
+use super::names::{self, GroupKind, Naming};
+use super::policy::{self, iam_size};
+use super::role_policies::{execution_policy, trust_policy};
+use super::spec::{Spec, OWNER_TAG_PREFIX};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A group and what it should hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredGroup {
+    /// Which group.
+    pub kind: GroupKind,
+    /// Its name.
+    pub name: String,
+    /// Inline policies by name.
+    pub inline: BTreeMap<String, Value>,
+    /// Managed policy ARNs attached.
+    pub attached: Vec<String>,
+}
+
+/// A managed policy of the resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredPolicy {
+    /// Its name.
+    pub name: String,
+    /// Its ARN (deterministic from path and name).
+    pub arn: String,
+    /// Its document.
+    pub document: Value,
+}
+
+/// One function's execution role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredRole {
+    /// Function key.
+    pub function: String,
+    /// Role name.
+    pub name: String,
+    /// Role ARN.
+    pub arn: String,
+    /// Trust policy.
+    pub trust: Value,
+    /// The inline policy (named [`names::ROLE_POLICY_NAME`]).
+    pub policy: Value,
+    /// Permissions boundary.
+    pub boundary: Option<String>,
+    /// All tags: the user's and the provider's ownership tags.
+    pub tags: BTreeMap<String, String>,
+    /// Role description.
+    pub description: String,
+}
+
+/// One function's KMS grant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredGrant {
+    /// Function key.
+    pub function: String,
+    /// Role name of the grantee.
+    pub role_name: String,
+    /// Role ARN of the grantee.
+    pub role_arn: String,
+    /// The key.
+    pub key_arn: String,
+    /// Operations, sorted.
+    pub operations: Vec<String>,
+    /// EncryptionContextSubset constraint.
+    pub encryption_context: BTreeMap<String, String>,
+}
+
+impl DesiredGrant {
+    /// The grant's name for the role with unique id `role_id`: a new role (new id) gets a new grant,
+    /// and the same parameters always give the same name, so retries are idempotent.
+    pub fn name(&self, naming_grant_prefix: &str, role_id: &str) -> String {
+        let ops = self.operations.join(",");
+        let ctx: Vec<String> = self
+            .encryption_context
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let hash = names::short_hash(
+            &[&self.key_arn, &self.role_arn, role_id, &ops, &ctx.join("&")],
+            12,
+        );
+        format!("{naming_grant_prefix}{}/{hash}", self.function)
+    }
+}
+
+/// Everything one resource should have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// Names and path.
+    pub naming: Naming,
+    /// Managed policies.
+    pub policies: Vec<DesiredPolicy>,
+    /// Groups.
+    pub groups: Vec<DesiredGroup>,
+    /// Roles, in function order.
+    pub roles: Vec<DesiredRole>,
+    /// Grants, in function order.
+    pub grants: Vec<DesiredGrant>,
+}
+
+impl Desired {
+    /// Nothing: what a Delete converges to.
+    pub fn nothing(naming: Naming) -> Self {
+        Desired {
+            naming,
+            policies: vec![],
+            groups: vec![],
+            roles: vec![],
+            grants: vec![],
+        }
+    }
+
+    /// Builds the desired state and checks IAM's size limits on it.
+    pub fn from_spec(spec: &Spec, stack_id: &str, logical_id: &str) -> Result<Self, Vec<String>> {
+        let n = &spec.naming;
+        let mut errors = Vec::new();
+        let mut policies = Vec::new();
+        let mut groups = Vec::new();
+        if !spec.groups.is_empty() {
+            let name = n.deploy_policy_name();
+            let document = deploy_policy(spec);
+            let size = iam_size(&document);
+            if size > policy::MANAGED_POLICY_MAX {
+                errors.push(format!(
+                    "deploy policy {name} is {size} characters; IAM allows {}",
+                    policy::MANAGED_POLICY_MAX
+                ));
+            }
+            let arn = n.policy_arn(&name);
+            for kind in &spec.groups {
+                let mut inline = BTreeMap::new();
+                if matches!(kind, GroupKind::Admin | GroupKind::Developer) {
+                    inline.insert(OPERATE_POLICY_NAME.to_string(), operate_policy(spec));
+                }
+                if *kind == GroupKind::Admin {
+                    inline.insert(ADMIN_POLICY_NAME.to_string(), admin_policy(spec));
+                }
+                let name = n.group_name(*kind);
+                let size: usize = inline.values().map(iam_size).sum();
+                if size > policy::GROUP_INLINE_MAX {
+                    errors.push(format!(
+                        "inline policies of group {name} are {size} characters; IAM allows {}",
+                        policy::GROUP_INLINE_MAX
+                    ));
+                }
+                groups.push(DesiredGroup {
+                    kind: *kind,
+                    name,
+                    inline,
+                    attached: vec![arn.clone()],
+                });
+            }
+            policies.push(DesiredPolicy {
+                name,
+                arn,
+                document,
+            });
+        }
+
+        let mut roles = Vec::new();
+        let mut grants = Vec::new();
+        let mut tags = spec.tags.clone();
+        tags.insert(format!("{OWNER_TAG_PREFIX}stack-id"), stack_id.to_string());
+        tags.insert(
+            format!("{OWNER_TAG_PREFIX}logical-id"),
+            logical_id.to_string(),
+        );
+        tags.insert(format!("{OWNER_TAG_PREFIX}service"), n.service.clone());
+        tags.insert(format!("{OWNER_TAG_PREFIX}stage"), n.stage.clone());
+        for f in &spec.functions {
+            let name = n.role_name(&f.name);
+            let policy = execution_policy(n, f);
+            let size = iam_size(&policy);
+            if size > policy::ROLE_INLINE_MAX {
+                errors.push(format!(
+                    "function {}: role policy is {size} characters; IAM allows {}",
+                    f.name,
+                    policy::ROLE_INLINE_MAX
+                ));
+            }
+            let arn = n.role_arn(&name);
+            if let (Some(key), false) = (&spec.kms_key, f.kms.is_empty()) {
+                grants.push(DesiredGrant {
+                    function: f.name.clone(),
+                    role_name: name.clone(),
+                    role_arn: arn.clone(),
+                    key_arn: key.arn.clone(),
+                    operations: f.kms.iter().cloned().collect(),
+                    encryption_context: f.encryption_context.clone(),
+                });
+            }
+            roles.push(DesiredRole {
+                function: f.name.clone(),
+                description: format!(
+                    "Execution role of Lambda function {}, managed by serverless-access",
+                    n.function_name(&f.name)
+                ),
+                name,
+                arn,
+                trust: trust_policy(),
+                policy,
+                boundary: spec.permissions_boundary.clone(),
+                tags: tags.clone(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Desired {
+            naming: n.clone(),
+            policies,
+            groups,
+            roles,
+            grants,
+        })
+    }
+}

@@ -1,0 +1,352 @@
+//! The admin, developer and ci policies for one service and stage.
+//!
+//! Every group gets the **deploy** managed policy (what `serverless deploy` with change sets
+//! needs); developer and admin add the inline **operate** policy (invoke, read logs, metrics); admin
+//! adds the inline **admin** policy (create and delete the stack and its deployment bucket). No
+//! statement grants an IAM write other than `iam:PassRole` of this resource's own execution roles to
+//! Lambda, so no group can escalate.
+//!
+//! Patterns always put a separator after the stage (`{service}-{stage}-*`, `stack/{service}-{stage}/*`),
+//! so stage `dev` never matches `dev2` or `development`. `Resource: "*"` appears only in the
+//! statements whose Sid starts with `NoResourceScoping`, for actions AWS authorises on `*` only
+//! (listed in the README), and those are limited to the stack's region.
+
+use super::names::Naming;
+use super::policy::{document, Statement};
+use super::spec::{generated_bucket_prefix, Spec};
+use serde_json::{json, Value};
+
+/// Name of the inline policy with interactive rights (developer, admin).
+pub const OPERATE_POLICY_NAME: &str = "operate";
+/// Name of the inline policy with stack and bucket lifecycle rights (admin).
+pub const ADMIN_POLICY_NAME: &str = "admin";
+
+/// ARNs the policies are built from.
+struct Arns {
+    stack: String,
+    functions: String,
+    bucket: String,
+    artifacts: String,
+    all_objects: String,
+    log_groups: String,
+    roles: String,
+    region_only: Value,
+    p: String,
+    r: String,
+    a: String,
+    s: String,
+}
+
+impl Arns {
+    fn new(spec: &Spec) -> Self {
+        let n: &Naming = &spec.naming;
+        let (p, r, a, s) = (
+            n.partition.clone(),
+            n.region.clone(),
+            n.account.clone(),
+            n.stack_name(),
+        );
+        let bucket = match &spec.deployment_bucket {
+            Some(b) => format!("arn:{p}:s3:::{b}"),
+            None => format!("arn:{p}:s3:::{}*", generated_bucket_prefix(n)),
+        };
+        Arns {
+            stack: format!("arn:{p}:cloudformation:{r}:{a}:stack/{s}/*"),
+            functions: format!("arn:{p}:lambda:{r}:{a}:function:{s}-*"),
+            artifacts: format!("{bucket}/serverless/{}/{}/*", n.service, n.stage),
+            all_objects: format!("{bucket}/*"),
+            bucket,
+            log_groups: format!("arn:{p}:logs:{r}:{a}:log-group:/aws/lambda/{s}-*"),
+            roles: n.role_arn("*"),
+            region_only: json!({"StringEquals": {"aws:RequestedRegion": r}}),
+            p,
+            r,
+            a,
+            s,
+        }
+    }
+}
+
+/// The deploy managed policy: every group has it.
+pub fn deploy_policy(spec: &Spec) -> Value {
+    let x = Arns::new(spec);
+    let (p, r, a, s) = (&x.p, &x.r, &x.a, &x.s);
+    let n = &spec.naming;
+    document([
+        Statement::allow(
+            "StackChangeSets",
+            &[
+                "cloudformation:CreateChangeSet",
+                "cloudformation:DescribeChangeSet",
+                "cloudformation:ExecuteChangeSet",
+                "cloudformation:DeleteChangeSet",
+                "cloudformation:ListChangeSets",
+                "cloudformation:DescribeStacks",
+                "cloudformation:DescribeStackEvents",
+                "cloudformation:DescribeStackResource",
+                "cloudformation:DescribeStackResources",
+                "cloudformation:ListStackResources",
+                "cloudformation:GetTemplate",
+                "cloudformation:GetTemplateSummary",
+            ],
+            vec![x.stack.clone()],
+        )
+        .to_json(),
+        // AWS authorises these on "*" only (Service Authorization Reference): template validation,
+        // listing event source mappings and log groups. Limited to the stack's region.
+        Statement::allow(
+            "NoResourceScopingDeployReads",
+            &[
+                "cloudformation:ValidateTemplate",
+                "lambda:ListEventSourceMappings",
+                "logs:DescribeLogGroups",
+            ],
+            vec!["*".into()],
+        )
+        .when(x.region_only.clone())
+        .to_json(),
+        Statement::allow("BucketList", &["s3:ListBucket"], vec![x.bucket.clone()])
+            .when(json!({"StringLike": {"s3:prefix": [
+                format!("serverless/{}/{}", n.service, n.stage),
+                format!("serverless/{}/{}/*", n.service, n.stage)
+            ]}}))
+            .to_json(),
+        Statement::allow(
+            "BucketLocation",
+            &["s3:GetBucketLocation"],
+            vec![x.bucket.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "Artifacts",
+            &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+            vec![x.artifacts.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "Functions",
+            &[
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:PublishVersion",
+                "lambda:ListVersionsByFunction",
+                "lambda:CreateAlias",
+                "lambda:UpdateAlias",
+                "lambda:DeleteAlias",
+                "lambda:GetAlias",
+                "lambda:ListAliases",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:GetPolicy",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+                "lambda:PutFunctionConcurrency",
+                "lambda:DeleteFunctionConcurrency",
+                "lambda:GetFunctionConcurrency",
+                "lambda:PutFunctionEventInvokeConfig",
+                "lambda:UpdateFunctionEventInvokeConfig",
+                "lambda:DeleteFunctionEventInvokeConfig",
+                "lambda:GetFunctionEventInvokeConfig",
+                "lambda:CreateFunctionUrlConfig",
+                "lambda:UpdateFunctionUrlConfig",
+                "lambda:DeleteFunctionUrlConfig",
+                "lambda:GetFunctionUrlConfig",
+            ],
+            vec![x.functions.clone()],
+        )
+        .to_json(),
+        // CreateEventSourceMapping has no resource type; the function it targets is the condition.
+        Statement::allow(
+            "EventSourceMappings",
+            &[
+                "lambda:GetEventSourceMapping",
+                "lambda:UpdateEventSourceMapping",
+                "lambda:DeleteEventSourceMapping",
+            ],
+            vec![format!("arn:{p}:lambda:{r}:{a}:event-source-mapping:*")],
+        )
+        .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
+        .to_json(),
+        Statement::allow(
+            "EventSourceMappingCreate",
+            &["lambda:CreateEventSourceMapping"],
+            // AWS authorises CreateEventSourceMapping on "*" only; the condition names the function.
+            vec!["*".into()],
+        )
+        .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
+        .to_json(),
+        Statement::allow(
+            "Layers",
+            &[
+                "lambda:PublishLayerVersion",
+                "lambda:GetLayerVersion",
+                "lambda:DeleteLayerVersion",
+            ],
+            vec![format!("arn:{p}:lambda:{r}:{a}:layer:{s}-*")],
+        )
+        .to_json(),
+        Statement::allow(
+            "LogGroups",
+            &[
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:ListTagsForResource",
+                "logs:TagLogGroup",
+                "logs:ListTagsLogGroup",
+            ],
+            vec![x.log_groups.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "EventRules",
+            &[
+                "events:PutRule",
+                "events:DeleteRule",
+                "events:DescribeRule",
+                "events:EnableRule",
+                "events:DisableRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+                "events:ListTargetsByRule",
+                "events:TagResource",
+                "events:UntagResource",
+                "events:ListTagsForResource",
+            ],
+            vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
+        )
+        .to_json(),
+        // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
+        // HTTP APIs (see README, "API Gateway").
+        Statement::allow(
+            "ApiGateway",
+            &[
+                "apigateway:GET",
+                "apigateway:POST",
+                "apigateway:PUT",
+                "apigateway:PATCH",
+                "apigateway:DELETE",
+                "apigateway:UpdateRestApiPolicy",
+            ],
+            vec![
+                format!("arn:{p}:apigateway:{r}::/restapis"),
+                format!("arn:{p}:apigateway:{r}::/restapis/*"),
+                format!("arn:{p}:apigateway:{r}::/apis"),
+                format!("arn:{p}:apigateway:{r}::/apis/*"),
+                format!("arn:{p}:apigateway:{r}::/tags/*"),
+            ],
+        )
+        .to_json(),
+        Statement::allow(
+            "ExecutionRolesRead",
+            &["iam:GetRole"],
+            vec![x.roles.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "ExecutionRolesPass",
+            &["iam:PassRole"],
+            vec![x.roles.clone()],
+        )
+        .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
+        .to_json(),
+    ])
+}
+
+/// The operate inline policy: interactive rights of developer and admin.
+pub fn operate_policy(spec: &Spec) -> Value {
+    let x = Arns::new(spec);
+    document([
+        Statement::allow(
+            "Invoke",
+            &["lambda:InvokeFunction"],
+            vec![x.functions.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "ReadLogs",
+            &[
+                "logs:DescribeLogStreams",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+                "logs:StartQuery",
+                "logs:GetQueryResults",
+            ],
+            vec![x.log_groups.clone()],
+        )
+        .to_json(),
+        // CloudWatch metric reads have no resource types; limited to the stack's region.
+        Statement::allow(
+            "NoResourceScopingMetrics",
+            &[
+                "cloudwatch:GetMetricData",
+                "cloudwatch:GetMetricStatistics",
+                "cloudwatch:ListMetrics",
+            ],
+            vec!["*".into()],
+        )
+        .when(x.region_only.clone())
+        .to_json(),
+    ])
+}
+
+/// The admin inline policy: create and remove the stack and its deployment bucket.
+pub fn admin_policy(spec: &Spec) -> Value {
+    let x = Arns::new(spec);
+    let mut statements = vec![
+        Statement::allow(
+            "StackLifecycle",
+            &[
+                "cloudformation:CreateStack",
+                "cloudformation:DeleteStack",
+                "cloudformation:UpdateTerminationProtection",
+            ],
+            vec![x.stack.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "DeploymentBucketLifecycle",
+            &[
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:ListBucket",
+                "s3:ListBucketVersions",
+                "s3:GetBucketPolicy",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy",
+                "s3:GetEncryptionConfiguration",
+                "s3:PutEncryptionConfiguration",
+                "s3:GetBucketVersioning",
+                "s3:PutBucketVersioning",
+                "s3:GetBucketTagging",
+                "s3:PutBucketTagging",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:GetBucketOwnershipControls",
+                "s3:PutBucketOwnershipControls",
+            ],
+            vec![x.bucket.clone()],
+        )
+        .to_json(),
+    ];
+    if spec.deployment_bucket.is_none() {
+        // The generated bucket belongs to this stage alone: emptying it is part of removing the stack.
+        statements.push(
+            Statement::allow(
+                "EmptyDeploymentBucket",
+                &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                vec![x.all_objects.clone()],
+            )
+            .to_json(),
+        );
+    }
+    document(statements)
+}

@@ -1,0 +1,344 @@
+//! One invocation: raw event → checks → reconcile → exactly one answer to CloudFormation.
+//!
+//! Every path that has a trusted ResponseURL answers: success, validation failure, AWS failure,
+//! a panic inside the work, an event of the wrong shape, and the approach of the deadline.
+
+use crate::cfn::request::{self, Envelope, Request, RequestType};
+use crate::cfn::response::{self, Answer, Echo, Status};
+use crate::cfn::response_url;
+use crate::config::Settings;
+use crate::domain::arn::{self, parse_key_arn, StackRef};
+use crate::domain::desired::Desired;
+use crate::domain::names::{invalid_physical_id, Naming, PhysicalId};
+use crate::domain::{attributes, spec};
+use crate::error::Error;
+use crate::ports::{GrantPort, IamPort, Responder};
+use crate::reconcile::{Engine, Progress};
+use futures_util::FutureExt;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// The resource type this provider serves.
+pub const RESOURCE_TYPE: &str = "Custom::ServerlessAccess";
+/// Time kept back from the Lambda deadline for the answer PUT and its retries.
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(15);
+
+/// The provider, wired once per process.
+pub struct Provider<I, G, R> {
+    /// Settings from the environment.
+    pub settings: Settings,
+    /// IAM.
+    pub iam: I,
+    /// KMS grants.
+    pub grants: G,
+    /// The answer channel.
+    pub responder: R,
+    /// The provider's own region.
+    pub region: String,
+    /// Set when the environment's configuration is invalid: every request is answered FAILED with it.
+    pub config_error: Option<String>,
+}
+
+impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
+    /// Handles one event. `account` is the provider's own account (from the invoked function ARN);
+    /// `deadline` is the Lambda deadline. The returned value is the Lambda result.
+    pub async fn handle(&self, event: Value, account: &str, deadline: Instant) -> Value {
+        let envelope = Envelope::salvage(&event);
+        let span = tracing::info_span!(
+            "request",
+            RequestId = %envelope.request_id,
+            LogicalResourceId = %envelope.logical_resource_id,
+            RequestType = %envelope.request_type
+        );
+        self.handle_in_span(event, envelope, account, deadline)
+            .instrument(span)
+            .await
+    }
+
+    async fn handle_in_span(
+        &self,
+        event: Value,
+        envelope: Envelope,
+        account: &str,
+        deadline: Instant,
+    ) -> Value {
+        tracing::info!(event = %request::redacted(&event), "received");
+
+        let Some(url) = envelope.response_url.clone() else {
+            tracing::error!("the event has no ResponseURL: nothing can be answered");
+            return json!({"Status": "IGNORED", "Reason": "no ResponseURL"});
+        };
+        if let Err(why) = response_url::check(&url, self.settings.allow_loopback_response_url) {
+            tracing::error!(reason = %why, "refused: untrusted ResponseURL");
+            return json!({"Status": "REFUSED", "Reason": why});
+        }
+
+        let fallback_id = fallback_physical_id(&event, &envelope, &self.settings.iam_path);
+        let progress = Progress::default();
+        let stop_at = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        let work =
+            AssertUnwindSafe(self.process(&event, account, stop_at, &progress)).catch_unwind();
+        let answer = match tokio::time::timeout_at(stop_at, work).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(panic)) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown".into());
+                tracing::error!(panic = %what, "the handler panicked");
+                Answer::failed(fallback_id, format!("internal error in serverless-access (panic: {what}); {}; retrying the stack operation is safe", progress.summary()))
+            }
+            Err(_) => {
+                tracing::error!(progress = %progress.summary(), "deadline reached");
+                Answer::failed(
+                    fallback_id,
+                    format!("time ran out before the work finished: {}. Nothing is left half-owned: the rollback Delete removes what was made, and a retry converges. Raise the provider's timeout or lower SERVERLESS_ACCESS_CONCURRENCY pressure if this repeats", progress.summary()),
+                )
+            }
+        };
+
+        let echo = Echo {
+            stack_id: &envelope.stack_id,
+            request_id: &envelope.request_id,
+            logical_resource_id: &envelope.logical_resource_id,
+        };
+        let body = response::body(echo, &answer);
+        let status = if answer.status == Status::Success {
+            "SUCCESS"
+        } else {
+            "FAILED"
+        };
+        tracing::info!(status, physical_resource_id = %answer.physical_resource_id, reason = answer.reason.as_deref().unwrap_or(""), bytes = body.len(), "answering");
+        match self.responder.send(&url, body).await {
+            Ok(()) => json!({"Status": status, "PhysicalResourceId": answer.physical_resource_id}),
+            Err(e) => {
+                tracing::error!(error = %e, "the answer could not be delivered");
+                json!({"Status": "UNDELIVERED", "Reason": e.to_string()})
+            }
+        }
+    }
+
+    async fn process(
+        &self,
+        event: &Value,
+        account: &str,
+        stop_at: Instant,
+        progress: &Progress,
+    ) -> Answer {
+        let envelope = Envelope::salvage(event);
+        let fallback = fallback_physical_id(event, &envelope, &self.settings.iam_path);
+        if let Some(e) = &self.config_error {
+            return Answer::failed(
+                fallback,
+                format!("the provider is misconfigured, nothing was done: {e}"),
+            );
+        }
+        let req = match request::parse(event) {
+            Ok(r) => r,
+            Err(e) => return Answer::failed(fallback, e),
+        };
+        let stack = match self.check_request(&req, account) {
+            Ok(s) => s,
+            Err(e) => return Answer::failed(fallback, e.to_string()),
+        };
+        let result = match req.request_type {
+            RequestType::Create | RequestType::Update => {
+                self.create_or_update(&req, &stack, account, stop_at, progress)
+                    .await
+            }
+            RequestType::Delete => self.delete(&req, &stack, account, stop_at, progress).await,
+        };
+        match result {
+            Ok(a) => a,
+            Err(e) => Answer::failed(fallback, reason_for(&e, progress)),
+        }
+    }
+
+    /// The request checks made before any work.
+    fn check_request(&self, req: &Request, account: &str) -> Result<StackRef, Error> {
+        if req.resource_type != RESOURCE_TYPE {
+            return Err(Error::Refused(format!(
+                "ResourceType {:?} is not {RESOURCE_TYPE}",
+                req.resource_type
+            )));
+        }
+        let stack = arn::parse_stack_id(&req.stack_id).map_err(Error::Refused)?;
+        let account_ok =
+            stack.account == account || self.settings.allowed_accounts.contains(&stack.account);
+        if !account_ok {
+            return Err(Error::Refused(format!(
+                "stack account {} is not this provider's account {account} nor in SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS",
+                stack.account
+            )));
+        }
+        if stack.region != self.region {
+            return Err(Error::Refused(format!(
+                "stack region {} is not this provider's region {}",
+                stack.region, self.region
+            )));
+        }
+        Ok(stack)
+    }
+
+    fn spec_context<'a>(
+        &'a self,
+        req: &'a Request,
+        stack: &'a StackRef,
+        account: &'a str,
+    ) -> spec::Context<'a> {
+        spec::Context {
+            stack_id: &req.stack_id,
+            logical_id: &req.logical_resource_id,
+            stack,
+            iam_path: &self.settings.iam_path,
+            enforced_boundary: self.settings.permissions_boundary.as_deref(),
+            allowed_keys: &self.settings.allowed_keys,
+            provider_account: account,
+            provider_region: &self.region,
+        }
+    }
+
+    fn engine<'a>(&'a self, stop_at: Instant, progress: &'a Progress) -> Engine<'a, I, G> {
+        Engine {
+            iam: &self.iam,
+            grants: &self.grants,
+            concurrency: self.settings.concurrency,
+            stop_at,
+            progress,
+        }
+    }
+
+    async fn create_or_update(
+        &self,
+        req: &Request,
+        stack: &StackRef,
+        account: &str,
+        stop_at: Instant,
+        progress: &Progress,
+    ) -> Result<Answer, Error> {
+        let spec = spec::parse(&req.properties, &self.spec_context(req, stack, account))
+            .map_err(Error::Validation)?;
+        let desired = Desired::from_spec(&spec, &req.stack_id, &req.logical_resource_id)
+            .map_err(Error::Validation)?;
+        let id = spec.naming.physical_id();
+        let mut keys: BTreeSet<String> = spec.kms_key.iter().map(|k| k.arn.clone()).collect();
+        if req.request_type == RequestType::Update
+            && req.physical_resource_id.as_deref() == Some(id.as_str())
+        {
+            // In place: grants on the previous key are the resource's too, and must be retired.
+            keys.extend(
+                req.old_properties
+                    .as_ref()
+                    .and_then(|o| self.lenient_key(o, account)),
+            );
+        } else if req.request_type == RequestType::Update {
+            tracing::info!(new_physical_resource_id = %id, "ServiceName or Stage changed: replacement; the old set stays until CloudFormation deletes it");
+        }
+        self.engine(stop_at, progress)
+            .converge(&desired, &keys)
+            .await?;
+        Ok(Answer {
+            status: Status::Success,
+            reason: None,
+            physical_resource_id: id,
+            data: attributes::fixed(&desired),
+            optional_data: attributes::per_function(&desired),
+        })
+    }
+
+    async fn delete(
+        &self,
+        req: &Request,
+        stack: &StackRef,
+        account: &str,
+        stop_at: Instant,
+        progress: &Progress,
+    ) -> Result<Answer, Error> {
+        let id = req.physical_resource_id.clone().unwrap_or_default();
+        let done = Answer {
+            status: Status::Success,
+            reason: None,
+            physical_resource_id: id.clone(),
+            data: vec![],
+            optional_data: vec![],
+        };
+        let (service, stage) = match PhysicalId::parse(&id, &req.stack_id, &req.logical_resource_id)
+        {
+            PhysicalId::Resource { service, stage, .. } => (service, stage),
+            PhysicalId::Invalid | PhysicalId::Foreign => {
+                tracing::info!("the PhysicalResourceId names nothing this provider created for this resource: nothing to delete");
+                return Ok(done);
+            }
+        };
+        let naming = Naming::new(
+            &self.settings.iam_path,
+            &req.stack_id,
+            &req.logical_resource_id,
+            stack,
+            &service,
+            &stage,
+        );
+        let keys: BTreeSet<String> = self
+            .lenient_key(&req.properties, account)
+            .into_iter()
+            .collect();
+        self.engine(stop_at, progress)
+            .converge(&Desired::nothing(naming), &keys)
+            .await?;
+        Ok(done)
+    }
+
+    /// The KmsKeyArn of `props` if it is a key grants may have been made on; otherwise none.
+    fn lenient_key(&self, props: &Value, account: &str) -> Option<String> {
+        let key = parse_key_arn(props.get("KmsKeyArn")?.as_str()?).ok()?;
+        self.settings
+            .allowed_keys
+            .allows(&key, account, &self.region)
+            .then_some(key.arn)
+    }
+}
+
+/// The id to answer with when the work fails: the id CloudFormation sent (Update, Delete), else
+/// the id the properties would get, else the id of an invalid resource (nothing is created under it).
+fn fallback_physical_id(event: &Value, envelope: &Envelope, iam_path: &str) -> String {
+    if let Some(id) = &envelope.physical_resource_id {
+        return id.clone();
+    }
+    let naming = event
+        .get("ResourceProperties")
+        .and_then(spec::service_and_stage)
+        .zip(arn::parse_stack_id(&envelope.stack_id).ok())
+        .map(|((service, stage), stack)| {
+            Naming::new(
+                iam_path,
+                &envelope.stack_id,
+                &envelope.logical_resource_id,
+                &stack,
+                &service,
+                &stage,
+            )
+        });
+    match naming {
+        Some(n) => n.physical_id(),
+        None => invalid_physical_id(&envelope.stack_id, &envelope.logical_resource_id),
+    }
+}
+
+/// An actionable Reason for `e`.
+fn reason_for(e: &Error, progress: &Progress) -> String {
+    match e {
+        Error::Validation(problems) => format!(
+            "invalid properties ({} problem{}): {}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("; ")
+        ),
+        Error::Deadline(_) | Error::Aws { .. } => format!("{e} ({})", progress.summary()),
+        other => other.to_string(),
+    }
+}

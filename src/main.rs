@@ -1,0 +1,108 @@
+//! The Lambda entrypoint: wires settings, AWS clients and the responder once, then serves
+//! CloudFormation requests through the Lambda Runtime API.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use serverless_access::adapters::{http, iam::SdkIam, kms::SdkKms, responder::HttpResponder};
+use serverless_access::config::Settings;
+use serverless_access::handler::Provider;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn,aws_smithy_http_client=warn,hyper=warn,rustls=warn"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The invocation's deadline as a monotonic instant.
+fn deadline_of(ctx: &lambda_runtime::Context) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Instant::now() + Duration::from_millis(ctx.deadline.saturating_sub(now_ms))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    http::install_crypto_provider();
+    init_tracing();
+
+    let (settings, config_error) = match Settings::from_env() {
+        Ok(s) => (s, None),
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration: every request will be answered FAILED");
+            let fallback = Settings::from_lookup(|k| {
+                if k == "SERVERLESS_ACCESS_ALLOW_LOOPBACK_RESPONSE_URL" {
+                    std::env::var(k).ok()
+                } else {
+                    None
+                }
+            })?;
+            (fallback, Some(e.to_string()))
+        }
+    };
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http::sdk_http_client())
+        // Retries are ours (retry.rs): bounded by the invocation deadline, classified by error kind.
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build(),
+        )
+        .load()
+        .await;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let retiring_principal = match &settings.provider_role_arn {
+        Some(arn) => arn.clone(),
+        None => match aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await
+        {
+            Ok(id) => id.arn().unwrap_or_default().to_string(),
+            Err(e) => {
+                tracing::warn!(error = %e, "no SERVERLESS_ACCESS_PROVIDER_ROLE_ARN and STS failed: grants will have no retiring principal");
+                String::new()
+            }
+        },
+    };
+    let provider = Provider {
+        iam: SdkIam::new(aws_sdk_iam::Client::new(&sdk), settings.concurrency),
+        grants: SdkKms::new(aws_sdk_kms::Client::new(&sdk), retiring_principal),
+        responder: HttpResponder::new()?,
+        settings,
+        region,
+        config_error,
+    };
+    let provider = &provider;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let account = event
+            .context
+            .invoked_function_arn
+            .split(':')
+            .nth(4)
+            .unwrap_or_default()
+            .to_string();
+        let deadline = deadline_of(&event.context);
+        Ok::<Value, lambda_runtime::Error>(provider.handle(event.payload, &account, deadline).await)
+    }))
+    .await
+}

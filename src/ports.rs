@@ -1,0 +1,43 @@
+//! The narrow interfaces the core needs from the outside world. AWS SDK and HTTPS implementations
+//! live in [`crate::adapters`]; tests drive the real ones against a local AWS.
+
+use crate::domain::plan::{Change, Observed, ObservedGrant};
+use crate::error::Result;
+use std::future::Future;
+
+/// IAM groups, roles and managed policies under one path.
+pub trait IamPort: Send + Sync {
+    /// Everything under `path` (groups, roles, managed policies) with the details the plan compares.
+    fn observe(&self, path: &str) -> impl Future<Output = Result<Observed>> + Send;
+
+    /// Applies one IAM change. Creations under a name that already exists succeed only when the
+    /// existing entity lives under `path` (a duplicate delivery got there first); otherwise they
+    /// fail with [`crate::Error::NotOwned`]. For `CreateRole`, returns the role's unique id.
+    fn apply(
+        &self,
+        change: &Change,
+        path: &str,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+
+    /// The unique id of role `name` (after a creation that found the role already there).
+    fn role_id(&self, name: &str) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// KMS grants.
+pub trait GrantPort: Send + Sync {
+    /// The grants on `key_arn` whose name starts with `prefix` (one listing per key).
+    fn list(
+        &self,
+        key_arn: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<ObservedGrant>>> + Send;
+
+    /// Applies `CreateGrant` or `RetireGrant`; retiring a grant that is gone succeeds.
+    fn apply(&self, change: &Change) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Delivers an answer to CloudFormation.
+pub trait Responder: Send + Sync {
+    /// PUTs `body` to `url` (already checked), retrying as the protocol requires.
+    fn send(&self, url: &str, body: String) -> impl Future<Output = Result<()>> + Send;
+}

@@ -1,0 +1,153 @@
+//! Applies plans through the ports: phases in order, a phase's tasks concurrently (bounded),
+//! every call retried with backoff inside the deadline, no new work started once it is near.
+
+use crate::domain::desired::Desired;
+use crate::domain::plan::{self, Change, ObservedGrant, Phase};
+use crate::error::{Error, Result};
+use crate::ports::{GrantPort, IamPort};
+use crate::retry::with_backoff;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use tokio::time::Instant;
+
+/// Progress of one reconcile, readable while it runs (for a Reason when time runs out).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Changes planned so far.
+    pub planned: AtomicUsize,
+    /// Changes applied.
+    pub applied: AtomicUsize,
+}
+
+impl Progress {
+    /// "N of M changes applied".
+    pub fn summary(&self) -> String {
+        format!(
+            "{} of {} planned changes were applied",
+            self.applied.load(Ordering::Relaxed),
+            self.planned.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// The reconcile engine for one invocation.
+pub struct Engine<'a, I, G> {
+    /// IAM.
+    pub iam: &'a I,
+    /// KMS grants.
+    pub grants: &'a G,
+    /// Bound on concurrent calls.
+    pub concurrency: usize,
+    /// No new work starts after this instant.
+    pub stop_at: Instant,
+    /// Counters.
+    pub progress: &'a Progress,
+}
+
+impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
+    /// Converges the resource to `desired`. `grant_keys` are the keys to look for the resource's
+    /// grants on (the current and, on Update, the previous key). Returns the number of writes.
+    pub async fn converge(
+        &self,
+        desired: &Desired,
+        grant_keys: &BTreeSet<String>,
+    ) -> Result<usize> {
+        let path = desired.naming.path.as_str();
+        let observed = with_backoff(self.stop_at, || self.iam.observe(path)).await?;
+        let prefix = desired.naming.grant_prefix();
+        let mut observed_grants: Vec<ObservedGrant> = Vec::new();
+        for key in grant_keys {
+            observed_grants
+                .extend(with_backoff(self.stop_at, || self.grants.list(key, &prefix)).await?);
+        }
+
+        let (apply, delete) = plan::plan_iam(desired, &observed);
+        self.progress.planned.fetch_add(
+            plan::count(&apply) + plan::count(&delete),
+            Ordering::Relaxed,
+        );
+        let role_ids: Mutex<BTreeMap<String, String>> = Mutex::new(
+            observed
+                .roles
+                .values()
+                .map(|r| (r.name.clone(), r.role_id.clone()))
+                .collect(),
+        );
+        for phase in apply {
+            self.run_phase(phase, path, &role_ids).await?;
+        }
+
+        let role_ids = role_ids.into_inner().unwrap_or_else(|p| p.into_inner());
+        let (create, retire) = plan::plan_grants(desired, &role_ids, &observed_grants);
+        self.progress.planned.fetch_add(
+            plan::count(&[create.clone(), retire.clone()]),
+            Ordering::Relaxed,
+        );
+        let no_ids = Mutex::new(BTreeMap::new());
+        self.run_phase(create, path, &no_ids).await?;
+        self.run_phase(retire, path, &no_ids).await?;
+        for phase in delete {
+            self.run_phase(phase, path, &no_ids).await?;
+        }
+        tracing::info!(
+            applied = self.progress.applied.load(Ordering::Relaxed),
+            "reconciled"
+        );
+        Ok(self.progress.applied.load(Ordering::Relaxed))
+    }
+
+    async fn run_phase(
+        &self,
+        phase: Phase,
+        path: &str,
+        role_ids: &Mutex<BTreeMap<String, String>>,
+    ) -> Result<()> {
+        stream::iter(
+            phase
+                .into_iter()
+                .map(|task| self.run_task(task, path, role_ids)),
+        )
+        .buffer_unordered(self.concurrency)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
+    }
+
+    async fn run_task(
+        &self,
+        task: Vec<Change>,
+        path: &str,
+        role_ids: &Mutex<BTreeMap<String, String>>,
+    ) -> Result<()> {
+        for change in task {
+            if Instant::now() >= self.stop_at {
+                return Err(Error::Deadline(format!(
+                    "stopped before '{}'",
+                    change.describe()
+                )));
+            }
+            tracing::info!(change = %change.describe(), "applying");
+            match &change {
+                Change::CreateGrant { .. } | Change::RetireGrant { .. } => {
+                    with_backoff(self.stop_at, || self.grants.apply(&change)).await?;
+                }
+                Change::CreateRole { name, .. } => {
+                    let id = with_backoff(self.stop_at, || self.iam.apply(&change, path)).await?;
+                    if let Some(id) = id {
+                        role_ids
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(name.clone(), id);
+                    }
+                }
+                _ => {
+                    with_backoff(self.stop_at, || self.iam.apply(&change, path)).await?;
+                }
+            }
+            self.progress.applied.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}

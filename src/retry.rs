@@ -1,0 +1,107 @@
+//! Retries with jittered exponential backoff, bounded by the invocation's deadline.
+
+use crate::error::{Error, Result};
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// First backoff.
+const BASE: Duration = Duration::from_millis(100);
+/// Longest single backoff.
+const CAP: Duration = Duration::from_secs(5);
+
+/// Backoff before attempt `attempt` (1-based): full jitter over `min(CAP, BASE * 2^attempt)`.
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling = BASE.saturating_mul(1u32 << attempt.min(10)).min(CAP);
+    let ms = ceiling.as_millis() as u64;
+    Duration::from_millis(ms / 2 + fastrand::u64(0..=ms / 2))
+}
+
+/// Runs `op` until it succeeds, fails with an error that is not retryable, or the next wait would
+/// pass `stop_at`; then the last error is returned.
+pub async fn with_backoff<T, F, Fut>(stop_at: Instant, mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retryable() => {
+                let wait = backoff(attempt);
+                if Instant::now() + wait >= stop_at {
+                    return Err(e);
+                }
+                tracing::warn!(attempt, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A deadline-passed error for `what`.
+pub fn deadline(what: impl Into<String>) -> Error {
+    Error::Deadline(what.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AwsErrorKind;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn err(kind: AwsErrorKind) -> Error {
+        Error::Aws {
+            operation: "iam:Test",
+            entity: "e".into(),
+            kind,
+            code: "C".into(),
+            message: "m".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn retryable_errors_are_retried_until_success() {
+        let calls = AtomicU32::new(0);
+        let r = with_backoff(Instant::now() + Duration::from_secs(30), || async {
+            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err(err(AwsErrorKind::Throttled))
+            } else {
+                Ok(7)
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn invalid_input_is_not_retried() {
+        let calls = AtomicU32::new(0);
+        let r: Result<()> = with_backoff(Instant::now() + Duration::from_secs(30), || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(err(AwsErrorKind::Invalid))
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn retries_stop_before_the_deadline() {
+        let r: Result<()> = with_backoff(Instant::now() + Duration::from_millis(50), || async {
+            Err(err(AwsErrorKind::Throttled))
+        })
+        .await;
+        assert_eq!(r.unwrap_err().aws_kind(), Some(AwsErrorKind::Throttled));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) <= Duration::from_millis(200));
+        assert!(backoff(30) <= CAP);
+    }
+}
