@@ -1,0 +1,181 @@
+"""The access model end to end: groups, roles, grants through Create, Update, Delete."""
+import json
+
+from harness import ACCOUNT, STACK_ID, iam_snapshot, our_grants
+
+
+def full(key_arn, **over):
+    p = {
+        "ServiceName": "orders", "Stage": "prod", "KmsKeyArn": key_arn, "Tags": {"team": "payments"},
+        "Functions": [
+            {"Name": "api", "Vpc": "true", "Kms": ["Decrypt", "GenerateDataKey"],
+             "EncryptionContext": {"LambdaFunctionName": "orders-prod-api"},
+             "Statements": [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                             "Resource": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"}]},
+            {"Name": "worker", "Tracing": "true", "Kms": ["Decrypt"]},
+        ],
+    }
+    p.update(over)
+    return p
+
+
+def writes_of_last_request(log_dir, request_id):
+    for line in reversed((log_dir / "provider.log").read_text().splitlines()):
+        rec = json.loads(line)
+        if rec.get("span", {}).get("RequestId") == request_id and rec.get("fields", {}).get("message") == "reconciled":
+            return rec["fields"]["applied"]
+    raise AssertionError("no reconcile summary logged")
+
+
+def test_create_makes_scoped_groups_roles_and_grants(cfn, iam, kms, key_arn):
+    a = cfn.create(full(key_arn))
+    assert a["Status"] == "SUCCESS", a
+    snap = iam_snapshot(iam)
+    assert sorted(snap["groups"]) == ["orders-prod-us-east-1-admin", "orders-prod-us-east-1-ci", "orders-prod-us-east-1-developer"]
+    assert sorted(snap["roles"]) == ["orders-prod-us-east-1-api", "orders-prod-us-east-1-worker"]
+    assert list(snap["policies"]) == ["orders-prod-us-east-1-deploy"]
+    assert sorted(snap["groups"]["orders-prod-us-east-1-admin"]["inline"]) == ["admin", "operate"]
+    assert snap["groups"]["orders-prod-us-east-1-ci"]["inline"] == {}
+    for g in snap["groups"].values():
+        assert g["attached"] == [snap["policies"]["orders-prod-us-east-1-deploy"]["arn"]]
+    api = snap["roles"]["orders-prod-us-east-1-api"]
+    assert api["trust"]["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert api["tags"]["team"] == "payments" and api["tags"]["serverless-access:stack-id"] == STACK_ID
+    text = json.dumps(api["inline"])
+    assert "log-group:/aws/lambda/orders-prod-api" in text and "ec2:CreateNetworkInterface" in text and "dynamodb:GetItem" in text
+    grants = our_grants(kms, key_arn)
+    assert len(grants) == 2
+    by_grantee = {g["GranteePrincipal"]: g for g in grants}
+    api_grant = by_grantee[api["arn"]]
+    assert sorted(api_grant["Operations"]) == ["Decrypt", "GenerateDataKey"]
+    assert api_grant["Constraints"]["EncryptionContextSubset"] == {"LambdaFunctionName": "orders-prod-api"}
+    assert a["Data"]["AdminGroupName"] == "orders-prod-us-east-1-admin"
+    assert a["Data"]["Roles.api.Arn"] == api["arn"]
+    assert a["Data"]["RoleArnPrefix"] + "orders-prod-us-east-1-worker" == snap["roles"]["orders-prod-us-east-1-worker"]["arn"]
+
+
+def test_an_update_that_matches_makes_no_writes(cfn, iam, kms, key_arn, log_dir):
+    props = full(key_arn)
+    a = cfn.create(props)
+    before = iam_snapshot(iam)
+    ev = cfn.event("Update", props, physical_id=a["PhysicalResourceId"], old_props=props)
+    b = cfn.send(ev)
+    assert b["Status"] == "SUCCESS"
+    assert writes_of_last_request(log_dir, ev["RequestId"]) == 0
+    assert iam_snapshot(iam) == before
+    assert len(our_grants(kms, key_arn)) == 2
+
+
+def test_update_in_place_adds_changes_and_removes(cfn, iam, kms, key_arn):
+    props = full(key_arn)
+    a = cfn.create(props)
+    new = full(key_arn, Groups=["admin", "ci"], Functions=[{"Name": "api", "Kms": ["Encrypt"]}, {"Name": "reports"}])
+    b = cfn.update(a["PhysicalResourceId"], new, props)
+    assert b["Status"] == "SUCCESS" and b["PhysicalResourceId"] == a["PhysicalResourceId"]
+    snap = iam_snapshot(iam)
+    assert sorted(snap["groups"]) == ["orders-prod-us-east-1-admin", "orders-prod-us-east-1-ci"]
+    assert sorted(snap["roles"]) == ["orders-prod-us-east-1-api", "orders-prod-us-east-1-reports"]
+    assert "ec2:CreateNetworkInterface" not in json.dumps(snap["roles"]["orders-prod-us-east-1-api"]["inline"])
+    grants = our_grants(kms, key_arn)
+    assert [g["Operations"] for g in grants] == [["Encrypt"]]
+    assert "DeveloperGroupName" not in b["Data"] and "Roles.reports.Arn" in b["Data"]
+    # CloudFormation's reverse Update after a later failure returns to the old state.
+    c = cfn.update(a["PhysicalResourceId"], props, new)
+    assert c["Status"] == "SUCCESS"
+    assert sorted(iam_snapshot(iam)["roles"]) == ["orders-prod-us-east-1-api", "orders-prod-us-east-1-worker"]
+    assert len(our_grants(kms, key_arn)) == 2
+
+
+def test_update_repairs_drift_on_owned_entities(cfn, iam, key_arn):
+    props = full(key_arn)
+    a = cfn.create(props)
+    admin = iam.create_policy(PolicyName="everything", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="orders-prod-us-east-1-api", PolicyArn=admin)
+    iam.put_role_policy(RoleName="orders-prod-us-east-1-api", PolicyName="backdoor", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    iam.delete_group_policy(GroupName="orders-prod-us-east-1-admin", PolicyName="admin")
+    assert cfn.update(a["PhysicalResourceId"], props, props)["Status"] == "SUCCESS"
+    snap = iam_snapshot(iam)
+    assert snap["roles"]["orders-prod-us-east-1-api"]["attached"] == []
+    assert list(snap["roles"]["orders-prod-us-east-1-api"]["inline"]) == ["execution"]
+    assert "admin" in snap["groups"]["orders-prod-us-east-1-admin"]["inline"]
+
+
+def test_replacement_creates_a_new_set_and_the_old_one_stays_until_its_delete(cfn, iam, kms, key_arn):
+    props = full(key_arn)
+    a = cfn.create(props)
+    new = full(key_arn, Stage="staging")
+    b = cfn.update(a["PhysicalResourceId"], new, props)
+    assert b["PhysicalResourceId"] != a["PhysicalResourceId"]
+    roles = iam_snapshot(iam)["roles"]
+    assert "orders-prod-us-east-1-api" in roles and "orders-staging-us-east-1-api" in roles
+    assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
+    snap = iam_snapshot(iam)
+    assert sorted(snap["roles"]) == ["orders-staging-us-east-1-api", "orders-staging-us-east-1-worker"]
+    assert len(our_grants(kms, key_arn)) == 2
+
+
+def test_delete_removes_everything_and_members_but_not_the_users(cfn, iam, kms, key_arn):
+    props = full(key_arn)
+    a = cfn.create(props)
+    iam.create_user(UserName="alice")
+    iam.add_user_to_group(GroupName="orders-prod-us-east-1-developer", UserName="alice")
+    assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert our_grants(kms, key_arn) == []
+    assert iam.get_user(UserName="alice")["User"]["UserName"] == "alice"
+
+
+def test_a_name_taken_by_something_else_fails_create_and_survives_the_rollback(cfn, iam, key_arn):
+    iam.create_role(RoleName="orders-prod-us-east-1-worker", Path="/teams/", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName="orders-prod-us-east-1-worker", PolicyName="theirs", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::theirs/*"}]}))
+    props = full(key_arn)
+    a = cfn.create(props)
+    assert a["Status"] == "FAILED"
+    assert "IAM role orders-prod-us-east-1-worker already exists and is not owned by this resource" in a["Reason"]
+    assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
+    theirs = iam.get_role(RoleName="orders-prod-us-east-1-worker")["Role"]
+    assert theirs["Path"] == "/teams/"
+    assert iam.list_role_policies(RoleName="orders-prod-us-east-1-worker")["PolicyNames"] == ["theirs"]
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+
+
+def test_boundary_is_set_on_every_role(cfn, iam, key_arn):
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/boundary"
+    a = cfn.create(full(key_arn, PermissionsBoundary=boundary))
+    assert a["Status"] == "SUCCESS"
+    assert {r["boundary"] for r in iam_snapshot(iam)["roles"].values()} == {boundary}
+
+
+def test_a_changed_key_retires_the_old_grants(cfn, kms, key_arn):
+    props = full(key_arn)
+    a = cfn.create(props)
+    other = kms.create_key(Description="other")["KeyMetadata"]["Arn"]
+    new = full(other)
+    assert cfn.update(a["PhysicalResourceId"], new, props)["Status"] == "SUCCESS"
+    assert our_grants(kms, key_arn) == []
+    assert len(our_grants(kms, other)) == 2
+
+
+def test_requests_from_another_account_or_of_another_type_change_nothing(cfn, iam, key_arn):
+    foreign = STACK_ID.replace(ACCOUNT, "210987654321")
+    a = cfn.send(cfn.event("Create", full(key_arn), stack_id=foreign))
+    assert a["Status"] == "FAILED" and "not this provider's account" in a["Reason"]
+    b = cfn.send(cfn.event("Create", full(key_arn), resource_type="Custom::Other"))
+    assert b["Status"] == "FAILED" and "ResourceType" in b["Reason"]
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+
+
+def test_an_enforced_boundary_refuses_others_and_keys_outside_the_allowance(cfn_factory, iam, key_arn):
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/serverless-access/boundary"
+    cfn = cfn_factory({"SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN": boundary, "SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS": ""})
+    a = cfn.create(full(key_arn, PermissionsBoundary=f"arn:aws:iam::{ACCOUNT}:policy/other"))
+    assert a["Status"] == "FAILED"
+    assert "PermissionsBoundary" in a["Reason"] and "KmsKeyArn" in a["Reason"]
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    props = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}]}
+    assert cfn.create(props)["Status"] == "SUCCESS"
+    assert {r["boundary"] for r in iam_snapshot(iam)["roles"].values()} == {boundary}
