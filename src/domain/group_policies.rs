@@ -301,48 +301,55 @@ pub fn operate_policy(spec: &Spec) -> Value {
 /// The admin inline policy: create and remove the stack and its deployment bucket.
 pub fn admin_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
-    let mut statements = vec![
-        Statement::allow(
-            "StackLifecycle",
-            &[
-                "cloudformation:CreateStack",
-                "cloudformation:DeleteStack",
-                "cloudformation:UpdateTerminationProtection",
-            ],
-            vec![x.stack.clone()],
-        )
-        .to_json(),
-        Statement::allow(
-            "DeploymentBucketLifecycle",
-            &[
-                "s3:CreateBucket",
-                "s3:DeleteBucket",
-                "s3:ListBucket",
-                "s3:ListBucketVersions",
-                "s3:GetBucketPolicy",
-                "s3:PutBucketPolicy",
-                "s3:DeleteBucketPolicy",
-                "s3:GetEncryptionConfiguration",
-                "s3:PutEncryptionConfiguration",
-                "s3:GetBucketVersioning",
-                "s3:PutBucketVersioning",
-                "s3:GetBucketTagging",
-                "s3:PutBucketTagging",
-                "s3:GetBucketPublicAccessBlock",
-                "s3:PutBucketPublicAccessBlock",
-                "s3:GetBucketOwnershipControls",
-                "s3:PutBucketOwnershipControls",
-            ],
-            vec![x.bucket.clone()],
-        )
-        .to_json(),
-    ];
+    let mut statements = vec![Statement::allow(
+        "StackLifecycle",
+        &[
+            "cloudformation:CreateStack",
+            "cloudformation:DeleteStack",
+            "cloudformation:UpdateTerminationProtection",
+        ],
+        vec![x.stack.clone()],
+    )
+    .to_json()];
     if spec.deployment_bucket.is_none() {
-        // The generated bucket belongs to this stage alone: emptying it is part of removing the stack.
+        // The generated bucket belongs to this stage alone: admin creates, configures, empties and
+        // deletes it with the stack. A named DeploymentBucket may be shared by stages, so its
+        // lifecycle and policy stay with whoever owns it (PutBucketPolicy there would reach other stages).
         statements.push(
             Statement::allow(
-                "EmptyDeploymentBucket",
-                &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "DeploymentBucketLifecycle",
+                &[
+                    "s3:CreateBucket",
+                    "s3:DeleteBucket",
+                    "s3:ListBucket",
+                    "s3:ListBucketVersions",
+                    "s3:GetBucketPolicy",
+                    "s3:PutBucketPolicy",
+                    "s3:DeleteBucketPolicy",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:GetBucketVersioning",
+                    "s3:PutBucketVersioning",
+                    "s3:GetBucketTagging",
+                    "s3:PutBucketTagging",
+                    "s3:GetBucketPublicAccessBlock",
+                    "s3:PutBucketPublicAccessBlock",
+                    "s3:GetBucketOwnershipControls",
+                    "s3:PutBucketOwnershipControls",
+                ],
+                vec![x.bucket.clone()],
+            )
+            .to_json(),
+        );
+        statements.push(
+            Statement::allow(
+                "DeploymentBucketObjects",
+                &[
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                ],
                 vec![x.all_objects.clone()],
             )
             .to_json(),

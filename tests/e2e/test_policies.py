@@ -1,0 +1,222 @@
+"""Static checks of every policy document the provider generates, and an evaluation of the group
+policies against what `serverless deploy` (change sets) needs and against other stages."""
+import fnmatch
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from policy_sentry.querying.actions import get_action_data
+
+from harness import ACCOUNT, iam_snapshot
+
+R = "us-east-1"
+
+
+def broad(key_arn, stage="dev", **over):
+    p = {
+        "ServiceName": "orders", "Stage": stage, "KmsKeyArn": key_arn, "Tags": {"team": "payments"},
+        "Functions": [
+            {"Name": "api", "Vpc": "true", "Tracing": "true", "Kms": ["Decrypt", "Encrypt", "GenerateDataKey"],
+             "Statements": [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                             "Resource": [f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/orders", f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/orders/index/*"]},
+                            {"Effect": "Deny", "Action": "dynamodb:DeleteTable", "Resource": "*"}]},
+            {"Name": "worker"},
+        ],
+    }
+    p.update(over)
+    return p
+
+
+def documents(iam):
+    snap = iam_snapshot(iam)
+    docs = {}
+    for name, g in snap["groups"].items():
+        for pn, d in g["inline"].items():
+            docs[f"group {name} {pn}"] = d
+    for name, p in snap["policies"].items():
+        docs[f"policy {name}"] = p["document"]
+    for name, r in snap["roles"].items():
+        for pn, d in r["inline"].items():
+            docs[f"role {name} {pn}"] = d
+    return docs
+
+
+@pytest.fixture()
+def generated(cfn, iam, key_arn):
+    assert cfn.create(broad(key_arn))["Status"] == "SUCCESS"
+    assert cfn.create(broad(key_arn, ServiceName="billing", DeploymentBucket="shared-deploys"), logical_id="Access2")["Status"] == "SUCCESS"
+    return documents(iam)
+
+
+def statements(doc):
+    s = doc["Statement"]
+    return s if isinstance(s, list) else [s]
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def test_every_action_is_a_real_iam_action_and_none_is_a_wildcard(generated):
+    for where, doc in generated.items():
+        for st in statements(doc):
+            for action in as_list(st.get("Action", [])):
+                assert "*" not in action, (where, action)
+                svc, name = action.split(":")
+                assert get_action_data(svc, name), f"{where}: {action} is not in the IAM catalog"
+
+
+def test_resource_star_appears_only_where_aws_offers_no_scoping(generated):
+    for where, doc in generated.items():
+        for st in statements(doc):
+            if "*" in as_list(st.get("Resource", [])) and st["Effect"] == "Allow":
+                sid = st.get("Sid", "")
+                documented = sid.startswith("NoResourceScoping") or sid == "EventSourceMappingCreate"
+                assert documented, f"{where}: {sid} uses Resource *"
+                for action in as_list(st["Action"]):
+                    svc, name = action.split(":")
+                    formats = {r["resource_arn_format"] for r in get_action_data(svc, name)[svc]}
+                    scoped_only_by_condition = action == "lambda:CreateEventSourceMapping"
+                    assert formats == {"*"} or scoped_only_by_condition, f"{where}: {action} can be scoped: {formats}"
+
+
+def test_parliament_reports_nothing_at_medium_or_above(generated):
+    exe = Path(sys.executable).parent / "parliament"
+    for where, doc in generated.items():
+        out = subprocess.run([str(exe), "--json", "--minimum_severity", "MEDIUM"], input=json.dumps(doc),
+                             capture_output=True, text=True, timeout=120)
+        findings = [json.loads(l) for l in out.stdout.splitlines() if l.strip()]
+        assert findings == [], f"{where}: {findings}"
+
+
+def test_group_policies_fit_iam_limits(generated):
+    for where, doc in generated.items():
+        size = len("".join(json.dumps(doc, separators=(",", ":")).split()))
+        if where.startswith("policy"):
+            assert size <= 6144, where
+        elif where.startswith("role"):
+            assert size <= 10240, where
+
+
+# A small evaluator: Allow statements, wildcard matching, the condition operators the provider uses.
+def matches(pattern, value, case=True):
+    if not case:
+        pattern, value = pattern.lower(), value.lower()
+    return fnmatch.fnmatchcase(value, pattern)
+
+
+def condition_holds(cond, ctx):
+    for op, kv in cond.items():
+        for key, want in kv.items():
+            have = ctx.get(key)
+            if have is None:
+                return False
+            wants = as_list(want)
+            if op == "StringEquals" and have not in wants:
+                return False
+            if op in ("StringLike", "ArnLike") and not any(matches(w, have) for w in wants):
+                return False
+    return True
+
+
+def allowed(docs, action, resource, ctx=None):
+    ctx = dict(ctx or {}, **{"aws:RequestedRegion": R})
+    for doc in docs:
+        for st in statements(doc):
+            if st["Effect"] != "Allow":
+                continue
+            if not any(matches(a, action, case=False) for a in as_list(st["Action"])):
+                continue
+            if not any(matches(r, resource) for r in as_list(st["Resource"])):
+                continue
+            if condition_holds(st.get("Condition", {}), ctx):
+                return True
+    return False
+
+
+def group_docs(snap, group):
+    g = snap["groups"][group]
+    return list(g["inline"].values()) + [p["document"] for p in snap["policies"].values() if p["arn"] in g["attached"]]
+
+
+def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c4d5e6f"):
+    """What `serverless deploy` (v3, change sets) and CloudFormation call with the deployer's credentials."""
+    b = bucket.format(stage=stage)
+    s = f"orders-{stage}"
+    stack = f"arn:aws:cloudformation:{R}:{ACCOUNT}:stack/{s}/0f0f0f0f-1111-2222-3333-444444444444"
+    fn = f"arn:aws:lambda:{R}:{ACCOUNT}:function:{s}-api"
+    role = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/{stage}/OWNER/orders-{stage}-us-east-1-api"
+    return [
+        ("cloudformation:DescribeStacks", stack, {}),
+        ("cloudformation:ValidateTemplate", "*", {}),
+        ("cloudformation:CreateChangeSet", stack, {}),
+        ("cloudformation:DescribeChangeSet", stack, {}),
+        ("cloudformation:ExecuteChangeSet", stack, {}),
+        ("cloudformation:DeleteChangeSet", stack, {}),
+        ("cloudformation:DescribeStackEvents", stack, {}),
+        ("cloudformation:DescribeStackResource", stack, {}),
+        ("cloudformation:ListStackResources", stack, {}),
+        ("cloudformation:GetTemplate", stack, {}),
+        ("s3:ListBucket", f"arn:aws:s3:::{b}", {"s3:prefix": f"serverless/orders/{stage}"}),
+        ("s3:GetBucketLocation", f"arn:aws:s3:::{b}", {}),
+        ("s3:PutObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1700000000000-2026-11-23T00:00:00.000Z/orders.zip", {}),
+        ("s3:GetObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1700000000000-2026-11-23T00:00:00.000Z/compiled-cloudformation-template.json", {}),
+        ("s3:DeleteObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1600000000000-2020-01-01T00:00:00.000Z/orders.zip", {}),
+        ("lambda:GetFunction", fn, {}),
+        ("lambda:CreateFunction", fn, {}),
+        ("lambda:UpdateFunctionCode", fn, {}),
+        ("lambda:UpdateFunctionConfiguration", fn, {}),
+        ("lambda:PublishVersion", fn, {}),
+        ("lambda:ListVersionsByFunction", fn, {}),
+        ("lambda:AddPermission", fn, {}),
+        ("lambda:TagResource", fn, {}),
+        ("lambda:PutFunctionConcurrency", fn, {}),
+        ("lambda:CreateEventSourceMapping", "*", {"lambda:FunctionArn": fn}),
+        ("lambda:UpdateEventSourceMapping", f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:1234", {"lambda:FunctionArn": fn}),
+        ("lambda:PublishLayerVersion", f"arn:aws:lambda:{R}:{ACCOUNT}:layer:{s}-deps", {}),
+        ("logs:CreateLogGroup", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
+        ("logs:PutRetentionPolicy", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
+        ("logs:DescribeLogGroups", "*", {}),
+        ("events:PutRule", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456", {}),
+        ("events:PutTargets", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456", {}),
+        ("apigateway:POST", f"arn:aws:apigateway:{R}::/restapis", {}),
+        ("apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages/{stage}", {}),
+        ("apigateway:POST", f"arn:aws:apigateway:{R}::/apis", {}),
+        ("iam:GetRole", role, {}),
+        ("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}),
+    ]
+
+
+def test_every_group_can_deploy_with_change_sets(cfn, iam, key_arn):
+    assert cfn.create(broad(key_arn))["Status"] == "SUCCESS"
+    snap = iam_snapshot(iam)
+    owner_path = next(iter(snap["roles"].values()))["path"]
+    for group in ("orders-dev-us-east-1-admin", "orders-dev-us-east-1-developer", "orders-dev-us-east-1-ci"):
+        docs = group_docs(snap, group)
+        for action, resource, ctx in deploy_needs("dev"):
+            resource = resource.replace("/serverless-access/orders/dev/OWNER/", owner_path)
+            assert allowed(docs, action, resource, ctx), f"{group} cannot {action} on {resource}"
+
+
+def test_no_group_reaches_another_stage_or_escalates(cfn, iam, key_arn):
+    assert cfn.create(broad(key_arn))["Status"] == "SUCCESS"
+    snap = iam_snapshot(iam)
+    for group in ("orders-dev-us-east-1-admin", "orders-dev-us-east-1-developer", "orders-dev-us-east-1-ci"):
+        docs = group_docs(snap, group)
+        for other in ("dev2", "development", "prod"):
+            for action, resource, ctx in deploy_needs(other):
+                if resource == "*" and "lambda:FunctionArn" not in ctx or action.startswith("apigateway:"):
+                    continue  # actions AWS authorises account-wide in the region (README: Security model)
+                assert not allowed(docs, action, resource, ctx), f"{group} can {action} on {resource} of stage {other}"
+        for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:AddUserToGroup", "iam:PutGroupPolicy", "iam:CreatePolicyVersion"):
+            assert not allowed(docs, action, f"arn:aws:iam::{ACCOUNT}:role/anything"), f"{group} can {action}"
+        assert not allowed(docs, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {"iam:PassedToService": "lambda.amazonaws.com"})
+    dev = group_docs(snap, "orders-dev-us-east-1-developer")
+    ci = group_docs(snap, "orders-dev-us-east-1-ci")
+    fn = f"arn:aws:lambda:{R}:{ACCOUNT}:function:orders-dev-api"
+    assert allowed(dev, "lambda:InvokeFunction", fn) and not allowed(ci, "lambda:InvokeFunction", fn)
+    stack = f"arn:aws:cloudformation:{R}:{ACCOUNT}:stack/orders-dev/x"
+    assert allowed(group_docs(snap, "orders-dev-us-east-1-admin"), "cloudformation:DeleteStack", stack)
+    assert not allowed(dev, "cloudformation:DeleteStack", stack)
