@@ -247,7 +247,14 @@ impl SdkIam {
         if err.aws_kind() != Some(AwsErrorKind::AlreadyExists) {
             return Err(err);
         }
-        let existing = self.existing_path(kind, name).await?;
+        let existing = match self.existing_path(kind, name).await {
+            Ok(p) => p,
+            // The provider may only read under its own path: anything it cannot read is not its own.
+            Err(e) if e.aws_kind() == Some(AwsErrorKind::AccessDenied) => {
+                "outside this provider's IAM path".into()
+            }
+            Err(e) => return Err(e),
+        };
         if existing == path {
             Ok(())
         } else {

@@ -388,8 +388,8 @@ fn parse_functions(
     out
 }
 
-fn required_string<'a>(
-    obj: &'a Map<String, Value>,
+fn required_string(
+    obj: &Map<String, Value>,
     key: &str,
     errors: &mut Vec<String>,
 ) -> Option<String> {

@@ -1,0 +1,73 @@
+# serverless-access: every entry point a developer or CI needs. `make test` is what CI runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+BIN := target/release/serverless-access
+SAM_CLI_VERSION := 1.170.0
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup build test unit e2e lint sam-build demo bench deploy catalog clean
+
+## setup: install what a fresh machine lacks (moto[server], cfn-lint, checkov, parliament, policy_sentry, cargo-lambda, SAM CLI)
+setup: $(VENV)/.installed $(SAM_VENV)/.installed
+
+$(VENV)/.installed: requirements-test.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+# SAM CLI pins newer boto3/cfn-lint than moto: it lives in its own virtualenv.
+$(SAM_VENV)/.installed:
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+## build: the release binary
+build:
+	cargo build --release --locked
+
+## lint: rustfmt, clippy, cfn-lint, checkov, sam validate
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --locked -- -D warnings
+	$(VENV)/bin/cfn-lint template.yaml
+	BC_SKIP_MAPPING=TRUE $(VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml --region us-east-1
+
+## unit: the pure core's tests
+unit:
+	cargo test --locked
+
+## e2e: the release binary under the Runtime API emulator against moto
+e2e: setup build
+	SERVERLESS_ACCESS_BIN=$(BIN) $(VENV)/bin/pytest -q tests/e2e
+
+## sam-build: proves the deploy path builds (x86_64: no aarch64 toolchain here)
+sam-build: setup
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$(PATH)" $(SAM_VENV)/bin/sam build --template-file template.yaml --parameter-overrides Architecture=x86_64 --build-dir .aws-sam/build
+
+## test: everything CI runs
+test: setup lint unit e2e sam-build
+
+## demo: Create → Update → Delete of a realistic stack against a local AWS
+demo: setup build
+	$(PY) tools/demo.py
+
+## bench: wall time of Create / no-op Update / Delete against moto (no added latency yet)
+bench: setup build
+	$(PY) tools/bench.py
+
+## deploy: build and deploy the provider to your AWS account
+deploy: setup
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$(PATH)" $(SAM_VENV)/bin/sam build --template-file template.yaml
+	$(SAM_VENV)/bin/sam deploy --guided
+
+## catalog: regenerate src/domain/unscoped_actions.txt from the IAM catalog
+catalog: setup
+	$(PY) tools/gen_action_catalog.py
+
+clean:
+	rm -rf target .aws-sam $(VENV) $(SAM_VENV)
