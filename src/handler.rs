@@ -342,3 +342,108 @@ fn reason_for(e: &Error, progress: &Progress) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::plan::{Change, Observed, ObservedGrant};
+    use crate::error::Result;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    /// An IAM port whose observation panics, as a bug in the provider would.
+    struct PanickingIam;
+    impl IamPort for PanickingIam {
+        async fn observe(&self, _path: &str) -> Result<Observed> {
+            panic!("simulated bug")
+        }
+        async fn apply(&self, _change: &Change, _path: &str) -> Result<Option<String>> {
+            Ok(None)
+        }
+        async fn role_id(&self, _name: &str) -> Result<String> {
+            Ok(String::new())
+        }
+    }
+
+    struct NoGrants;
+    impl GrantPort for NoGrants {
+        async fn list(&self, _key_arn: &str, _prefix: &str) -> Result<Vec<ObservedGrant>> {
+            Ok(vec![])
+        }
+        async fn apply(&self, _change: &Change) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Accepts one PUT on loopback and hands back its body.
+    fn capture_one() -> (String, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/answer?X-Amz-Signature=s",
+            listener.local_addr().unwrap().port()
+        );
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            tx.send(String::from_utf8(body).unwrap()).unwrap();
+        });
+        (url, rx)
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_the_work_is_answered_failed() {
+        crate::adapters::http::install_crypto_provider();
+        let mut settings = Settings::from_lookup(|_| None).unwrap();
+        settings.allow_loopback_response_url = true;
+        let provider = Provider {
+            settings,
+            iam: PanickingIam,
+            grants: NoGrants,
+            responder: crate::adapters::responder::HttpResponder::new().unwrap(),
+            region: "us-east-1".into(),
+            config_error: None,
+        };
+        let (url, rx) = capture_one();
+        let event = json!({
+            "RequestType": "Create", "ResponseURL": url, "RequestId": "r-1", "LogicalResourceId": "Access",
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
+            "ResourceType": RESOURCE_TYPE, "ResourceProperties": {"ServiceName": "orders", "Stage": "prod"}
+        });
+        let result = provider
+            .handle(
+                event,
+                "123456789012",
+                Instant::now() + Duration::from_secs(60),
+            )
+            .await;
+        assert_eq!(result["Status"], "FAILED");
+        let answer: Value = serde_json::from_str(&rx.recv().unwrap()).unwrap();
+        assert_eq!(answer["Status"], "FAILED");
+        assert!(answer["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("panic: simulated bug"));
+        assert!(answer["PhysicalResourceId"]
+            .as_str()
+            .unwrap()
+            .starts_with("serverless-access:orders:prod:"));
+    }
+}
