@@ -222,3 +222,39 @@ impl Desired {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::spec::tests::{full_props, parse_with, STACK};
+    use serde_json::json;
+
+    #[test]
+    fn a_role_policy_over_iams_10240_characters_is_refused_before_any_write() {
+        let mut p = full_props();
+        let statements: Vec<_> = (0..120)
+            .map(|i| json!({"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": format!("arn:aws:dynamodb:us-east-1:123456789012:table/orders-{i:04}-with-a-long-table-name")}))
+            .collect();
+        p["Functions"][1]["Statements"] = json!(statements);
+        let spec = parse_with(p, None).unwrap();
+        let e = Desired::from_spec(&spec, STACK, "Access").unwrap_err();
+        assert!(
+            e[0].contains("function worker: role policy is") && e[0].contains("10240"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn generated_group_policies_fit_iams_limits() {
+        let d =
+            Desired::from_spec(&parse_with(full_props(), None).unwrap(), STACK, "Access").unwrap();
+        assert!(iam_size(&d.policies[0].document) <= policy::MANAGED_POLICY_MAX);
+        for g in &d.groups {
+            assert!(
+                g.inline.values().map(iam_size).sum::<usize>() <= policy::GROUP_INLINE_MAX,
+                "{}",
+                g.name
+            );
+        }
+    }
+}
