@@ -25,7 +25,10 @@ use tracing::Instrument;
 /// The resource type this provider serves.
 pub const RESOURCE_TYPE: &str = "Custom::ServerlessAccess";
 /// Time kept back from the Lambda deadline for the answer PUT and its retries.
-pub const ANSWER_MARGIN: Duration = Duration::from_secs(15);
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(10);
+/// Before that, no new AWS call starts for this long, so calls in flight finish (the SDK's attempt
+/// timeout is 10 s) and nothing lands after the answer, where it could race the rollback Delete.
+pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(10);
 
 /// The provider, wired once per process.
 pub struct Provider<I, G, R> {
@@ -79,10 +82,11 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
 
         let fallback_id = fallback_physical_id(&event, &envelope, &self.settings.iam_path);
         let progress = Progress::default();
-        let stop_at = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        let hard_stop = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        let soft_stop = hard_stop.checked_sub(IN_FLIGHT_GRACE).unwrap_or(hard_stop);
         let work =
-            AssertUnwindSafe(self.process(&event, account, stop_at, &progress)).catch_unwind();
-        let answer = match tokio::time::timeout_at(stop_at, work).await {
+            AssertUnwindSafe(self.process(&event, account, soft_stop, &progress)).catch_unwind();
+        let answer = match tokio::time::timeout_at(hard_stop, work).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(panic)) => {
                 let what = panic

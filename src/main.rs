@@ -61,7 +61,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_attempt_timeout(Duration::from_secs(10))
                 .build(),
         )
         .load()

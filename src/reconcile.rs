@@ -6,9 +6,9 @@ use crate::domain::plan::{self, Change, ObservedGrant, Phase};
 use crate::error::{Error, Result};
 use crate::ports::{GrantPort, IamPort};
 use crate::retry::with_backoff;
-use futures_util::{stream, StreamExt, TryStreamExt};
+use futures_util::{stream, StreamExt};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tokio::time::Instant;
 
@@ -104,15 +104,18 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
         path: &str,
         role_ids: &Mutex<BTreeMap<String, String>>,
     ) -> Result<()> {
-        stream::iter(
+        // On the first failure no task starts another change, but calls already in flight finish:
+        // nothing lands after the answer, where it could race CloudFormation's rollback Delete.
+        let halt = AtomicBool::new(false);
+        let results: Vec<Result<()>> = stream::iter(
             phase
                 .into_iter()
-                .map(|task| self.run_task(task, path, role_ids)),
+                .map(|task| self.run_task(task, path, role_ids, &halt)),
         )
         .buffer_unordered(self.concurrency)
-        .try_collect::<Vec<()>>()
-        .await
-        .map(|_| ())
+        .collect()
+        .await;
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
     }
 
     async fn run_task(
@@ -120,33 +123,52 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
         task: Vec<Change>,
         path: &str,
         role_ids: &Mutex<BTreeMap<String, String>>,
+        halt: &AtomicBool,
     ) -> Result<()> {
         for change in task {
+            if halt.load(Ordering::Relaxed) {
+                return Ok(());
+            }
             if Instant::now() >= self.stop_at {
+                halt.store(true, Ordering::Relaxed);
                 return Err(Error::Deadline(format!(
                     "stopped before '{}'",
                     change.describe()
                 )));
             }
-            tracing::info!(change = %change.describe(), "applying");
-            match &change {
-                Change::CreateGrant { .. } | Change::RetireGrant { .. } => {
-                    with_backoff(self.stop_at, || self.grants.apply(&change)).await?;
-                }
-                Change::CreateRole { name, .. } => {
-                    let id = with_backoff(self.stop_at, || self.iam.apply(&change, path)).await?;
-                    if let Some(id) = id {
-                        role_ids
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(name.clone(), id);
-                    }
-                }
-                _ => {
-                    with_backoff(self.stop_at, || self.iam.apply(&change, path)).await?;
-                }
+            let result = self.apply_one(&change, path, role_ids).await;
+            if result.is_err() {
+                halt.store(true, Ordering::Relaxed);
+                return result;
             }
             self.progress.applied.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    async fn apply_one(
+        &self,
+        change: &Change,
+        path: &str,
+        role_ids: &Mutex<BTreeMap<String, String>>,
+    ) -> Result<()> {
+        tracing::info!(change = %change.describe(), "applying");
+        match change {
+            Change::CreateGrant { .. } | Change::RetireGrant { .. } => {
+                with_backoff(self.stop_at, || self.grants.apply(change)).await?;
+            }
+            Change::CreateRole { name, .. } => {
+                let id = with_backoff(self.stop_at, || self.iam.apply(change, path)).await?;
+                if let Some(id) = id {
+                    role_ids
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.clone(), id);
+                }
+            }
+            _ => {
+                with_backoff(self.stop_at, || self.iam.apply(change, path)).await?;
+            }
         }
         Ok(())
     }

@@ -28,7 +28,6 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {
             | "InternalFailure"
             | "ServiceUnavailable",
         ) => AwsErrorKind::Transient,
-        Some("InvalidArnException") => AwsErrorKind::PrincipalNotPropagated,
         Some(
             "MalformedPolicyDocument"
             | "InvalidInput"

@@ -91,7 +91,24 @@ impl GrantPort for SdkKms {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| from_sdk("kms:CreateGrant", grantee, e))
+                    .map_err(|e| match from_sdk("kms:CreateGrant", grantee, e) {
+                        // From CreateGrant, an invalid ARN is the grantee IAM has not propagated yet
+                        // (the role was created moments ago): retried within the deadline.
+                        Error::Aws {
+                            operation,
+                            entity,
+                            code,
+                            message,
+                            ..
+                        } if code == "InvalidArnException" => Error::Aws {
+                            operation,
+                            entity,
+                            kind: AwsErrorKind::PrincipalNotPropagated,
+                            code,
+                            message,
+                        },
+                        other => other,
+                    })
             }
             Change::RetireGrant { key_arn, grant_id } => {
                 match self

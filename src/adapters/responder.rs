@@ -7,7 +7,7 @@ use crate::retry::backoff;
 use std::time::Duration;
 
 /// Attempts before giving up.
-pub const ATTEMPTS: u32 = 5;
+pub const ATTEMPTS: u32 = 4;
 
 /// The response PUT client.
 #[derive(Clone)]
@@ -19,7 +19,7 @@ impl HttpResponder {
     /// Builds the client on the process's rustls provider.
     pub fn new() -> Result<Self> {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| Error::Response(format!("cannot build the HTTPS client: {e}")))?;
         Ok(HttpResponder { client })

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from harness import ROOT, Cfn, Moto, Provider, RuntimeApi, reset_moto
+from proxy import FaultProxy
 
 LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", ROOT / "target" / "e2e-logs"))
 
@@ -30,9 +31,9 @@ def aws(moto):
     return moto
 
 
-def start(aws, log_dir, extra_env=None):
+def start(aws, log_dir, extra_env=None, endpoint=None):
     runtime = RuntimeApi()
-    provider = Provider(aws, runtime, log_dir / "provider.log", extra_env)
+    provider = Provider(aws, runtime, log_dir / "provider.log", extra_env, endpoint)
     return runtime, provider
 
 
@@ -72,3 +73,13 @@ def kms(aws):
 @pytest.fixture()
 def key_arn(kms):
     return kms.create_key(Description="orders")["KeyMetadata"]["Arn"]
+
+
+@pytest.fixture()
+def faulty(aws, log_dir):
+    """A provider whose AWS calls go through a fault-injecting proxy: returns (cfn, proxy)."""
+    proxy = FaultProxy(aws.port)
+    runtime, provider = start(aws, log_dir, endpoint=proxy.url)
+    yield Cfn(aws, runtime), proxy
+    provider.stop()
+    proxy.stop()

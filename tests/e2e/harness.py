@@ -123,7 +123,7 @@ class RuntimeApi:
 class Provider:
     """The release binary, polling the emulator like Lambda's runtime would run it."""
 
-    def __init__(self, moto, runtime, log_path, extra_env=None):
+    def __init__(self, moto, runtime, log_path, extra_env=None, endpoint=None):
         binary = os.environ.get("SERVERLESS_ACCESS_BIN", str(ROOT / "target" / "release" / "serverless-access"))
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -135,7 +135,7 @@ class Provider:
             "AWS_LAMBDA_LOG_STREAM_NAME": "test",
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": moto.url,
+            "AWS_ENDPOINT_URL": endpoint or moto.url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "SERVERLESS_ACCESS_ALLOW_LOOPBACK_RESPONSE_URL": "1",
@@ -143,7 +143,15 @@ class Provider:
         }
         env.update(extra_env or {})
         self.log = open(log_path, "a")
+        self.started = time.time()
         self.proc = subprocess.Popen([binary], env=env, stdout=self.log, stderr=self.log)
+
+    def peak_rss_kb(self):
+        """Peak resident memory of the function process so far (VmHWM)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        return None
 
     def stop(self):
         self.proc.kill()

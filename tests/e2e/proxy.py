@@ -1,0 +1,122 @@
+"""A fault-injecting, latency-adding, call-counting proxy between the provider and moto.
+
+The provider reaches it through AWS_ENDPOINT_URL exactly as it would reach AWS: no test-only code
+path. Rules say which calls to fail and how; every forwarded call is counted by service and action."""
+import collections
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+READ_PREFIXES = ("Get", "List", "Describe")
+
+
+def action_of(headers, body):
+    """(service, action) of an AWS query (IAM, STS) or JSON (KMS) request."""
+    target = headers.get("X-Amz-Target", "")
+    if target:
+        return target.split(".")[0].replace("TrentService", "kms"), target.split(".")[-1]
+    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+    action = form.get("Action", [""])[0]
+    auth = headers.get("Authorization", "")
+    service = "sts" if "/sts/" in auth else "iam"
+    return service, action
+
+
+def is_write(action):
+    return not action.startswith(READ_PREFIXES)
+
+
+class Rule:
+    """Fail calls matching `match(service, action)`: `times` failures at most (None: always),
+    `every` n-th matching call only, with `kind` throttle | 5xx | invalid_arn | malformed."""
+
+    def __init__(self, match, kind, times=None, every=1):
+        self.match, self.kind, self.times, self.every = match, kind, times, every
+        self.seen = 0
+        self.fired = 0
+
+    def fires(self, service, action):
+        if not self.match(service, action):
+            return False
+        self.seen += 1
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.seen % self.every:
+            return False
+        self.fired += 1
+        return True
+
+
+def error_response(service, kind):
+    if kind == "5xx":
+        return 500, "text/html", b"<html><body>Internal Server Error</body></html>"
+    if service == "kms":
+        code = {"throttle": "ThrottlingException", "invalid_arn": "InvalidArnException", "malformed": "ValidationException"}[kind]
+        return 400, "application/x-amz-json-1.1", json.dumps({"__type": code, "message": f"injected {code}"}).encode()
+    code = {"throttle": "Throttling", "malformed": "MalformedPolicyDocument", "invalid_arn": "InvalidInput"}[kind]
+    body = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>injected {code}</Message></Error><RequestId>injected</RequestId></ErrorResponse>")
+    return 400, "text/xml", body.encode()
+
+
+class FaultProxy:
+    def __init__(self, upstream_port, latency_s=0.0):
+        self.upstream_port = upstream_port
+        self.latency_s = latency_s
+        self.rules = []
+        self.calls = collections.Counter()
+        self.lock = threading.Lock()
+        proxy = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _handle(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                service, action = action_of(self.headers, body)
+                with proxy.lock:
+                    proxy.calls[(service, action)] += 1
+                    rule = next((r for r in proxy.rules if r.fires(service, action)), None)
+                if proxy.latency_s:
+                    time.sleep(proxy.latency_s)
+                if rule:
+                    status, ctype, data = error_response(service, rule.kind)
+                else:
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    status, ctype, data = resp.status, resp.getheader("Content-Type", ""), resp.read()
+                    conn.close()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def reset_counts(self):
+        with self.lock:
+            self.calls.clear()
+
+    def counts(self):
+        with self.lock:
+            reads = sum(n for (s, a), n in self.calls.items() if not is_write(a))
+            writes = sum(n for (s, a), n in self.calls.items() if is_write(a))
+            return reads, writes
+
+    def stop(self):
+        self.server.shutdown()

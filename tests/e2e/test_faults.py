@@ -1,0 +1,70 @@
+"""Resilience: throttling, 5xx, IAM propagation delay, slow calls, persistent failures."""
+import time
+
+from harness import iam_snapshot, our_grants
+from proxy import Rule, is_write
+
+EMPTY = {"groups": {}, "roles": {}, "policies": {}}
+
+
+def props(key_arn, n=5):
+    return {"ServiceName": "orders", "Stage": "prod", "KmsKeyArn": key_arn,
+            "Functions": [{"Name": f"f{i}", "Kms": ["Decrypt"]} for i in range(n)]}
+
+
+def test_bursts_of_throttling_on_every_write_are_retried_to_success(faulty, iam, kms, key_arn):
+    cfn, proxy = faulty
+    proxy.rules.append(Rule(lambda s, a: is_write(a) and s in ("iam", "kms"), "throttle", every=2))
+    a = cfn.create(props(key_arn))
+    assert a["Status"] == "SUCCESS", a
+    assert len(iam_snapshot(iam)["roles"]) == 5 and len(our_grants(kms, key_arn)) == 5
+    assert proxy.rules[0].fired >= 10
+
+
+def test_5xx_from_iam_and_kms_are_retried(faulty, iam, kms, key_arn):
+    cfn, proxy = faulty
+    proxy.rules.append(Rule(lambda s, a: s == "iam", "5xx", times=6, every=3))
+    proxy.rules.append(Rule(lambda s, a: s == "kms", "5xx", times=3))
+    a = cfn.create(props(key_arn))
+    assert a["Status"] == "SUCCESS", a
+    assert len(our_grants(kms, key_arn)) == 5
+    assert proxy.rules[0].fired == 6 and proxy.rules[1].fired == 3
+
+
+def test_a_grantee_not_yet_propagated_is_retried_until_it_is(faulty, kms, key_arn):
+    cfn, proxy = faulty
+    proxy.rules.append(Rule(lambda s, a: a == "CreateGrant", "invalid_arn", times=4))
+    a = cfn.create(props(key_arn, n=1))
+    assert a["Status"] == "SUCCESS", a
+    assert len(our_grants(kms, key_arn)) == 1
+
+
+def test_when_every_call_is_slow_the_answer_arrives_before_the_deadline(faulty, cfn, iam, key_arn):
+    slow, proxy = faulty
+    proxy.latency_s = 0.3
+    p = props(key_arn, n=40)
+    ev = slow.event("Create", p)
+    started = time.time()
+    slow.runtime.invoke(ev, timeout_s=60, deadline_s=22)
+    assert time.time() - started < 22
+    answer = slow.answer(ev)
+    assert answer["Status"] == "FAILED" and "time ran out" in answer["Reason"]
+    proxy.latency_s = 0
+    assert cfn.delete(answer["PhysicalResourceId"], p)["Status"] == "SUCCESS"
+    assert iam_snapshot(iam) == EMPTY
+
+
+def test_a_persistent_failure_fails_fast_naming_the_entity_and_the_rollback_leaves_nothing(faulty, iam, kms, key_arn):
+    cfn, proxy = faulty
+    proxy.rules.append(Rule(lambda s, a: a == "PutRolePolicy", "malformed", every=3))
+    p = props(key_arn, n=6)
+    started = time.time()
+    a = cfn.create(p)
+    assert time.time() - started < 10, "not retried"
+    assert a["Status"] == "FAILED"
+    assert "iam:PutRolePolicy orders-prod-us-east-1-f" in a["Reason"] and "MalformedPolicyDocument" in a["Reason"]
+    assert proxy.calls[("iam", "PutRolePolicy")] <= 6, "a malformed document is never retried"
+    proxy.rules.clear()
+    assert cfn.delete(a["PhysicalResourceId"], p)["Status"] == "SUCCESS"
+    assert iam_snapshot(iam) == EMPTY
+    assert our_grants(kms, key_arn) == []
