@@ -30,6 +30,7 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {
         ) => AwsErrorKind::Transient,
         Some(
             "MalformedPolicyDocument"
+            | "InvalidArnException"
             | "InvalidInput"
             | "ValidationError"
             | "ValidationException"
@@ -127,7 +128,7 @@ mod tests {
         assert_eq!(classify(None, Some(500)), AwsErrorKind::Transient);
         assert_eq!(
             classify(Some("InvalidArnException"), Some(400)),
-            AwsErrorKind::PrincipalNotPropagated
+            AwsErrorKind::Invalid
         );
         assert!(!AwsErrorKind::Invalid.is_retryable() && AwsErrorKind::Throttled.is_retryable());
     }
