@@ -47,7 +47,7 @@ e2e: setup build
 
 ## sam-build: proves the deploy path builds (x86_64: no aarch64 toolchain here)
 sam-build: setup
-	PATH="$(CURDIR)/$(SAM_VENV)/bin:$(PATH)" $(SAM_VENV)/bin/sam build --template-file template.yaml --parameter-overrides Architecture=x86_64 --build-dir .aws-sam/build
+	PATH="$(CURDIR)/$(VENV)/bin:$(PATH)" $(SAM_VENV)/bin/sam build --template-file template.yaml --parameter-overrides Architecture=x86_64 --build-dir .aws-sam/build
 
 ## test: everything CI runs
 test: setup lint unit e2e sam-build
@@ -62,7 +62,7 @@ bench: setup build
 
 ## deploy: build and deploy the provider to your AWS account
 deploy: setup
-	PATH="$(CURDIR)/$(SAM_VENV)/bin:$(PATH)" $(SAM_VENV)/bin/sam build --template-file template.yaml
+	PATH="$(CURDIR)/$(VENV)/bin:$(PATH)" $(SAM_VENV)/bin/sam build --template-file template.yaml
 	$(SAM_VENV)/bin/sam deploy --guided
 
 ## catalog: regenerate src/domain/unscoped_actions.txt from the IAM catalog

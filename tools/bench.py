@@ -1,10 +1,12 @@
-"""make bench: Create, no-op Update and Delete wall times against moto on loopback, for 1, 10 and
-100 functions (each with a role and a grant), plus the release binary's size. moto answers in a few
-milliseconds; the latency proxy of issue 5 (50 ms per call) is not built yet."""
+"""make bench: the provider under the Runtime API emulator, its AWS calls through a proxy that adds
+a fixed latency to every call in front of moto. Reports, for 1, 10, 100 and 500 functions (each with
+a role and a grant): Create, no-op Update and Delete wall time with the AWS calls made (reads/writes),
+the same Create at concurrency 1, a concurrency sweep at 100 functions, peak RSS, cold start, and
+the binary's stripped and zipped size. A program, not a test: it prints figures, it asserts nothing."""
+import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import zipfile
@@ -13,56 +15,103 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from harness import Cfn, Moto, Provider, RuntimeApi, reset_moto  # noqa: E402
+from proxy import FaultProxy  # noqa: E402
 
 LOGS = ROOT / "target" / "bench"
 
 
-def applied(log, request_id):
-    for line in reversed(log.read_text().splitlines()):
-        rec = json.loads(line)
-        if rec.get("span", {}).get("RequestId") == request_id and rec.get("fields", {}).get("message") == "reconciled":
-            return rec["fields"]["applied"]
-    return None
+class Bench:
+    def __init__(self, latency):
+        self.moto = Moto(LOGS)
+        self.proxy = FaultProxy(self.moto.port, latency_s=latency)
+
+    def provider(self, concurrency):
+        runtime = RuntimeApi()
+        provider = Provider(self.moto, runtime, LOGS / "provider.log",
+                            {"SERVERLESS_ACCESS_CONCURRENCY": str(concurrency)}, endpoint=self.proxy.url)
+        deadline = time.time() + 30
+        while runtime.first_poll is None and time.time() < deadline:
+            time.sleep(0.005)
+        cold_start = runtime.first_poll - provider.started
+        return runtime, provider, cold_start
+
+    def run(self, cfn, kind, props, pid=None):
+        self.proxy.reset_counts()
+        extra = {} if kind == "Create" else {"physical_id": pid}
+        if kind == "Update":
+            extra["old_props"] = props
+        ev = cfn.event(kind, props, **extra)
+        t = time.perf_counter()
+        answer = cfn.send(ev, timeout_s=900, deadline_s=900)
+        seconds = time.perf_counter() - t
+        reads, writes = self.proxy.counts()
+        body = len(json.dumps(answer))
+        return {"s": seconds, "reads": reads, "writes": writes, "status": answer["Status"], "pid": answer["PhysicalResourceId"], "bytes": body}
+
+    def cycle(self, runtime, n):
+        reset_moto(self.moto)
+        cfn = Cfn(self.moto, runtime)
+        key = self.moto.client("kms").create_key()["KeyMetadata"]["Arn"]
+        props = {"ServiceName": "bench", "Stage": "b", "KmsKeyArn": key,
+                 "Functions": [{"Name": f"f{i}", "Kms": ["Decrypt"]} for i in range(n)]}
+        create = self.run(cfn, "Create", props)
+        update = self.run(cfn, "Update", props, create["pid"])
+        delete = self.run(cfn, "Delete", props, create["pid"])
+        return create, update, delete
+
+    def stop(self):
+        self.proxy.stop()
+        self.moto.stop()
+
+
+def fmt(r):
+    flag = "" if r["status"] == "SUCCESS" else f" {r['status']}"
+    return f"{r['s']:.2f} s ({r['reads']} r / {r['writes']} w){flag}"
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--latency-ms", type=float, default=50)
+    ap.add_argument("--sizes", default="1,10,100,500")
+    ap.add_argument("--sweep", default="1,4,8,16,32")
+    args = ap.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
-    log = LOGS / "provider.log"
-    log.write_text("")
-    moto = Moto(LOGS)
-    runtime = RuntimeApi()
-    provider = Provider(moto, runtime, log)
-    rows = []
+    (LOGS / "provider.log").write_text("")
+    sizes = [int(x) for x in args.sizes.split(",")]
+    bench = Bench(args.latency_ms / 1000)
+    out = []
     try:
-        for n in (1, 10, 100):
-            reset_moto(moto)
-            cfn = Cfn(moto, runtime)
-            key = moto.client("kms").create_key()["KeyMetadata"]["Arn"]
-            props = {"ServiceName": "bench", "Stage": "b", "KmsKeyArn": key,
-                     "Functions": [{"Name": f"f{i}", "Kms": ["Decrypt"]} for i in range(n)]}
-            timings = []
-            for kind in ("Create", "Update", "Delete"):
-                ev = cfn.event(kind, props, **({} if kind == "Create" else {"physical_id": pid}),
-                               **({"old_props": props} if kind == "Update" else {}))
-                t = time.perf_counter()
-                answer = cfn.send(ev, timeout_s=600)
-                timings.append((time.perf_counter() - t, applied(log, ev["RequestId"]), answer["Status"]))
-                pid = answer["PhysicalResourceId"]
-            rows.append((n, timings))
-    finally:
+        runtime, provider, cold = bench.provider(concurrency=8)
+        rows = [(n, *bench.cycle(runtime, n)) for n in sizes]
+        rss_kb = provider.peak_rss_kb()
         provider.stop()
-        moto.stop()
+        runtime1, provider1, _ = bench.provider(concurrency=1)
+        serial = {n: bench.cycle(runtime1, n)[0] for n in sizes}
+        provider1.stop()
+        sweep = []
+        for c in [int(x) for x in args.sweep.split(",")]:
+            rt, pv, _ = bench.provider(concurrency=c)
+            sweep.append((c, bench.cycle(rt, 100)[0]))
+            pv.stop()
+    finally:
+        bench.stop()
     binary = Path(os.environ.get("SERVERLESS_ACCESS_BIN", ROOT / "target" / "release" / "serverless-access"))
     zpath = LOGS / "bootstrap.zip"
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(binary, "bootstrap")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, moto on loopback (no added latency)")
-    print("| functions | Create s (writes) | no-op Update s (writes) | Delete s (writes) |")
-    print("|---|---|---|---|")
-    for n, t in rows:
-        cells = [f"{s:.2f} ({w}) {'' if st == 'SUCCESS' else st}".strip() for s, w, st in t]
-        print(f"| {n} | " + " | ".join(cells) + " |")
-    print(f"binary: {binary.stat().st_size / 1e6:.1f} MB stripped, {zpath.stat().st_size / 1e6:.1f} MB zipped")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    out.append(f"Machine: {platform.machine()}, {os.cpu_count()} cores ({cpu}); moto {args.latency_ms:.0f} ms per AWS call through the proxy; default concurrency 8.")
+    out.append("")
+    out.append("| functions | Create | no-op Update | Delete | Create at concurrency 1 | answer bytes |")
+    out.append("|---|---|---|---|---|---|")
+    for n, c, u, d in rows:
+        out.append(f"| {n} | {fmt(c)} | {fmt(u)} | {fmt(d)} | {fmt(serial[n])} | {c['bytes']} |")
+    out.append("")
+    out.append("Concurrency sweep, Create of 100 functions: " + ", ".join(f"{c}: {r['s']:.2f} s" for c, r in sweep))
+    out.append(f"Peak RSS of the function process: {rss_kb / 1024:.1f} MB. Cold start (process start to first Runtime API poll): {cold * 1000:.0f} ms.")
+    out.append(f"Binary: {binary.stat().st_size / 1e6:.1f} MB stripped, {zpath.stat().st_size / 1e6:.1f} MB zipped.")
+    print("\n".join(out))
+    (LOGS / "results.md").write_text("\n".join(out) + "\n")
     return 0
 
 

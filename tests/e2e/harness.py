@@ -63,6 +63,7 @@ class RuntimeApi:
     def __init__(self):
         self.events = queue.Queue()
         self.results = {}
+        self.first_poll = None
         self.cond = threading.Condition()
         api = self
 
@@ -76,6 +77,7 @@ class RuntimeApi:
                 if self.path != "/2018-06-01/runtime/invocation/next":
                     self.send_error(404)
                     return
+                api.first_poll = api.first_poll or time.time()
                 req_id, body, deadline_ms = api.events.get()
                 data = json.dumps(body).encode()
                 self.send_response(200)
