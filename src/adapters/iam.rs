@@ -266,13 +266,37 @@ impl SdkIam {
         }
     }
 
-    async fn delete_role(&self, name: &str) -> Result<()> {
-        let c = &self.client;
-        let observed = match self.role(name.to_string(), None).await {
-            Err(e) if not_found(&e) => return Ok(()),
-            other => other?,
+    /// Deletes a role: inline policies, attachments, instance profiles, then the role. `known`
+    /// carries the inline policy names and attachments observed moments ago; when something changed
+    /// since (`DeleteConflict`), everything is read again once.
+    async fn delete_role(&self, name: &str, known: Option<(&[String], &[String])>) -> Result<()> {
+        let (inline, attached): (Vec<String>, Vec<String>) = match known {
+            Some((i, a)) => (i.to_vec(), a.to_vec()),
+            None => match self.role(name.to_string(), None).await {
+                Err(e) if not_found(&e) => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(o) => (
+                    o.inline.into_keys().collect(),
+                    o.attached.into_iter().collect(),
+                ),
+            },
         };
-        for pn in observed.inline.keys() {
+        match self.delete_role_with(name, &inline, &attached).await {
+            Err(e) if known.is_some() && e.aws_kind() == Some(AwsErrorKind::Conflict) => {
+                Box::pin(self.delete_role(name, None)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn delete_role_with(
+        &self,
+        name: &str,
+        inline: &[String],
+        attached: &[String],
+    ) -> Result<()> {
+        let c = &self.client;
+        for pn in inline {
             gone_ok(
                 c.delete_role_policy()
                     .role_name(name)
@@ -283,7 +307,7 @@ impl SdkIam {
                     .map_err(|e| from_sdk("iam:DeleteRolePolicy", name, e)),
             )?;
         }
-        for arn in &observed.attached {
+        for arn in attached {
             gone_ok(
                 c.detach_role_policy()
                     .role_name(name)
@@ -324,7 +348,22 @@ impl SdkIam {
         )
     }
 
-    async fn delete_group(&self, name: &str) -> Result<()> {
+    /// Deletes a group: members (the users stay), inline policies, attachments, then the group;
+    /// re-reads everything once if something changed since it was observed.
+    async fn delete_group(&self, name: &str, known: Option<(&[String], &[String])>) -> Result<()> {
+        match self.delete_group_with(name, known).await {
+            Err(e) if known.is_some() && e.aws_kind() == Some(AwsErrorKind::Conflict) => {
+                Box::pin(self.delete_group_with(name, None)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn delete_group_with(
+        &self,
+        name: &str,
+        known: Option<(&[String], &[String])>,
+    ) -> Result<()> {
         let c = &self.client;
         let mut users = Vec::new();
         let mut pages = c.get_group().group_name(name).into_paginator().send();
@@ -347,11 +386,18 @@ impl SdkIam {
                     .map_err(|e| from_sdk("iam:RemoveUserFromGroup", name, e)),
             )?;
         }
-        let observed = match self.group(name.to_string()).await {
-            Err(e) if not_found(&e) => return Ok(()),
-            other => other?,
+        let (inline, attached): (Vec<String>, Vec<String>) = match known {
+            Some((i, a)) => (i.to_vec(), a.to_vec()),
+            None => match self.group(name.to_string()).await {
+                Err(e) if not_found(&e) => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(o) => (
+                    o.inline.into_keys().collect(),
+                    o.attached.into_iter().collect(),
+                ),
+            },
         };
-        for pn in observed.inline.keys() {
+        for pn in &inline {
             gone_ok(
                 c.delete_group_policy()
                     .group_name(name)
@@ -362,7 +408,7 @@ impl SdkIam {
                     .map_err(|e| from_sdk("iam:DeleteGroupPolicy", name, e)),
             )?;
         }
-        for arn in &observed.attached {
+        for arn in &attached {
             gone_ok(
                 c.detach_group_policy()
                     .group_name(name)
@@ -383,7 +429,8 @@ impl SdkIam {
         )
     }
 
-    async fn delete_policy(&self, arn: &str) -> Result<()> {
+    /// Deletes a managed policy: detaches it everywhere, deletes its other versions, then the policy.
+    async fn delete_policy(&self, arn: &str, versions: &[String]) -> Result<()> {
         let c = &self.client;
         let entities = match c
             .list_entities_for_policy()
@@ -431,28 +478,16 @@ impl SdkIam {
                     .map_err(|e| from_sdk("iam:DetachUserPolicy", uname, e)),
             )?;
         }
-        let versions = c
-            .list_policy_versions()
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| from_sdk("iam:ListPolicyVersions", arn, e));
-        for v in gone_or(versions)?
-            .map(|v| v.versions().to_vec())
-            .unwrap_or_default()
-        {
-            if !v.is_default_version() {
-                let id = v.version_id().unwrap_or_default();
-                gone_ok(
-                    c.delete_policy_version()
-                        .policy_arn(arn)
-                        .version_id(id)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| from_sdk("iam:DeletePolicyVersion", arn, e)),
-                )?;
-            }
+        for id in versions {
+            gone_ok(
+                c.delete_policy_version()
+                    .policy_arn(arn)
+                    .version_id(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk("iam:DeletePolicyVersion", arn, e)),
+            )?;
         }
         gone_ok(
             c.delete_policy()
@@ -801,9 +836,25 @@ impl IamPort for SdkIam {
                     .map_err(|e| from_sdk("iam:DetachRolePolicy", role, e)),
             )
             .map(|_| None),
-            Change::DeleteRole { name } => self.delete_role(name).await.map(|_| None),
-            Change::DeleteGroup { name } => self.delete_group(name).await.map(|_| None),
-            Change::DeletePolicy { arn } => self.delete_policy(arn).await.map(|_| None),
+            Change::DeleteRole {
+                name,
+                inline,
+                attached,
+            } => self
+                .delete_role(name, Some((inline, attached)))
+                .await
+                .map(|_| None),
+            Change::DeleteGroup {
+                name,
+                inline,
+                attached,
+            } => self
+                .delete_group(name, Some((inline, attached)))
+                .await
+                .map(|_| None),
+            Change::DeletePolicy { arn, versions } => {
+                self.delete_policy(arn, versions).await.map(|_| None)
+            }
             Change::CreateGrant { .. } | Change::RetireGrant { .. } => {
                 let _ = path;
                 Err(Error::Config(format!(

@@ -142,11 +142,25 @@ pub enum Change {
     /// `iam:DetachRolePolicy`.
     DetachRolePolicy { role: String, arn: String },
     /// Delete a role of the resource: its inline policies, attachments, then the role.
-    DeleteRole { name: String },
+    DeleteRole {
+        name: String,
+        /// Its inline policies and attached policy ARNs as observed (so no re-read is needed).
+        inline: Vec<String>,
+        attached: Vec<String>,
+    },
     /// Delete a group of the resource: its members (users stay), policies, then the group.
-    DeleteGroup { name: String },
+    DeleteGroup {
+        name: String,
+        /// Its inline policies and attached policy ARNs as observed.
+        inline: Vec<String>,
+        attached: Vec<String>,
+    },
     /// Delete a managed policy of the resource: detach everywhere, old versions, then the policy.
-    DeletePolicy { arn: String },
+    DeletePolicy {
+        arn: String,
+        /// Its non-default versions as observed.
+        versions: Vec<String>,
+    },
     /// `kms:CreateGrant`.
     CreateGrant {
         key_arn: String,
@@ -185,9 +199,9 @@ impl Change {
                 format!("delete policy {name} of role {role}")
             }
             Change::DetachRolePolicy { role, arn } => format!("detach {arn} from role {role}"),
-            Change::DeleteRole { name } => format!("delete role {name}"),
-            Change::DeleteGroup { name } => format!("delete group {name}"),
-            Change::DeletePolicy { arn } => format!("delete policy {arn}"),
+            Change::DeleteRole { name, .. } => format!("delete role {name}"),
+            Change::DeleteGroup { name, .. } => format!("delete group {name}"),
+            Change::DeletePolicy { arn, .. } => format!("delete policy {arn}"),
             Change::CreateGrant { name, .. } => format!("create grant {name}"),
             Change::RetireGrant { grant_id, .. } => format!("retire grant {grant_id}"),
         }
@@ -374,21 +388,38 @@ pub fn plan_iam(desired: &Desired, observed: &Observed) -> (Vec<Phase>, Vec<Phas
         desired.policies.iter().map(|p| p.name.as_str()).collect();
     let delete_roles: Phase = observed
         .roles
-        .keys()
-        .filter(|n| !wanted_roles.contains(n.as_str()))
-        .map(|n| vec![Change::DeleteRole { name: n.clone() }])
+        .iter()
+        .filter(|(n, _)| !wanted_roles.contains(n.as_str()))
+        .map(|(n, r)| {
+            vec![Change::DeleteRole {
+                name: n.clone(),
+                inline: r.inline.keys().cloned().collect(),
+                attached: r.attached.iter().cloned().collect(),
+            }]
+        })
         .collect();
     let delete_groups: Phase = observed
         .groups
-        .keys()
-        .filter(|n| !wanted_groups.contains(n.as_str()))
-        .map(|n| vec![Change::DeleteGroup { name: n.clone() }])
+        .iter()
+        .filter(|(n, _)| !wanted_groups.contains(n.as_str()))
+        .map(|(n, g)| {
+            vec![Change::DeleteGroup {
+                name: n.clone(),
+                inline: g.inline.keys().cloned().collect(),
+                attached: g.attached.iter().cloned().collect(),
+            }]
+        })
         .collect();
     let delete_policies: Phase = observed
         .policies
         .values()
         .filter(|p| !wanted_policies.contains(p.name.as_str()))
-        .map(|p| vec![Change::DeletePolicy { arn: p.arn.clone() }])
+        .map(|p| {
+            vec![Change::DeletePolicy {
+                arn: p.arn.clone(),
+                versions: p.other_versions.clone(),
+            }]
+        })
         .collect();
 
     let apply = [policy_phase, group_phase, role_phase]
