@@ -55,13 +55,19 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
         grant_keys: &BTreeSet<String>,
     ) -> Result<usize> {
         let path = desired.naming.path.as_str();
-        let observed = with_backoff(self.stop_at, || self.iam.observe(path)).await?;
         let prefix = desired.naming.grant_prefix();
-        let mut observed_grants: Vec<ObservedGrant> = Vec::new();
-        for key in grant_keys {
-            observed_grants
-                .extend(with_backoff(self.stop_at, || self.grants.list(key, &prefix)).await?);
-        }
+        // One listing per key, side by side with the IAM observation.
+        let grants = futures_util::future::try_join_all(
+            grant_keys
+                .iter()
+                .map(|key| with_backoff(self.stop_at, || self.grants.list(key, &prefix))),
+        );
+        let (observed, grants) = futures_util::future::try_join(
+            with_backoff(self.stop_at, || self.iam.observe(path)),
+            grants,
+        )
+        .await?;
+        let observed_grants: Vec<ObservedGrant> = grants.into_iter().flatten().collect();
 
         let (apply, delete) = plan::plan_iam(desired, &observed);
         self.progress.planned.fetch_add(

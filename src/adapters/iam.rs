@@ -48,46 +48,9 @@ fn gone_ok(r: Result<()>) -> Result<()> {
 
 impl SdkIam {
     async fn group(&self, name: String) -> Result<ObservedGroup> {
-        let c = &self.client;
-        let mut names = Vec::new();
-        let mut pages = c
-            .list_group_policies()
-            .group_name(&name)
-            .into_paginator()
-            .send();
-        while let Some(p) = pages.next().await {
-            names.extend(
-                p.map_err(|e| from_sdk("iam:ListGroupPolicies", &name, e))?
-                    .policy_names()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        let mut inline = BTreeMap::new();
-        for pn in names {
-            let out = c
-                .get_group_policy()
-                .group_name(&name)
-                .policy_name(&pn)
-                .send()
-                .await
-                .map_err(|e| from_sdk("iam:GetGroupPolicy", &name, e))?;
-            inline.insert(pn, doc(&name, out.policy_document())?);
-        }
-        let mut attached = BTreeSet::new();
-        let mut pages = c
-            .list_attached_group_policies()
-            .group_name(&name)
-            .into_paginator()
-            .send();
-        while let Some(p) = pages.next().await {
-            let p = p.map_err(|e| from_sdk("iam:ListAttachedGroupPolicies", &name, e))?;
-            attached.extend(
-                p.attached_policies()
-                    .iter()
-                    .filter_map(|a| a.policy_arn().map(String::from)),
-            );
-        }
+        let (inline, attached) =
+            futures_util::future::try_join(self.group_inline(&name), self.group_attached(&name))
+                .await?;
         Ok(ObservedGroup {
             name,
             inline,
@@ -95,14 +58,73 @@ impl SdkIam {
         })
     }
 
-    async fn role(&self, name: String, trust_text: Option<String>) -> Result<ObservedRole> {
+    async fn group_inline(&self, name: &str) -> Result<BTreeMap<String, serde_json::Value>> {
         let c = &self.client;
-        let got = c
-            .get_role()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(|e| from_sdk("iam:GetRole", &name, e))?;
+        let mut names = Vec::new();
+        let mut pages = c
+            .list_group_policies()
+            .group_name(name)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            names.extend(
+                p.map_err(|e| from_sdk("iam:ListGroupPolicies", name, e))?
+                    .policy_names()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        let docs = names.into_iter().map(|pn| async move {
+            let out = c
+                .get_group_policy()
+                .group_name(name)
+                .policy_name(&pn)
+                .send()
+                .await
+                .map_err(|e| from_sdk("iam:GetGroupPolicy", name, e))?;
+            Ok::<_, Error>((pn, doc(name, out.policy_document())?))
+        });
+        Ok(futures_util::future::try_join_all(docs)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    async fn group_attached(&self, name: &str) -> Result<BTreeSet<String>> {
+        let mut attached = BTreeSet::new();
+        let mut pages = self
+            .client
+            .list_attached_group_policies()
+            .group_name(name)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| from_sdk("iam:ListAttachedGroupPolicies", name, e))?;
+            attached.extend(
+                p.attached_policies()
+                    .iter()
+                    .filter_map(|a| a.policy_arn().map(String::from)),
+            );
+        }
+        Ok(attached)
+    }
+
+    async fn role(&self, name: String, trust_text: Option<String>) -> Result<ObservedRole> {
+        // GetRole (boundary, tags, id), the inline policies and the attachments side by side.
+        let get = async {
+            self.client
+                .get_role()
+                .role_name(&name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("iam:GetRole", &name, e))
+        };
+        let (got, inline, attached) = futures_util::future::try_join3(
+            get,
+            self.role_inline(&name),
+            self.role_attached(&name),
+        )
+        .await?;
         let role = got.role().ok_or_else(|| Error::Document {
             entity: name.clone(),
             message: "GetRole returned no role".into(),
@@ -110,64 +132,73 @@ impl SdkIam {
         let trust_text = trust_text
             .or_else(|| role.assume_role_policy_document().map(String::from))
             .unwrap_or_default();
-        let boundary = role
-            .permissions_boundary()
-            .and_then(|b| b.permissions_boundary_arn())
-            .map(String::from);
-        let tags = role
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        let role_id = role.role_id().to_string();
+        Ok(ObservedRole {
+            trust: doc(&name, &trust_text)?,
+            role_id: role.role_id().to_string(),
+            boundary: role
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(String::from),
+            tags: role
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+            name,
+            inline,
+            attached,
+        })
+    }
+
+    async fn role_inline(&self, name: &str) -> Result<BTreeMap<String, serde_json::Value>> {
+        let c = &self.client;
         let mut names = Vec::new();
         let mut pages = c
             .list_role_policies()
-            .role_name(&name)
+            .role_name(name)
             .into_paginator()
             .send();
         while let Some(p) = pages.next().await {
             names.extend(
-                p.map_err(|e| from_sdk("iam:ListRolePolicies", &name, e))?
+                p.map_err(|e| from_sdk("iam:ListRolePolicies", name, e))?
                     .policy_names()
                     .iter()
                     .cloned(),
             );
         }
-        let mut inline = BTreeMap::new();
-        for pn in names {
+        let docs = names.into_iter().map(|pn| async move {
             let out = c
                 .get_role_policy()
-                .role_name(&name)
+                .role_name(name)
                 .policy_name(&pn)
                 .send()
                 .await
-                .map_err(|e| from_sdk("iam:GetRolePolicy", &name, e))?;
-            inline.insert(pn, doc(&name, out.policy_document())?);
-        }
+                .map_err(|e| from_sdk("iam:GetRolePolicy", name, e))?;
+            Ok::<_, Error>((pn, doc(name, out.policy_document())?))
+        });
+        Ok(futures_util::future::try_join_all(docs)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    async fn role_attached(&self, name: &str) -> Result<BTreeSet<String>> {
         let mut attached = BTreeSet::new();
-        let mut pages = c
+        let mut pages = self
+            .client
             .list_attached_role_policies()
-            .role_name(&name)
+            .role_name(name)
             .into_paginator()
             .send();
         while let Some(p) = pages.next().await {
-            let p = p.map_err(|e| from_sdk("iam:ListAttachedRolePolicies", &name, e))?;
+            let p = p.map_err(|e| from_sdk("iam:ListAttachedRolePolicies", name, e))?;
             attached.extend(
                 p.attached_policies()
                     .iter()
                     .filter_map(|a| a.policy_arn().map(String::from)),
             );
         }
-        Ok(ObservedRole {
-            trust: doc(&name, &trust_text)?,
-            name,
-            role_id,
-            boundary,
-            tags,
-            inline,
-            attached,
-        })
+        Ok(attached)
     }
 
     async fn policy(
@@ -500,16 +531,8 @@ impl SdkIam {
     }
 }
 
-fn gone_or<T>(r: Result<T>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-impl IamPort for SdkIam {
-    async fn observe(&self, path: &str) -> Result<Observed> {
+impl SdkIam {
+    async fn group_names_under(&self, path: &str) -> Result<Vec<String>> {
         let c = &self.client;
         let mut group_names = Vec::new();
         let mut pages = c.list_groups().path_prefix(path).into_paginator().send();
@@ -523,6 +546,11 @@ impl IamPort for SdkIam {
                     .map(|g| g.group_name().to_string()),
             );
         }
+        Ok(group_names)
+    }
+
+    async fn roles_under(&self, path: &str) -> Result<Vec<(String, Option<String>)>> {
+        let c = &self.client;
         let mut roles = Vec::new();
         let mut pages = c.list_roles().path_prefix(path).into_paginator().send();
         while let Some(p) = pages.next().await {
@@ -534,6 +562,11 @@ impl IamPort for SdkIam {
                 )
             }));
         }
+        Ok(roles)
+    }
+
+    async fn policies_under(&self, path: &str) -> Result<Vec<(String, String, String)>> {
+        let c = &self.client;
         let mut policies = Vec::new();
         let mut pages = c
             .list_policies()
@@ -556,21 +589,38 @@ impl IamPort for SdkIam {
                     }),
             );
         }
-        let groups: Vec<ObservedGroup> =
-            stream::iter(group_names.into_iter().map(|n| self.group(n)))
-                .buffer_unordered(self.concurrency)
-                .try_collect()
-                .await?;
-        let roles: Vec<ObservedRole> =
-            stream::iter(roles.into_iter().map(|(n, t)| self.role(n, t)))
-                .buffer_unordered(self.concurrency)
-                .try_collect()
-                .await?;
-        let policies: Vec<ObservedPolicy> =
-            stream::iter(policies.into_iter().map(|(n, a, v)| self.policy(n, a, v)))
-                .buffer_unordered(self.concurrency)
-                .try_collect()
-                .await?;
+        Ok(policies)
+    }
+}
+
+fn gone_or<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl IamPort for SdkIam {
+    async fn observe(&self, path: &str) -> Result<Observed> {
+        // The three listings side by side, then the details of what they found.
+        let (group_names, roles, policies) = futures_util::future::try_join3(
+            self.group_names_under(path),
+            self.roles_under(path),
+            self.policies_under(path),
+        )
+        .await?;
+        let groups = stream::iter(group_names.into_iter().map(|n| self.group(n)))
+            .buffer_unordered(self.concurrency)
+            .try_collect::<Vec<ObservedGroup>>();
+        let roles = stream::iter(roles.into_iter().map(|(n, t)| self.role(n, t)))
+            .buffer_unordered(self.concurrency)
+            .try_collect::<Vec<ObservedRole>>();
+        let policies = stream::iter(policies.into_iter().map(|(n, a, v)| self.policy(n, a, v)))
+            .buffer_unordered(self.concurrency)
+            .try_collect::<Vec<ObservedPolicy>>();
+        let (groups, roles, policies) =
+            futures_util::future::try_join3(groups, roles, policies).await?;
         Ok(Observed {
             groups: groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
             roles: roles.into_iter().map(|r| (r.name.clone(), r)).collect(),

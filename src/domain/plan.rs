@@ -422,7 +422,11 @@ pub fn plan_iam(desired: &Desired, observed: &Observed) -> (Vec<Phase>, Vec<Phas
         })
         .collect();
 
-    let apply = [policy_phase, group_phase, role_phase]
+    // Roles depend on nothing else, groups on the managed policy they attach: the policy and the
+    // roles go first, side by side, then the groups.
+    let mut first = policy_phase;
+    first.extend(role_phase);
+    let apply = [first, group_phase]
         .into_iter()
         .filter(|p| !p.is_empty())
         .collect();
@@ -548,14 +552,17 @@ mod tests {
     }
 
     #[test]
-    fn create_from_nothing_makes_everything_in_order() {
+    fn create_from_nothing_makes_the_policy_and_roles_before_the_groups_that_attach_it() {
         let d = desired();
         let (apply, delete) = plan_iam(&d, &Observed::default());
         assert!(delete.is_empty());
+        assert_eq!(apply.len(), 2);
         assert!(matches!(apply[0][0][0], Change::CreatePolicy { .. }));
+        assert!(matches!(apply[0][1][0], Change::CreateRole { .. }));
+        assert!(matches!(apply[0][1][1], Change::PutRolePolicy { .. }));
         assert_eq!(apply[1].len(), 3, "three groups");
-        assert!(matches!(apply[2][0][0], Change::CreateRole { .. }));
-        assert!(matches!(apply[2][0][1], Change::PutRolePolicy { .. }));
+        assert!(matches!(apply[1][0][0], Change::CreateGroup { .. }));
+        assert!(apply[1][0].iter().any(|c| matches!(c, Change::AttachGroupPolicy { .. })));
     }
 
     #[test]
