@@ -333,15 +333,20 @@ fn fallback_physical_id(event: &Value, envelope: &Envelope, iam_path: &str) -> S
     }
 }
 
+/// The Reason for invalid properties: every problem, counted.
+pub fn validation_reason(problems: &[String]) -> String {
+    format!(
+        "invalid properties ({} problem{}): {}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        problems.join("; ")
+    )
+}
+
 /// An actionable Reason for `e`.
 fn reason_for(e: &Error, progress: &Progress) -> String {
     match e {
-        Error::Validation(problems) => format!(
-            "invalid properties ({} problem{}): {}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            problems.join("; ")
-        ),
+        Error::Validation(problems) => validation_reason(problems),
         Error::Deadline(_) | Error::Aws { .. } => format!("{e} ({})", progress.summary()),
         other => other.to_string(),
     }

@@ -8,9 +8,11 @@
 //! - [`cfn`]: the custom resource protocol (request salvage, response body, ResponseURL checks).
 //! - [`reconcile`]: applies a plan through the ports with bounded concurrency, retries and a deadline.
 //! - [`handler`]: one invocation from raw event to exactly one CloudFormation answer.
+//! - [`cli`]: `serverless-access plan`, the same core without AWS.
 
 pub mod adapters;
 pub mod cfn;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;

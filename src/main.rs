@@ -1,5 +1,5 @@
-//! The Lambda entrypoint: wires settings, AWS clients and the responder once, then serves
-//! CloudFormation requests through the Lambda Runtime API.
+//! The entrypoint. Without arguments: wires settings, AWS clients and the responder once, then
+//! serves CloudFormation requests through the Lambda Runtime API. With arguments: `plan` (see [`serverless_access::cli`]).
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -37,6 +37,11 @@ fn deadline_of(ctx: &lambda_runtime::Context) -> Instant {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    // With arguments the binary is the `plan` command line; without, the Lambda runtime.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() {
+        std::process::exit(serverless_access::cli::main(&args));
+    }
     http::install_crypto_provider();
     init_tracing();
 

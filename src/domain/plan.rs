@@ -80,6 +80,59 @@ pub struct Observed {
     pub grants: Vec<ObservedGrant>,
 }
 
+impl Observed {
+    /// What IAM and KMS would hold once `d` is applied to nothing, with role ids standing in for
+    /// the ones IAM would assign (`role_id(name)`). Used to preview an Update without calling AWS.
+    pub fn as_if_applied(d: &Desired, role_id: impl Fn(&str) -> String) -> Self {
+        let mut o = Observed::default();
+        for p in &d.policies {
+            o.policies.insert(
+                p.name.clone(),
+                ObservedPolicy {
+                    name: p.name.clone(),
+                    arn: p.arn.clone(),
+                    default_version: "v1".into(),
+                    document: p.document.clone(),
+                    other_versions: vec![],
+                },
+            );
+        }
+        for g in &d.groups {
+            o.groups.insert(
+                g.name.clone(),
+                ObservedGroup {
+                    name: g.name.clone(),
+                    inline: g.inline.clone(),
+                    attached: g.attached.iter().cloned().collect(),
+                },
+            );
+        }
+        for r in &d.roles {
+            o.roles.insert(
+                r.name.clone(),
+                ObservedRole {
+                    name: r.name.clone(),
+                    role_id: role_id(&r.name),
+                    trust: r.trust.clone(),
+                    boundary: r.boundary.clone(),
+                    tags: r.tags.clone(),
+                    inline: [(ROLE_POLICY_NAME.to_string(), r.policy.clone())].into(),
+                    attached: BTreeSet::new(),
+                },
+            );
+        }
+        let prefix = d.naming.grant_prefix();
+        for g in &d.grants {
+            o.grants.push(ObservedGrant {
+                key_arn: g.key_arn.clone(),
+                grant_id: format!("grant-{}", g.function),
+                name: g.name(&prefix, &role_id(&g.role_name)),
+            });
+        }
+        o
+    }
+}
+
 /// One write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -509,45 +562,9 @@ mod tests {
         Desired::from_spec(&parse_with(full_props(), None).unwrap(), STACK, "Access").unwrap()
     }
 
-    /// What IAM would hold after applying `d` to nothing.
     fn converged(d: &Desired) -> Observed {
-        let mut o = Observed::default();
-        for p in &d.policies {
-            o.policies.insert(
-                p.name.clone(),
-                ObservedPolicy {
-                    name: p.name.clone(),
-                    arn: p.arn.clone(),
-                    default_version: "v1".into(),
-                    document: p.document.clone(),
-                    other_versions: vec![],
-                },
-            );
-        }
-        for g in &d.groups {
-            o.groups.insert(
-                g.name.clone(),
-                ObservedGroup {
-                    name: g.name.clone(),
-                    inline: g.inline.clone(),
-                    attached: g.attached.iter().cloned().collect(),
-                },
-            );
-        }
-        for r in &d.roles {
-            o.roles.insert(
-                r.name.clone(),
-                ObservedRole {
-                    name: r.name.clone(),
-                    role_id: format!("AROA{}", r.function),
-                    trust: r.trust.clone(),
-                    boundary: r.boundary.clone(),
-                    tags: r.tags.clone(),
-                    inline: [(ROLE_POLICY_NAME.to_string(), r.policy.clone())].into(),
-                    attached: BTreeSet::new(),
-                },
-            );
-        }
+        let mut o = Observed::as_if_applied(d, |name| format!("AROA{name}"));
+        o.grants.clear();
         o
     }
 
@@ -562,7 +579,9 @@ mod tests {
         assert!(matches!(apply[0][1][1], Change::PutRolePolicy { .. }));
         assert_eq!(apply[1].len(), 3, "three groups");
         assert!(matches!(apply[1][0][0], Change::CreateGroup { .. }));
-        assert!(apply[1][0].iter().any(|c| matches!(c, Change::AttachGroupPolicy { .. })));
+        assert!(apply[1][0]
+            .iter()
+            .any(|c| matches!(c, Change::AttachGroupPolicy { .. })));
     }
 
     #[test]

@@ -1,0 +1,493 @@
+//! `serverless-access plan`: what a Create would make, or what an Update from `--old` would add,
+//! change and remove, computed by the same core as the provider and without calling AWS.
+//!
+//! ```text
+//! serverless-access plan [--json] [--old OLD_FILE] [--account ID] [--region REGION]
+//!                        [--stack-id ARN] [--logical-id ID] FILE
+//! ```
+//! FILE holds resource properties (YAML or JSON), or a whole CloudFormation request event (its
+//! StackId and LogicalResourceId are then used). The provider's settings are read from the same
+//! environment variables as in Lambda. Invalid properties print exactly the Reason the provider
+//! would answer, and the exit status is 2.
+
+use crate::config::Settings;
+use crate::domain::arn::{parse_stack_id, StackRef};
+use crate::domain::desired::Desired;
+use crate::domain::plan::{self, Change, Observed};
+use crate::domain::{attributes, names, spec};
+use crate::handler::validation_reason;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+const USAGE: &str = "usage: serverless-access plan [--json] [--old OLD_FILE] [--account ID] [--region REGION] [--stack-id ARN] [--logical-id ID] FILE";
+
+/// Parsed command line.
+#[derive(Debug, Default)]
+struct Args {
+    json: bool,
+    old: Option<String>,
+    file: String,
+    account: String,
+    region: String,
+    stack_id: Option<String>,
+    logical_id: Option<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut it = args.iter();
+    if it.next().map(String::as_str) != Some("plan") {
+        return Err(USAGE.into());
+    }
+    let mut a = Args {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        ..Args::default()
+    };
+    let mut file = None;
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--json" => a.json = true,
+            "--old" => a.old = Some(value("--old")?),
+            "--account" => a.account = value("--account")?,
+            "--region" => a.region = value("--region")?,
+            "--stack-id" => a.stack_id = Some(value("--stack-id")?),
+            "--logical-id" => a.logical_id = Some(value("--logical-id")?),
+            "-h" | "--help" => return Err(USAGE.into()),
+            f if !f.starts_with('-') && file.is_none() => file = Some(f.to_string()),
+            other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
+        }
+    }
+    a.file = file.ok_or_else(|| USAGE.to_string())?;
+    Ok(a)
+}
+
+/// YAML (CloudFormation's short-form tags become strings such as `!ImportValue name`) → JSON.
+fn yaml_to_json(v: serde_norway::Value) -> Value {
+    use serde_norway::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(&n).unwrap_or(Value::Null),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(seq) => Value::Array(seq.into_iter().map(yaml_to_json).collect()),
+        Y::Mapping(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Y::String(s) => s,
+                        other => serde_norway::to_string(&other)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                    };
+                    (key, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(t) => Value::String(format!(
+            "{} {}",
+            t.tag,
+            serde_norway::to_string(&t.value).unwrap_or_default().trim()
+        )),
+    }
+}
+
+/// Scalars as CloudFormation sends them: strings.
+fn stringify_scalars(v: Value) -> Value {
+    match v {
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Array(a) => Value::Array(a.into_iter().map(stringify_scalars).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, stringify_scalars(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Reads FILE: properties, or a request event. Returns (properties, StackId, LogicalResourceId).
+fn load(path: &str) -> Result<(Value, Option<String>, Option<String>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let value = match serde_json::from_str::<Value>(&text) {
+        Ok(v) => v,
+        Err(_) => yaml_to_json(
+            serde_norway::from_str(&text)
+                .map_err(|e| format!("{path}: neither JSON nor YAML: {e}"))?,
+        ),
+    };
+    if let (Some(props), true) = (
+        value.get("ResourceProperties"),
+        value.get("RequestType").is_some(),
+    ) {
+        let s = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
+        return Ok((
+            stringify_scalars(props.clone()),
+            s("StackId"),
+            s("LogicalResourceId"),
+        ));
+    }
+    // An access stack's resource (`Type: Custom::ServerlessAccess`, `Properties: …`) is accepted too.
+    let props = value
+        .get("Properties")
+        .filter(|_| value.get("Type").is_some())
+        .cloned()
+        .unwrap_or(value);
+    Ok((stringify_scalars(props), None, None))
+}
+
+struct Ctx {
+    settings: Settings,
+    stack_id: String,
+    logical_id: String,
+    stack: StackRef,
+    account: String,
+    region: String,
+}
+
+fn desired(ctx: &Ctx, props: &Value) -> Result<Desired, String> {
+    let sctx = spec::Context {
+        stack_id: &ctx.stack_id,
+        logical_id: &ctx.logical_id,
+        stack: &ctx.stack,
+        iam_path: &ctx.settings.iam_path,
+        enforced_boundary: ctx.settings.permissions_boundary.as_deref(),
+        allowed_keys: &ctx.settings.allowed_keys,
+        provider_account: &ctx.account,
+        provider_region: &ctx.region,
+    };
+    let spec = spec::parse(props, &sctx).map_err(|p| validation_reason(&p))?;
+    Desired::from_spec(&spec, &ctx.stack_id, &ctx.logical_id).map_err(|p| validation_reason(&p))
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+fn indent(s: &str, by: &str) -> String {
+    s.lines().map(|l| format!("{by}{l}\n")).collect()
+}
+
+/// Everything a Create would make, as JSON.
+fn create_json(d: &Desired) -> Value {
+    let prefix = d.naming.grant_prefix();
+    json!({
+        "physicalResourceId": d.naming.physical_id(),
+        "path": d.naming.path,
+        "managedPolicies": d.policies.iter().map(|p| json!({"name": p.name, "arn": p.arn, "document": p.document})).collect::<Vec<_>>(),
+        "groups": d.groups.iter().map(|g| json!({
+            "name": g.name, "arn": d.naming.group_arn(&g.name), "attached": g.attached, "inline": g.inline
+        })).collect::<Vec<_>>(),
+        "roles": d.roles.iter().map(|r| json!({
+            "function": r.function, "functionName": d.naming.function_name(&r.function), "name": r.name, "arn": r.arn,
+            "permissionsBoundary": r.boundary, "tags": r.tags, "trustPolicy": r.trust,
+            "inline": {names::ROLE_POLICY_NAME: r.policy}
+        })).collect::<Vec<_>>(),
+        "grants": d.grants.iter().map(|g| json!({
+            "function": g.function, "keyArn": g.key_arn, "grantee": g.role_arn, "operations": g.operations,
+            "encryptionContextSubset": g.encryption_context,
+            "name": format!("{prefix}{}/<12 hex of key, grantee, the role's unique id, operations, context>", g.function)
+        })).collect::<Vec<_>>(),
+        "attributes": attributes::fixed(d).into_iter().chain(attributes::per_function(d)).map(|(k, v)| (k, Value::String(v))).collect::<Map<String, Value>>(),
+    })
+}
+
+fn create_text(d: &Desired) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "PhysicalResourceId {}\nIAM path {}\n",
+        d.naming.physical_id(),
+        d.naming.path
+    );
+    for p in &d.policies {
+        let _ = writeln!(
+            out,
+            "managed policy {} ({})\n{}",
+            p.name,
+            p.arn,
+            indent(&pretty(&p.document), "    ")
+        );
+    }
+    for g in &d.groups {
+        let _ = writeln!(
+            out,
+            "group {} ({})\n  attached: {}",
+            g.name,
+            d.naming.group_arn(&g.name),
+            g.attached.join(", ")
+        );
+        for (name, doc) in &g.inline {
+            let _ = writeln!(
+                out,
+                "  inline policy {name}:\n{}",
+                indent(&pretty(doc), "    ")
+            );
+        }
+        out.push('\n');
+    }
+    for r in &d.roles {
+        let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(
+            out,
+            "role {} ({})\n  function: {}\n  permissions boundary: {}\n  tags: {}\n  trust policy:\n{}  inline policy {}:\n{}",
+            r.name,
+            r.arn,
+            d.naming.function_name(&r.function),
+            r.boundary.as_deref().unwrap_or("none"),
+            tags.join(", "),
+            indent(&pretty(&r.trust), "    "),
+            names::ROLE_POLICY_NAME,
+            indent(&pretty(&r.policy), "    ")
+        );
+    }
+    for g in &d.grants {
+        let ctx: Vec<String> = g
+            .encryption_context
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "KMS grant for function {} on {}\n  grantee: {}\n  operations: {}\n  encryption context subset: {}\n  retiring principal: the provider's role\n",
+            g.function,
+            g.key_arn,
+            g.role_arn,
+            g.operations.join(", "),
+            if ctx.is_empty() { "none".into() } else { ctx.join(", ") }
+        );
+    }
+    let _ = writeln!(out, "attributes (Fn::GetAtt):");
+    for (k, v) in attributes::fixed(d)
+        .into_iter()
+        .chain(attributes::per_function(d))
+    {
+        let _ = writeln!(out, "  {k} = {v}");
+    }
+    out
+}
+
+/// `+` adds, `~` changes, `-` removes.
+fn sign(c: &Change) -> &'static str {
+    match c {
+        Change::CreatePolicy { .. }
+        | Change::CreateGroup { .. }
+        | Change::AttachGroupPolicy { .. }
+        | Change::CreateRole { .. }
+        | Change::TagRole { .. }
+        | Change::CreateGrant { .. } => "+",
+        Change::CreatePolicyVersion { .. }
+        | Change::PutGroupPolicy { .. }
+        | Change::UpdateTrust { .. }
+        | Change::PutBoundary { .. }
+        | Change::PutRolePolicy { .. } => "~",
+        _ => "-",
+    }
+}
+
+fn document_of(c: &Change) -> Option<Value> {
+    match c {
+        Change::CreatePolicy { document, .. }
+        | Change::CreatePolicyVersion { document, .. }
+        | Change::PutGroupPolicy { document, .. }
+        | Change::UpdateTrust { document, .. }
+        | Change::PutRolePolicy { document, .. } => serde_json::from_str(document).ok(),
+        _ => None,
+    }
+}
+
+/// The changes an in-place Update from `old` to `new` would make, in the order they would run.
+fn update_changes(old: &Desired, new: &Desired) -> Vec<Change> {
+    let observed = Observed::as_if_applied(old, |n| format!("id-of-{n}"));
+    let (apply, delete) = plan::plan_iam(new, &observed);
+    let mut role_ids: BTreeMap<String, String> = observed
+        .roles
+        .values()
+        .map(|r| (r.name.clone(), r.role_id.clone()))
+        .collect();
+    for c in apply.iter().flatten().flatten() {
+        if let Change::CreateRole { name, .. } = c {
+            role_ids.insert(name.clone(), format!("new-id-of-{name}"));
+        }
+    }
+    let (create, retire) = plan::plan_grants(new, &role_ids, &observed.grants);
+    apply
+        .into_iter()
+        .chain([create, retire])
+        .chain(delete)
+        .flatten()
+        .flatten()
+        .collect()
+}
+
+/// Runs the CLI with `args` (without the program name); returns the exit status.
+pub fn main(args: &[String]) -> i32 {
+    match run(args) {
+        Ok(out) => {
+            print!("{out}");
+            0
+        }
+        Err((code, message)) => {
+            eprintln!("{message}");
+            code
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<String, (i32, String)> {
+    let a = parse_args(args).map_err(|e| (64, e))?;
+    let settings = Settings::from_env().map_err(|e| (78, e.to_string()))?;
+    let (props, event_stack, event_logical) = load(&a.file).map_err(|e| (66, e))?;
+    let service = props
+        .get("ServiceName")
+        .and_then(Value::as_str)
+        .unwrap_or("service");
+    let stack_id = a
+        .stack_id
+        .or(event_stack)
+        .unwrap_or_else(|| format!("arn:aws:cloudformation:{}:{}:stack/{service}-access/00000000-0000-0000-0000-000000000000", a.region, a.account));
+    let stack = parse_stack_id(&stack_id).map_err(|e| (64, e))?;
+    let ctx = Ctx {
+        settings,
+        logical_id: a
+            .logical_id
+            .or(event_logical)
+            .unwrap_or_else(|| "Access".into()),
+        stack_id,
+        account: stack.account.clone(),
+        region: stack.region.clone(),
+        stack,
+    };
+    let new = desired(&ctx, &props).map_err(|e| (2, e))?;
+    let Some(old_file) = a.old else {
+        return Ok(if a.json {
+            format!("{}\n", pretty(&create_json(&new)))
+        } else {
+            create_text(&new)
+        });
+    };
+    let (old_props, _, _) = load(&old_file).map_err(|e| (66, e))?;
+    let old = desired(&ctx, &old_props).map_err(|e| (2, format!("--old: {e}")))?;
+    if old.naming.physical_id() != new.naming.physical_id() {
+        let note = format!(
+            "ServiceName or Stage changed: this Update is a replacement. A new set is created under {} and CloudFormation then deletes the old set ({}).",
+            new.naming.physical_id(),
+            old.naming.physical_id()
+        );
+        return Ok(if a.json {
+            format!(
+                "{}\n",
+                pretty(&json!({"replacement": true, "note": note, "create": create_json(&new)}))
+            )
+        } else {
+            format!("{note}\n\n{}", create_text(&new))
+        });
+    }
+    let changes = update_changes(&old, &new);
+    if a.json {
+        let list: Vec<Value> = changes
+            .iter()
+            .map(|c| json!({"change": sign(c), "what": c.describe(), "document": document_of(c)}))
+            .collect();
+        return Ok(format!(
+            "{}\n",
+            pretty(
+                &json!({"replacement": false, "physicalResourceId": new.naming.physical_id(), "changes": list})
+            )
+        ));
+    }
+    if changes.is_empty() {
+        return Ok("No changes: an Update with these properties makes no write.\n".into());
+    }
+    let mut out = format!(
+        "Update in place of {} ({} changes):\n",
+        new.naming.physical_id(),
+        changes.len()
+    );
+    for c in &changes {
+        let _ = writeln!(out, "{} {}", sign(c), c.describe());
+        if let Some(doc) = document_of(c) {
+            out.push_str(&indent(&pretty(&doc), "    "));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("sa-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    }
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    const PROPS: &str = "ServiceToken: !ImportValue serverless-access-ServiceToken\nServiceName: orders\nStage: prod\nFunctions:\n  - Name: api\n    Vpc: true\n";
+
+    #[test]
+    fn plan_prints_every_entity_a_create_would_make() {
+        let f = write("props.yaml", PROPS);
+        let out = run(&args(&["plan", &f])).unwrap();
+        for needle in [
+            "group orders-prod-us-east-1-admin",
+            "managed policy orders-prod-us-east-1-deploy",
+            "role orders-prod-us-east-1-api",
+            "ec2:CreateNetworkInterface",
+            "Roles.api.Arn",
+        ] {
+            assert!(out.contains(needle), "{needle} missing");
+        }
+        let json: Value =
+            serde_json::from_str(&run(&args(&["plan", "--json", &f])).unwrap()).unwrap();
+        assert_eq!(json["roles"][0]["name"], "orders-prod-us-east-1-api");
+    }
+
+    #[test]
+    fn plan_with_old_lists_additions_changes_and_removals() {
+        let old = write("old.yaml", PROPS);
+        let new = write("new.yaml", "ServiceName: orders\nStage: prod\nGroups: [admin]\nFunctions:\n  - Name: api\n  - Name: worker\n");
+        let out = run(&args(&["plan", "--old", &old, &new])).unwrap();
+        assert!(
+            out.contains("+ create role orders-prod-us-east-1-worker"),
+            "{out}"
+        );
+        assert!(
+            out.contains("~ put policy execution on role orders-prod-us-east-1-api"),
+            "{out}"
+        );
+        assert!(
+            out.contains("- delete group orders-prod-us-east-1-developer"),
+            "{out}"
+        );
+        let same = run(&args(&["plan", "--old", &old, &old])).unwrap();
+        assert!(same.starts_with("No changes"));
+    }
+
+    #[test]
+    fn invalid_properties_print_the_providers_reason_and_exit_2() {
+        let f = write(
+            "bad.yaml",
+            "ServiceName: orders\nStage: dev-x\nFunctions:\n  - Name: api\n    Vpc: maybe\n",
+        );
+        let (code, message) = run(&args(&["plan", &f])).unwrap_err();
+        assert_eq!(code, 2);
+        assert!(
+            message.starts_with("invalid properties (2 problems)"),
+            "{message}"
+        );
+    }
+}
