@@ -123,10 +123,12 @@ impl Observed {
         }
         let prefix = d.naming.grant_prefix();
         for g in &d.grants {
+            let name = g.name(&prefix, &role_id(&g.role_name));
+            // No grant id exists before KMS assigns one: the name stands in for it.
             o.grants.push(ObservedGrant {
                 key_arn: g.key_arn.clone(),
-                grant_id: format!("grant-{}", g.function),
-                name: g.name(&prefix, &role_id(&g.role_name)),
+                grant_id: name.clone(),
+                name,
             });
         }
         o
