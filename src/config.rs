@@ -12,7 +12,7 @@
 //!   whose stacks may use the provider.
 //! - `SERVERLESS_ACCESS_PROVIDER_ROLE_ARN`: the provider's own role, named as retiring principal on
 //!   grants. Unset: the caller identity from STS.
-//! - `SERVERLESS_ACCESS_CONCURRENCY`: how many AWS calls run at once (default 8, 1–64).
+//! - `SERVERLESS_ACCESS_CONCURRENCY`: how many AWS calls run at once (default 16, 1–64).
 //! - `SERVERLESS_ACCESS_ALLOW_LOOPBACK_RESPONSE_URL=1`: accept `http://127.0.0.1` ResponseURLs (tests
 //!   and `make demo` only).
 
@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 /// The default IAM path.
 pub const DEFAULT_IAM_PATH: &str = "/serverless-access/";
 /// The default number of AWS calls in flight (chosen by `make bench`, see README).
-pub const DEFAULT_CONCURRENCY: usize = 8;
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// Settings that hold for every invocation of this provider.
 #[derive(Debug, Clone)]

@@ -84,8 +84,14 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
         let progress = Progress::default();
         let hard_stop = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
         let soft_stop = hard_stop.checked_sub(IN_FLIGHT_GRACE).unwrap_or(hard_stop);
-        let work =
-            AssertUnwindSafe(self.process(&event, account, soft_stop, &progress)).catch_unwind();
+        let work = AssertUnwindSafe(self.process(
+            &event,
+            account,
+            fallback_id.clone(),
+            soft_stop,
+            &progress,
+        ))
+        .catch_unwind();
         let answer = match tokio::time::timeout_at(hard_stop, work).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(panic)) => {
@@ -101,7 +107,7 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
                 tracing::error!(progress = %progress.summary(), "deadline reached");
                 Answer::failed(
                     fallback_id,
-                    format!("time ran out before the work finished: {}. Nothing is left half-owned: the rollback Delete removes what was made, and a retry converges. Raise the provider's timeout or lower SERVERLESS_ACCESS_CONCURRENCY pressure if this repeats", progress.summary()),
+                    format!("time ran out before the work finished: {}. The rollback Delete removes what was made, and a retry converges; if this repeats, raise the provider's Lambda timeout (and the resource's ServiceTimeout)", progress.summary()),
                 )
             }
         };
@@ -131,11 +137,10 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
         &self,
         event: &Value,
         account: &str,
+        fallback: String,
         stop_at: Instant,
         progress: &Progress,
     ) -> Answer {
-        let envelope = Envelope::salvage(event);
-        let fallback = fallback_physical_id(event, &envelope, &self.settings.iam_path);
         if let Some(e) = &self.config_error {
             return Answer::failed(
                 fallback,
@@ -364,7 +369,7 @@ mod tests {
     /// An IAM port whose observation panics, as a bug in the provider would.
     struct PanickingIam;
     impl IamPort for PanickingIam {
-        async fn observe(&self, _path: &str) -> Result<Observed> {
+        async fn observe(&self, _path: &str, _depth: crate::ports::Depth) -> Result<Observed> {
             panic!("simulated bug")
         }
         async fn apply(&self, _change: &Change, _path: &str) -> Result<Option<String>> {

@@ -5,10 +5,19 @@ use crate::domain::plan::{Change, Observed, ObservedGrant};
 use crate::error::Result;
 use std::future::Future;
 
+/// How much of each entity an observation reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Everything the plan compares: documents, boundary, tags, role ids.
+    Full,
+    /// What deleting needs: names of inline policies, attachments, policy versions.
+    ForDeletion,
+}
+
 /// IAM groups, roles and managed policies under one path.
 pub trait IamPort: Send + Sync {
-    /// Everything under `path` (groups, roles, managed policies) with the details the plan compares.
-    fn observe(&self, path: &str) -> impl Future<Output = Result<Observed>> + Send;
+    /// Everything under `path` (groups, roles, managed policies), read to `depth`.
+    fn observe(&self, path: &str, depth: Depth) -> impl Future<Output = Result<Observed>> + Send;
 
     /// Applies one IAM change. Creations under a name that already exists succeed only when the
     /// existing entity lives under `path` (a duplicate delivery got there first); otherwise they

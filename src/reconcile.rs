@@ -4,7 +4,7 @@
 use crate::domain::desired::Desired;
 use crate::domain::plan::{self, Change, ObservedGrant, Phase};
 use crate::error::{Error, Result};
-use crate::ports::{GrantPort, IamPort};
+use crate::ports::{Depth, GrantPort, IamPort};
 use crate::retry::with_backoff;
 use futures_util::{stream, StreamExt};
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +56,14 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
     ) -> Result<usize> {
         let path = desired.naming.path.as_str();
         let prefix = desired.naming.grant_prefix();
+        // When nothing is desired everything found is deleted: documents need not be read.
+        let nothing =
+            desired.policies.is_empty() && desired.groups.is_empty() && desired.roles.is_empty();
+        let depth = if nothing {
+            Depth::ForDeletion
+        } else {
+            Depth::Full
+        };
         // One listing per key, side by side with the IAM observation.
         let grants = futures_util::future::try_join_all(
             grant_keys
@@ -63,7 +71,7 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
                 .map(|key| with_backoff(self.stop_at, || self.grants.list(key, &prefix))),
         );
         let (observed, grants) = futures_util::future::try_join(
-            with_backoff(self.stop_at, || self.iam.observe(path)),
+            with_backoff(self.stop_at, || self.iam.observe(path, depth)),
             grants,
         )
         .await?;

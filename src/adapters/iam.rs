@@ -4,7 +4,7 @@ use super::aws_error::from_sdk;
 use crate::domain::plan::{Change, Observed, ObservedGroup, ObservedPolicy, ObservedRole};
 use crate::domain::policy::from_iam;
 use crate::error::{AwsErrorKind, Error, Result};
-use crate::ports::IamPort;
+use crate::ports::{Depth, IamPort};
 use aws_sdk_iam::types::{PolicyScopeType, Tag};
 use aws_sdk_iam::Client;
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -47,10 +47,12 @@ fn gone_ok(r: Result<()>) -> Result<()> {
 }
 
 impl SdkIam {
-    async fn group(&self, name: String) -> Result<ObservedGroup> {
-        let (inline, attached) =
-            futures_util::future::try_join(self.group_inline(&name), self.group_attached(&name))
-                .await?;
+    async fn group(&self, name: String, depth: Depth) -> Result<ObservedGroup> {
+        let (inline, attached) = futures_util::future::try_join(
+            self.group_inline(&name, depth),
+            self.group_attached(&name),
+        )
+        .await?;
         Ok(ObservedGroup {
             name,
             inline,
@@ -58,7 +60,12 @@ impl SdkIam {
         })
     }
 
-    async fn group_inline(&self, name: &str) -> Result<BTreeMap<String, serde_json::Value>> {
+    /// Inline policies by name; their documents only at [`Depth::Full`] (`null` otherwise).
+    async fn group_inline(
+        &self,
+        name: &str,
+        depth: Depth,
+    ) -> Result<BTreeMap<String, serde_json::Value>> {
         let c = &self.client;
         let mut names = Vec::new();
         let mut pages = c
@@ -73,6 +80,12 @@ impl SdkIam {
                     .iter()
                     .cloned(),
             );
+        }
+        if depth == Depth::ForDeletion {
+            return Ok(names
+                .into_iter()
+                .map(|pn| (pn, serde_json::Value::Null))
+                .collect());
         }
         let docs = names.into_iter().map(|pn| async move {
             let out = c
@@ -109,7 +122,28 @@ impl SdkIam {
         Ok(attached)
     }
 
-    async fn role(&self, name: String, trust_text: Option<String>) -> Result<ObservedRole> {
+    async fn role(
+        &self,
+        name: String,
+        trust_text: Option<String>,
+        depth: Depth,
+    ) -> Result<ObservedRole> {
+        if depth == Depth::ForDeletion {
+            let (inline, attached) = futures_util::future::try_join(
+                self.role_inline(&name, depth),
+                self.role_attached(&name),
+            )
+            .await?;
+            return Ok(ObservedRole {
+                name,
+                role_id: String::new(),
+                trust: serde_json::Value::Null,
+                boundary: None,
+                tags: BTreeMap::new(),
+                inline,
+                attached,
+            });
+        }
         // GetRole (boundary, tags, id), the inline policies and the attachments side by side.
         let get = async {
             self.client
@@ -121,7 +155,7 @@ impl SdkIam {
         };
         let (got, inline, attached) = futures_util::future::try_join3(
             get,
-            self.role_inline(&name),
+            self.role_inline(&name, depth),
             self.role_attached(&name),
         )
         .await?;
@@ -150,7 +184,12 @@ impl SdkIam {
         })
     }
 
-    async fn role_inline(&self, name: &str) -> Result<BTreeMap<String, serde_json::Value>> {
+    /// Inline policies by name; their documents only at [`Depth::Full`] (`null` otherwise).
+    async fn role_inline(
+        &self,
+        name: &str,
+        depth: Depth,
+    ) -> Result<BTreeMap<String, serde_json::Value>> {
         let c = &self.client;
         let mut names = Vec::new();
         let mut pages = c
@@ -165,6 +204,12 @@ impl SdkIam {
                     .iter()
                     .cloned(),
             );
+        }
+        if depth == Depth::ForDeletion {
+            return Ok(names
+                .into_iter()
+                .map(|pn| (pn, serde_json::Value::Null))
+                .collect());
         }
         let docs = names.into_iter().map(|pn| async move {
             let out = c
@@ -206,19 +251,26 @@ impl SdkIam {
         name: String,
         arn: String,
         default_version: String,
+        depth: Depth,
     ) -> Result<ObservedPolicy> {
         let c = &self.client;
-        let v = c
-            .get_policy_version()
-            .policy_arn(&arn)
-            .version_id(&default_version)
-            .send()
-            .await
-            .map_err(|e| from_sdk("iam:GetPolicyVersion", &arn, e))?;
-        let text = v
-            .policy_version()
-            .and_then(|p| p.document())
-            .unwrap_or_default();
+        let document = if depth == Depth::Full {
+            let v = c
+                .get_policy_version()
+                .policy_arn(&arn)
+                .version_id(&default_version)
+                .send()
+                .await
+                .map_err(|e| from_sdk("iam:GetPolicyVersion", &arn, e))?;
+            doc(
+                &arn,
+                v.policy_version()
+                    .and_then(|p| p.document())
+                    .unwrap_or_default(),
+            )?
+        } else {
+            serde_json::Value::Null
+        };
         let versions = c
             .list_policy_versions()
             .policy_arn(&arn)
@@ -232,7 +284,7 @@ impl SdkIam {
             .collect();
         others.sort_by_key(|v| v.create_date().map(|d| d.secs()).unwrap_or(0));
         Ok(ObservedPolicy {
-            document: doc(&arn, text)?,
+            document,
             other_versions: others
                 .iter()
                 .filter_map(|v| v.version_id().map(String::from))
@@ -303,7 +355,7 @@ impl SdkIam {
     async fn delete_role(&self, name: &str, known: Option<(&[String], &[String])>) -> Result<()> {
         let (inline, attached): (Vec<String>, Vec<String>) = match known {
             Some((i, a)) => (i.to_vec(), a.to_vec()),
-            None => match self.role(name.to_string(), None).await {
+            None => match self.role(name.to_string(), None, Depth::ForDeletion).await {
                 Err(e) if not_found(&e) => return Ok(()),
                 Err(e) => return Err(e),
                 Ok(o) => (
@@ -312,7 +364,12 @@ impl SdkIam {
                 ),
             },
         };
-        match self.delete_role_with(name, &inline, &attached).await {
+        // A role this provider made has no instance profile; one added since makes DeleteRole fail
+        // with DeleteConflict, and the re-read below looks for them.
+        match self
+            .delete_role_with(name, &inline, &attached, known.is_none())
+            .await
+        {
             Err(e) if known.is_some() && e.aws_kind() == Some(AwsErrorKind::Conflict) => {
                 Box::pin(self.delete_role(name, None)).await
             }
@@ -325,6 +382,7 @@ impl SdkIam {
         name: &str,
         inline: &[String],
         attached: &[String],
+        instance_profiles: bool,
     ) -> Result<()> {
         let c = &self.client;
         for pn in inline {
@@ -349,25 +407,27 @@ impl SdkIam {
                     .map_err(|e| from_sdk("iam:DetachRolePolicy", name, e)),
             )?;
         }
-        let profiles = c
-            .list_instance_profiles_for_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| from_sdk("iam:ListInstanceProfilesForRole", name, e));
-        for p in gone_or(profiles)?
-            .map(|p| p.instance_profiles().to_vec())
-            .unwrap_or_default()
-        {
-            gone_ok(
-                c.remove_role_from_instance_profile()
-                    .role_name(name)
-                    .instance_profile_name(p.instance_profile_name())
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| from_sdk("iam:RemoveRoleFromInstanceProfile", name, e)),
-            )?;
+        if instance_profiles {
+            let profiles = c
+                .list_instance_profiles_for_role()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("iam:ListInstanceProfilesForRole", name, e));
+            for p in gone_or(profiles)?
+                .map(|p| p.instance_profiles().to_vec())
+                .unwrap_or_default()
+            {
+                gone_ok(
+                    c.remove_role_from_instance_profile()
+                        .role_name(name)
+                        .instance_profile_name(p.instance_profile_name())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| from_sdk("iam:RemoveRoleFromInstanceProfile", name, e)),
+                )?;
+            }
         }
         gone_ok(
             c.delete_role()
@@ -419,7 +479,7 @@ impl SdkIam {
         }
         let (inline, attached): (Vec<String>, Vec<String>) = match known {
             Some((i, a)) => (i.to_vec(), a.to_vec()),
-            None => match self.group(name.to_string()).await {
+            None => match self.group(name.to_string(), Depth::ForDeletion).await {
                 Err(e) if not_found(&e) => return Ok(()),
                 Err(e) => return Err(e),
                 Ok(o) => (
@@ -602,7 +662,7 @@ fn gone_or<T>(r: Result<T>) -> Result<Option<T>> {
 }
 
 impl IamPort for SdkIam {
-    async fn observe(&self, path: &str) -> Result<Observed> {
+    async fn observe(&self, path: &str, depth: Depth) -> Result<Observed> {
         // The three listings side by side, then the details of what they found.
         let (group_names, roles, policies) = futures_util::future::try_join3(
             self.group_names_under(path),
@@ -610,15 +670,19 @@ impl IamPort for SdkIam {
             self.policies_under(path),
         )
         .await?;
-        let groups = stream::iter(group_names.into_iter().map(|n| self.group(n)))
+        let groups = stream::iter(group_names.into_iter().map(|n| self.group(n, depth)))
             .buffer_unordered(self.concurrency)
             .try_collect::<Vec<ObservedGroup>>();
-        let roles = stream::iter(roles.into_iter().map(|(n, t)| self.role(n, t)))
+        let roles = stream::iter(roles.into_iter().map(|(n, t)| self.role(n, t, depth)))
             .buffer_unordered(self.concurrency)
             .try_collect::<Vec<ObservedRole>>();
-        let policies = stream::iter(policies.into_iter().map(|(n, a, v)| self.policy(n, a, v)))
-            .buffer_unordered(self.concurrency)
-            .try_collect::<Vec<ObservedPolicy>>();
+        let policies = stream::iter(
+            policies
+                .into_iter()
+                .map(|(n, a, v)| self.policy(n, a, v, depth)),
+        )
+        .buffer_unordered(self.concurrency)
+        .try_collect::<Vec<ObservedPolicy>>();
         let (groups, roles, policies) =
             futures_util::future::try_join3(groups, roles, policies).await?;
         Ok(Observed {

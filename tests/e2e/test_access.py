@@ -179,3 +179,15 @@ def test_an_enforced_boundary_refuses_others_and_keys_outside_the_allowance(cfn_
     props = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}]}
     assert cfn.create(props)["Status"] == "SUCCESS"
     assert {r["boundary"] for r in iam_snapshot(iam)["roles"].values()} == {boundary}
+
+
+def test_delete_copes_with_changes_made_after_it_looked(cfn, iam, key_arn):
+    props = full(key_arn)
+    a = cfn.create(props)
+    iam.create_instance_profile(InstanceProfileName="sneaky")
+    iam.add_role_to_instance_profile(InstanceProfileName="sneaky", RoleName="orders-prod-us-east-1-worker")
+    iam.put_group_policy(GroupName="orders-prod-us-east-1-ci", PolicyName="extra", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]}))
+    assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam.get_instance_profile(InstanceProfileName="sneaky")["InstanceProfile"]["Roles"] == []
