@@ -95,10 +95,10 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
 
         let role_ids = role_ids.into_inner().unwrap_or_else(|p| p.into_inner());
         let (create, retire) = plan::plan_grants(desired, &role_ids, &observed_grants);
-        self.progress.planned.fetch_add(
-            plan::count(&[create.clone(), retire.clone()]),
-            Ordering::Relaxed,
-        );
+        let grant_changes: usize = create.iter().chain(&retire).map(Vec::len).sum();
+        self.progress
+            .planned
+            .fetch_add(grant_changes, Ordering::Relaxed);
         let no_ids = Mutex::new(BTreeMap::new());
         self.run_phase(create, path, &no_ids).await?;
         self.run_phase(retire, path, &no_ids).await?;

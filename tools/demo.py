@@ -10,8 +10,17 @@ from harness import ACCOUNT, Cfn, Moto, Provider, RuntimeApi, iam_snapshot, our_
 LOGS = Path(__file__).resolve().parents[1] / "target" / "demo"
 
 
+def writes(request_id):
+    """The number of changes the provider logged as applied for a request (0: no write at all)."""
+    for line in reversed((LOGS / "provider.log").read_text().splitlines()):
+        rec = json.loads(line)
+        if rec.get("span", {}).get("RequestId") == request_id and rec.get("fields", {}).get("message") == "reconciled":
+            return rec["fields"]["applied"]
+    return 0
+
+
 def show(title, answer):
-    print(f"\n=== {title}: CloudFormation receives ===")
+    print(f"\n=== {title}: {writes(answer["RequestId"])} changes applied; CloudFormation receives ===")
     print(json.dumps(answer, indent=2))
 
 
@@ -32,6 +41,7 @@ def state(moto, key):
 
 def main():
     LOGS.mkdir(parents=True, exist_ok=True)
+    (LOGS / "provider.log").write_text("")
     moto = Moto(LOGS)
     runtime = RuntimeApi()
     provider = Provider(moto, runtime, LOGS / "provider.log")
