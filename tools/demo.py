@@ -20,7 +20,7 @@ def writes(request_id):
 
 
 def show(title, answer):
-    print(f"\n=== {title}: {writes(answer["RequestId"])} changes applied; CloudFormation receives ===")
+    print(f"\n=== {title}: {writes(answer['RequestId'])} changes applied; CloudFormation receives ===")
     print(json.dumps(answer, indent=2))
 
 
