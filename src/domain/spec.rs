@@ -202,9 +202,14 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
 
     let tags = string_map(obj.get("Tags"), "Tags", &mut errors);
     for (k, v) in &tags {
-        if k.is_empty() || k.len() > 128 || v.len() > 256 {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
             errors.push(format!(
                 "Tags: {k:?} must be 1-128 characters with a value of at most 256"
+            ));
+        }
+        if !k.chars().chain(v.chars()).all(is_tag_char) {
+            errors.push(format!(
+                "Tags: {k:?} may hold only letters, digits, spaces and _ . : / = + - @ (IAM's tag characters)"
             ));
         }
         if k.to_ascii_lowercase().starts_with("aws:") || k.starts_with(OWNER_TAG_PREFIX) {
@@ -345,6 +350,17 @@ fn parse_functions(
                 vec![]
             }
         };
+        let mut sids = BTreeSet::new();
+        for sid in statements
+            .iter()
+            .filter_map(|st| st.get("Sid").and_then(Value::as_str))
+        {
+            if !sids.insert(sid) {
+                errors.push(format!(
+                    "{at}: Sid {sid:?} is used twice (IAM needs unique Sids)"
+                ));
+            }
+        }
         let mut kms = BTreeSet::new();
         match f.get("Kms") {
             None => {}
@@ -455,6 +471,11 @@ fn string_map(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> BTreeMap
         Some(_) => errors.push(format!("{at} must be a map of strings")),
     }
     out
+}
+
+/// IAM's tag characters: `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
 }
 
 /// S3 bucket naming rules: 3–63 lowercase letters, digits, dots and hyphens, starting and ending
@@ -582,6 +603,14 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn duplicate_statement_ids_are_refused() {
+        let mut p = full_props();
+        let st = json!({"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"});
+        p["Functions"][1]["Statements"] = json!([st.clone(), st]);
+        assert!(parse_with(p, None).unwrap_err()[0].contains("used twice"));
+    }
+
+    #[test]
     fn deployed_function_names_over_64_are_refused() {
         let mut p = full_props();
         p["Functions"] = json!([{"Name": "x".repeat(60)}]);
@@ -596,6 +625,9 @@ pub(crate) mod tests {
         let mut p = full_props();
         p["Tags"] = json!({"aws:x": "1", "serverless-access:owner": "me"});
         assert_eq!(parse_with(p, None).unwrap_err().len(), 2);
+        let mut p = full_props();
+        p["Tags"] = json!({"team": "pay<ments>"});
+        assert!(parse_with(p, None).unwrap_err()[0].contains("IAM's tag characters"));
         let mut p = full_props();
         p["Tags"] = Value::Object((0..47).map(|i| (format!("k{i}"), json!("v"))).collect());
         assert!(parse_with(p, None).unwrap_err()[0].contains("at most 46"));

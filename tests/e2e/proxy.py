@@ -94,11 +94,14 @@ class FaultProxy:
                     resp = conn.getresponse()
                     status, ctype, data = resp.status, resp.getheader("Content-Type", ""), resp.read()
                     conn.close()
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the provider gave up on the call (deadline): nothing to answer
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
