@@ -71,7 +71,6 @@ impl Arns {
 pub fn deploy_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
     let (p, r, a, s) = (&x.p, &x.r, &x.a, &x.s);
-    let n = &spec.naming;
     document([
         Statement::allow(
             "StackChangeSets",
@@ -105,12 +104,7 @@ pub fn deploy_policy(spec: &Spec) -> Value {
         )
         .when(x.region_only.clone())
         .to_json(),
-        Statement::allow("BucketList", &["s3:ListBucket"], vec![x.bucket.clone()])
-            .when(json!({"StringLike": {"s3:prefix": [
-                format!("serverless/{}/{}", n.service, n.stage),
-                format!("serverless/{}/{}/*", n.service, n.stage)
-            ]}}))
-            .to_json(),
+        bucket_list(spec, &x),
         Statement::allow(
             "BucketLocation",
             &["s3:GetBucketLocation"],
@@ -259,6 +253,22 @@ pub fn deploy_policy(spec: &Spec) -> Value {
         .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
         .to_json(),
     ])
+}
+
+/// Listing the deployment bucket: the generated bucket is this stage's alone, so it may be listed
+/// whole (HeadBucket needs that); a named bucket may be shared, so only this stage's prefix.
+fn bucket_list(spec: &Spec, x: &Arns) -> Value {
+    let n = &spec.naming;
+    let statement = Statement::allow("BucketList", &["s3:ListBucket"], vec![x.bucket.clone()]);
+    match spec.deployment_bucket {
+        None => statement.to_json(),
+        Some(_) => statement
+            .when(json!({"StringLike": {"s3:prefix": [
+                format!("serverless/{}/{}", n.service, n.stage),
+                format!("serverless/{}/{}/*", n.service, n.stage)
+            ]}}))
+            .to_json(),
+    }
 }
 
 /// The operate inline policy: interactive rights of developer and admin.

@@ -161,6 +161,7 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
         ("cloudformation:GetTemplate", stack, {}),
         ("s3:ListBucket", f"arn:aws:s3:::{b}", {"s3:prefix": f"serverless/orders/{stage}"}),
         ("s3:GetBucketLocation", f"arn:aws:s3:::{b}", {}),
+        ("s3:ListBucket", f"arn:aws:s3:::{b}", {}),  # HeadBucket
         ("s3:PutObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1700000000000-2026-11-23T00:00:00.000Z/orders.zip", {}),
         ("s3:GetObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1700000000000-2026-11-23T00:00:00.000Z/compiled-cloudformation-template.json", {}),
         ("s3:DeleteObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1600000000000-2020-01-01T00:00:00.000Z/orders.zip", {}),
