@@ -372,7 +372,7 @@ mod tests {
         async fn observe(&self, _path: &str, _depth: crate::ports::Depth) -> Result<Observed> {
             panic!("simulated bug")
         }
-        async fn apply(&self, _change: &Change, _path: &str) -> Result<Option<String>> {
+        async fn apply(&self, _change: &Change) -> Result<Option<String>> {
             Ok(None)
         }
         async fn role_id(&self, _name: &str) -> Result<String> {

@@ -20,13 +20,10 @@ pub trait IamPort: Send + Sync {
     fn observe(&self, path: &str, depth: Depth) -> impl Future<Output = Result<Observed>> + Send;
 
     /// Applies one IAM change. Creations under a name that already exists succeed only when the
-    /// existing entity lives under `path` (a duplicate delivery got there first); otherwise they
-    /// fail with [`crate::Error::NotOwned`]. For `CreateRole`, returns the role's unique id.
-    fn apply(
-        &self,
-        change: &Change,
-        path: &str,
-    ) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// existing entity lives under the change's own path (a duplicate delivery got there first);
+    /// otherwise they fail with [`crate::Error::NotOwned`]. For `CreateRole`, returns the role's
+    /// unique id.
+    fn apply(&self, change: &Change) -> impl Future<Output = Result<Option<String>>> + Send;
 
     /// The unique id of role `name` (after a creation that found the role already there).
     fn role_id(&self, name: &str) -> impl Future<Output = Result<String>> + Send;

@@ -90,7 +90,7 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
                 .collect(),
         );
         for phase in apply {
-            self.run_phase(phase, path, &role_ids).await?;
+            self.run_phase(phase, &role_ids).await?;
         }
 
         let role_ids = role_ids.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -100,10 +100,10 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
             .planned
             .fetch_add(grant_changes, Ordering::Relaxed);
         let no_ids = Mutex::new(BTreeMap::new());
-        self.run_phase(create, path, &no_ids).await?;
-        self.run_phase(retire, path, &no_ids).await?;
+        self.run_phase(create, &no_ids).await?;
+        self.run_phase(retire, &no_ids).await?;
         for phase in delete {
-            self.run_phase(phase, path, &no_ids).await?;
+            self.run_phase(phase, &no_ids).await?;
         }
         tracing::info!(
             applied = self.progress.applied.load(Ordering::Relaxed),
@@ -115,7 +115,6 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
     async fn run_phase(
         &self,
         phase: Phase,
-        path: &str,
         role_ids: &Mutex<BTreeMap<String, String>>,
     ) -> Result<()> {
         // On the first failure no task starts another change, but calls already in flight finish:
@@ -124,7 +123,7 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
         let results: Vec<Result<()>> = stream::iter(
             phase
                 .into_iter()
-                .map(|task| self.run_task(task, path, role_ids, &halt)),
+                .map(|task| self.run_task(task, role_ids, &halt)),
         )
         .buffer_unordered(self.concurrency)
         .collect()
@@ -135,7 +134,6 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
     async fn run_task(
         &self,
         task: Vec<Change>,
-        path: &str,
         role_ids: &Mutex<BTreeMap<String, String>>,
         halt: &AtomicBool,
     ) -> Result<()> {
@@ -150,7 +148,7 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
                     change.describe()
                 )));
             }
-            let result = self.apply_one(&change, path, role_ids).await;
+            let result = self.apply_one(&change, role_ids).await;
             if result.is_err() {
                 halt.store(true, Ordering::Relaxed);
                 return result;
@@ -163,7 +161,6 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
     async fn apply_one(
         &self,
         change: &Change,
-        path: &str,
         role_ids: &Mutex<BTreeMap<String, String>>,
     ) -> Result<()> {
         tracing::info!(change = %change.describe(), "applying");
@@ -172,7 +169,7 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
                 with_backoff(self.stop_at, || self.grants.apply(change)).await?;
             }
             Change::CreateRole { name, .. } => {
-                let id = with_backoff(self.stop_at, || self.iam.apply(change, path)).await?;
+                let id = with_backoff(self.stop_at, || self.iam.apply(change)).await?;
                 if let Some(id) = id {
                     role_ids
                         .lock()
@@ -181,7 +178,7 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
                 }
             }
             _ => {
-                with_backoff(self.stop_at, || self.iam.apply(change, path)).await?;
+                with_backoff(self.stop_at, || self.iam.apply(change)).await?;
             }
         }
         Ok(())

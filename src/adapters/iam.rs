@@ -707,7 +707,7 @@ impl IamPort for SdkIam {
             .unwrap_or_default())
     }
 
-    async fn apply(&self, change: &Change, path: &str) -> Result<Option<String>> {
+    async fn apply(&self, change: &Change) -> Result<Option<String>> {
         let c = &self.client;
         match change {
             Change::CreatePolicy {
@@ -969,13 +969,9 @@ impl IamPort for SdkIam {
             Change::DeletePolicy { arn, versions } => {
                 self.delete_policy(arn, versions).await.map(|_| None)
             }
-            Change::CreateGrant { .. } | Change::RetireGrant { .. } => {
-                let _ = path;
-                Err(Error::Config(format!(
-                    "{} is not an IAM change",
-                    change.describe()
-                )))
-            }
+            Change::CreateGrant { .. } | Change::RetireGrant { .. } => Err(Error::Internal(
+                format!("{} is not an IAM change", change.describe()),
+            )),
         }
     }
 }

@@ -124,7 +124,7 @@ impl GrantPort for SdkKms {
                     other => other.map(|_| ()),
                 }
             }
-            other => Err(Error::Config(format!(
+            other => Err(Error::Internal(format!(
                 "{} is not a KMS change",
                 other.describe()
             ))),
