@@ -6,6 +6,9 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 BIN := target/release/serverless-access
 SAM_CLI_VERSION := 1.170.0
+# Architecture built by `make deploy`: x86_64 unless you have the aarch64 Rust target
+# (`make deploy ARCH=arm64`); building arm64 without it makes cargo-lambda download a toolchain.
+ARCH ?= x86_64
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -62,8 +65,8 @@ bench: setup build
 
 ## deploy: build and deploy the provider to your AWS account
 deploy: setup
-	PATH="$(CURDIR)/$(VENV)/bin:$(PATH)" $(SAM_VENV)/bin/sam build --template-file template.yaml
-	$(SAM_VENV)/bin/sam deploy --guided
+	PATH="$(CURDIR)/$(VENV)/bin:$(PATH)" $(SAM_VENV)/bin/sam build --template-file template.yaml --parameter-overrides Architecture=$(ARCH)
+	$(SAM_VENV)/bin/sam deploy --guided --parameter-overrides Architecture=$(ARCH)
 
 ## catalog: regenerate src/domain/unscoped_actions.txt from the IAM catalog
 catalog: setup
