@@ -81,26 +81,16 @@ impl SdkIam {
                     .cloned(),
             );
         }
-        if depth == Depth::ForDeletion {
-            return Ok(names
-                .into_iter()
-                .map(|pn| (pn, serde_json::Value::Null))
-                .collect());
-        }
-        let docs = names.into_iter().map(|pn| async move {
-            let out = c
-                .get_group_policy()
+        inline_documents(name, depth, names, |pn| async move {
+            c.get_group_policy()
                 .group_name(name)
-                .policy_name(&pn)
+                .policy_name(pn)
                 .send()
                 .await
-                .map_err(|e| from_sdk("iam:GetGroupPolicy", name, e))?;
-            Ok::<_, Error>((pn, doc(name, out.policy_document())?))
-        });
-        Ok(futures_util::future::try_join_all(docs)
-            .await?
-            .into_iter()
-            .collect())
+                .map(|out| out.policy_document().to_string())
+                .map_err(|e| from_sdk("iam:GetGroupPolicy", name, e))
+        })
+        .await
     }
 
     async fn group_attached(&self, name: &str) -> Result<BTreeSet<String>> {
@@ -205,26 +195,16 @@ impl SdkIam {
                     .cloned(),
             );
         }
-        if depth == Depth::ForDeletion {
-            return Ok(names
-                .into_iter()
-                .map(|pn| (pn, serde_json::Value::Null))
-                .collect());
-        }
-        let docs = names.into_iter().map(|pn| async move {
-            let out = c
-                .get_role_policy()
+        inline_documents(name, depth, names, |pn| async move {
+            c.get_role_policy()
                 .role_name(name)
-                .policy_name(&pn)
+                .policy_name(pn)
                 .send()
                 .await
-                .map_err(|e| from_sdk("iam:GetRolePolicy", name, e))?;
-            Ok::<_, Error>((pn, doc(name, out.policy_document())?))
-        });
-        Ok(futures_util::future::try_join_all(docs)
-            .await?
-            .into_iter()
-            .collect())
+                .map(|out| out.policy_document().to_string())
+                .map_err(|e| from_sdk("iam:GetRolePolicy", name, e))
+        })
+        .await
     }
 
     async fn role_attached(&self, name: &str) -> Result<BTreeSet<String>> {
@@ -651,6 +631,34 @@ impl SdkIam {
         }
         Ok(policies)
     }
+}
+
+/// Inline policies by name: at [`Depth::Full`] each document fetched by `get` (side by side), at
+/// [`Depth::ForDeletion`] only the names (`null` documents).
+async fn inline_documents<F, Fut>(
+    entity: &str,
+    depth: Depth,
+    names: Vec<String>,
+    get: F,
+) -> Result<BTreeMap<String, serde_json::Value>>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<String>>,
+{
+    if depth == Depth::ForDeletion {
+        return Ok(names
+            .into_iter()
+            .map(|pn| (pn, serde_json::Value::Null))
+            .collect());
+    }
+    let docs = names.into_iter().map(|pn| {
+        let text = get(pn.clone());
+        async move { Ok::<_, Error>((pn, doc(entity, &text.await?)?)) }
+    });
+    Ok(futures_util::future::try_join_all(docs)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 fn gone_or<T>(r: Result<T>) -> Result<Option<T>> {
