@@ -104,6 +104,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// A managed policy of the resource is attached to entities it does not own.
+    #[error("{policy} is attached to {entities}, which this resource does not own; detach it there, then retry")]
+    AttachedElsewhere {
+        /// The policy ARN.
+        policy: String,
+        /// The entities it is attached to.
+        entities: String,
+    },
+
     /// The invocation ran out of time before the work was done.
     #[error("time ran out before the work finished: {0}")]
     Deadline(String),

@@ -500,7 +500,8 @@ impl SdkIam {
         )
     }
 
-    /// Deletes a managed policy: detaches it everywhere, deletes its other versions, then the policy.
+    /// Deletes a managed policy: its other versions, then the policy. Refuses while it is attached to
+    /// an entity the resource does not own.
     async fn delete_policy(&self, arn: &str, versions: &[String]) -> Result<()> {
         let c = &self.client;
         let entities = match c
@@ -513,41 +514,30 @@ impl SdkIam {
             Err(e) if not_found(&e) => return Ok(()),
             other => other?,
         };
-        for g in entities.policy_groups() {
-            let gname = g.group_name().unwrap_or_default();
-            gone_ok(
-                c.detach_group_policy()
-                    .group_name(gname)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| from_sdk("iam:DetachGroupPolicy", gname, e)),
-            )?;
-        }
-        for r in entities.policy_roles() {
-            let rname = r.role_name().unwrap_or_default();
-            gone_ok(
-                c.detach_role_policy()
-                    .role_name(rname)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| from_sdk("iam:DetachRolePolicy", rname, e)),
-            )?;
-        }
-        for u in entities.policy_users() {
-            let uname = u.user_name().unwrap_or_default();
-            gone_ok(
-                c.detach_user_policy()
-                    .user_name(uname)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| from_sdk("iam:DetachUserPolicy", uname, e)),
-            )?;
+        // The resource's own groups were deleted (and detached) before its policies; anything
+        // still attached belongs to someone else, and the provider does not change it.
+        let elsewhere: Vec<String> = entities
+            .policy_groups()
+            .iter()
+            .filter_map(|g| g.group_name().map(|n| format!("group {n}")))
+            .chain(
+                entities
+                    .policy_roles()
+                    .iter()
+                    .filter_map(|r| r.role_name().map(|n| format!("role {n}"))),
+            )
+            .chain(
+                entities
+                    .policy_users()
+                    .iter()
+                    .filter_map(|u| u.user_name().map(|n| format!("user {n}"))),
+            )
+            .collect();
+        if !elsewhere.is_empty() {
+            return Err(Error::AttachedElsewhere {
+                policy: arn.to_string(),
+                entities: elsewhere.join(", "),
+            });
         }
         for id in versions {
             gone_ok(

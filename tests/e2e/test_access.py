@@ -191,3 +191,18 @@ def test_delete_copes_with_changes_made_after_it_looked(cfn, iam, key_arn):
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
     assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
     assert iam.get_instance_profile(InstanceProfileName="sneaky")["InstanceProfile"]["Roles"] == []
+
+
+def test_delete_refuses_to_detach_its_policy_from_entities_it_does_not_own(cfn, iam, key_arn):
+    props = full(key_arn)
+    a = cfn.create(props)
+    deploy = iam_snapshot(iam)["policies"]["orders-prod-us-east-1-deploy"]["arn"]
+    iam.create_user(UserName="bob")
+    iam.attach_user_policy(UserName="bob", PolicyArn=deploy)
+    failed = cfn.delete(a["PhysicalResourceId"], props)
+    assert failed["Status"] == "FAILED"
+    assert "attached to user bob, which this resource does not own" in failed["Reason"]
+    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName="bob")["AttachedPolicies"]] == [deploy]
+    iam.detach_user_policy(UserName="bob", PolicyArn=deploy)
+    assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
