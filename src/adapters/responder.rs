@@ -6,7 +6,8 @@ use crate::ports::Responder;
 use crate::retry::backoff;
 use std::time::Duration;
 
-/// Attempts before giving up.
+/// Attempts before giving up. With a 2 s timeout each and the backoffs between them, all of them
+/// fit in the 10 s the handler keeps back before the Lambda deadline.
 pub const ATTEMPTS: u32 = 4;
 
 /// The response PUT client.
@@ -19,7 +20,7 @@ impl HttpResponder {
     /// Builds the client on the process's rustls provider.
     pub fn new() -> Result<Self> {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| Error::Response(format!("cannot build the HTTPS client: {e}")))?;
         Ok(HttpResponder { client })
