@@ -12,8 +12,9 @@
 
 use crate::config::Settings;
 use crate::domain::arn::{parse_stack_id, StackRef};
+use crate::domain::change::{Change, GrantChange, IamChange};
 use crate::domain::desired::Desired;
-use crate::domain::plan::{self, Change, Observed};
+use crate::domain::plan::{self, Observed};
 use crate::domain::{attributes, names, spec};
 use crate::handler::validation_reason;
 use serde_json::{json, Map, Value};
@@ -277,28 +278,30 @@ fn create_text(d: &Desired) -> String {
 /// `+` adds, `~` changes, `-` removes.
 fn sign(c: &Change) -> &'static str {
     match c {
-        Change::CreatePolicy { .. }
-        | Change::CreateGroup { .. }
-        | Change::AttachGroupPolicy { .. }
-        | Change::CreateRole { .. }
-        | Change::TagRole { .. }
-        | Change::CreateGrant { .. } => "+",
-        Change::CreatePolicyVersion { .. }
-        | Change::PutGroupPolicy { .. }
-        | Change::UpdateTrust { .. }
-        | Change::PutBoundary { .. }
-        | Change::PutRolePolicy { .. } => "~",
+        Change::Iam(IamChange::CreatePolicy { .. })
+        | Change::Iam(IamChange::CreateGroup { .. })
+        | Change::Iam(IamChange::AttachGroupPolicy { .. })
+        | Change::Iam(IamChange::CreateRole { .. })
+        | Change::Iam(IamChange::TagRole { .. })
+        | Change::Grant(GrantChange::Create { .. }) => "+",
+        Change::Iam(IamChange::CreatePolicyVersion { .. })
+        | Change::Iam(IamChange::PutGroupPolicy { .. })
+        | Change::Iam(IamChange::UpdateTrust { .. })
+        | Change::Iam(IamChange::PutBoundary { .. })
+        | Change::Iam(IamChange::PutRolePolicy { .. }) => "~",
         _ => "-",
     }
 }
 
 fn document_of(c: &Change) -> Option<Value> {
     match c {
-        Change::CreatePolicy { document, .. }
-        | Change::CreatePolicyVersion { document, .. }
-        | Change::PutGroupPolicy { document, .. }
-        | Change::UpdateTrust { document, .. }
-        | Change::PutRolePolicy { document, .. } => serde_json::from_str(document).ok(),
+        Change::Iam(IamChange::CreatePolicy { document, .. })
+        | Change::Iam(IamChange::CreatePolicyVersion { document, .. })
+        | Change::Iam(IamChange::PutGroupPolicy { document, .. })
+        | Change::Iam(IamChange::UpdateTrust { document, .. })
+        | Change::Iam(IamChange::PutRolePolicy { document, .. }) => {
+            serde_json::from_str(document).ok()
+        }
         _ => None,
     }
 }
@@ -313,7 +316,7 @@ fn update_changes(old: &Desired, new: &Desired) -> Vec<Change> {
         .map(|r| (r.name.clone(), r.role_id.clone()))
         .collect();
     for c in apply.iter().flatten().flatten() {
-        if let Change::CreateRole { name, .. } = c {
+        if let Change::Iam(IamChange::CreateRole { name, .. }) = c {
             role_ids.insert(name.clone(), format!("new-id-of-{name}"));
         }
     }

@@ -360,7 +360,8 @@ fn reason_for(e: &Error, progress: &Progress) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::plan::{Change, Observed, ObservedGrant};
+    use crate::domain::change::{GrantChange, IamChange};
+    use crate::domain::observed::{Observed, ObservedGrant};
     use crate::error::Result;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpListener;
@@ -372,7 +373,7 @@ mod tests {
         async fn observe(&self, _path: &str, _depth: crate::ports::Depth) -> Result<Observed> {
             panic!("simulated bug")
         }
-        async fn apply(&self, _change: &Change) -> Result<Option<String>> {
+        async fn apply(&self, _change: &IamChange) -> Result<Option<String>> {
             Ok(None)
         }
         async fn role_id(&self, _name: &str) -> Result<String> {
@@ -385,7 +386,7 @@ mod tests {
         async fn list(&self, _key_arn: &str, _prefix: &str) -> Result<Vec<ObservedGrant>> {
             Ok(vec![])
         }
-        async fn apply(&self, _change: &Change) -> Result<()> {
+        async fn apply(&self, _change: &GrantChange) -> Result<()> {
             Ok(())
         }
     }

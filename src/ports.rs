@@ -1,7 +1,8 @@
 //! The narrow interfaces the core needs from the outside world. AWS SDK and HTTPS implementations
 //! live in [`crate::adapters`]; tests drive the real ones against a local AWS.
 
-use crate::domain::plan::{Change, Observed, ObservedGrant};
+use crate::domain::change::{GrantChange, IamChange};
+use crate::domain::observed::{Observed, ObservedGrant};
 use crate::error::Result;
 use std::future::Future;
 
@@ -23,7 +24,7 @@ pub trait IamPort: Send + Sync {
     /// existing entity lives under the change's own path (a duplicate delivery got there first);
     /// otherwise they fail with [`crate::Error::NotOwned`]. For `CreateRole`, returns the role's
     /// unique id.
-    fn apply(&self, change: &Change) -> impl Future<Output = Result<Option<String>>> + Send;
+    fn apply(&self, change: &IamChange) -> impl Future<Output = Result<Option<String>>> + Send;
 
     /// The unique id of role `name` (after a creation that found the role already there).
     fn role_id(&self, name: &str) -> impl Future<Output = Result<String>> + Send;
@@ -39,7 +40,7 @@ pub trait GrantPort: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ObservedGrant>>> + Send;
 
     /// Applies `CreateGrant` or `RetireGrant`; retiring a grant that is gone succeeds.
-    fn apply(&self, change: &Change) -> impl Future<Output = Result<()>> + Send;
+    fn apply(&self, change: &GrantChange) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Delivers an answer to CloudFormation.

@@ -1,8 +1,9 @@
 //! Applies plans through the ports: phases in order, a phase's tasks concurrently (bounded),
 //! every call retried with backoff inside the deadline, no new work started once it is near.
 
+use crate::domain::change::{Change, IamChange};
 use crate::domain::desired::Desired;
-use crate::domain::plan::{self, Change, ObservedGrant, Phase};
+use crate::domain::plan::{self, ObservedGrant, Phase};
 use crate::error::{Error, Result};
 use crate::ports::{Depth, GrantPort, IamPort};
 use crate::retry::with_backoff;
@@ -165,11 +166,11 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
     ) -> Result<()> {
         tracing::info!(change = %change.describe(), "applying");
         match change {
-            Change::CreateGrant { .. } | Change::RetireGrant { .. } => {
-                with_backoff(self.stop_at, || self.grants.apply(change)).await?;
+            Change::Grant(c) => {
+                with_backoff(self.stop_at, || self.grants.apply(c)).await?;
             }
-            Change::CreateRole { name, .. } => {
-                let id = with_backoff(self.stop_at, || self.iam.apply(change)).await?;
+            Change::Iam(c @ IamChange::CreateRole { name, .. }) => {
+                let id = with_backoff(self.stop_at, || self.iam.apply(c)).await?;
                 if let Some(id) = id {
                     role_ids
                         .lock()
@@ -177,8 +178,8 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
                         .insert(name.clone(), id);
                 }
             }
-            _ => {
-                with_backoff(self.stop_at, || self.iam.apply(change)).await?;
+            Change::Iam(c) => {
+                with_backoff(self.stop_at, || self.iam.apply(c)).await?;
             }
         }
         Ok(())

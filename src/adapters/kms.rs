@@ -1,7 +1,8 @@
 //! [`GrantPort`] on the AWS SDK for KMS.
 
 use super::aws_error::from_sdk;
-use crate::domain::plan::{Change, ObservedGrant};
+use crate::domain::change::GrantChange;
+use crate::domain::observed::ObservedGrant;
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::ports::GrantPort;
 use aws_sdk_kms::types::{GrantConstraints, GrantOperation};
@@ -56,9 +57,9 @@ impl GrantPort for SdkKms {
         Ok(out)
     }
 
-    async fn apply(&self, change: &Change) -> Result<()> {
+    async fn apply(&self, change: &GrantChange) -> Result<()> {
         match change {
-            Change::CreateGrant {
+            GrantChange::Create {
                 key_arn,
                 grantee,
                 name,
@@ -110,7 +111,7 @@ impl GrantPort for SdkKms {
                         other => other,
                     })
             }
-            Change::RetireGrant { key_arn, grant_id } => {
+            GrantChange::Retire { key_arn, grant_id } => {
                 match self
                     .client
                     .retire_grant()
@@ -124,10 +125,6 @@ impl GrantPort for SdkKms {
                     other => other.map(|_| ()),
                 }
             }
-            other => Err(Error::Internal(format!(
-                "{} is not a KMS change",
-                other.describe()
-            ))),
         }
     }
 }

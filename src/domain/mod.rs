@@ -3,9 +3,11 @@
 
 pub mod arn;
 pub mod attributes;
+pub mod change;
 pub mod desired;
 pub mod group_policies;
 pub mod names;
+pub mod observed;
 pub mod plan;
 pub mod policy;
 pub mod role_policies;

@@ -1,0 +1,187 @@
+//! The writes a plan is made of: IAM changes for the IAM port, grant changes for the KMS port,
+//! grouped into tasks (run in order) and phases (tasks run side by side).
+
+use std::collections::BTreeMap;
+
+/// One IAM write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IamChange {
+    /// `iam:CreatePolicy`.
+    CreatePolicy {
+        name: String,
+        path: String,
+        document: String,
+    },
+    /// `iam:CreatePolicyVersion` (set as default), after deleting `delete_first` to stay within 5 versions.
+    CreatePolicyVersion {
+        arn: String,
+        document: String,
+        delete_first: Vec<String>,
+    },
+    /// `iam:CreateGroup`.
+    CreateGroup { name: String, path: String },
+    /// `iam:PutGroupPolicy`.
+    PutGroupPolicy {
+        group: String,
+        name: String,
+        document: String,
+    },
+    /// `iam:DeleteGroupPolicy`.
+    DeleteGroupPolicy { group: String, name: String },
+    /// `iam:AttachGroupPolicy`.
+    AttachGroupPolicy { group: String, arn: String },
+    /// `iam:DetachGroupPolicy`.
+    DetachGroupPolicy { group: String, arn: String },
+    /// `iam:CreateRole` with boundary and tags.
+    CreateRole {
+        name: String,
+        path: String,
+        trust: String,
+        boundary: Option<String>,
+        tags: BTreeMap<String, String>,
+        description: String,
+    },
+    /// `iam:UpdateAssumeRolePolicy`.
+    UpdateTrust { role: String, document: String },
+    /// `iam:PutRolePermissionsBoundary`.
+    PutBoundary { role: String, arn: String },
+    /// `iam:DeleteRolePermissionsBoundary` (only when the property was removed and none is enforced).
+    DeleteBoundary { role: String },
+    /// `iam:TagRole`.
+    TagRole {
+        role: String,
+        tags: BTreeMap<String, String>,
+    },
+    /// `iam:UntagRole`.
+    UntagRole { role: String, keys: Vec<String> },
+    /// `iam:PutRolePolicy`.
+    PutRolePolicy {
+        role: String,
+        name: String,
+        document: String,
+    },
+    /// `iam:DeleteRolePolicy`.
+    DeleteRolePolicy { role: String, name: String },
+    /// `iam:DetachRolePolicy`.
+    DetachRolePolicy { role: String, arn: String },
+    /// Delete a role of the resource: its inline policies, attachments, then the role.
+    DeleteRole {
+        name: String,
+        /// Its inline policies and attached policy ARNs as observed (so no re-read is needed).
+        inline: Vec<String>,
+        attached: Vec<String>,
+    },
+    /// Delete a group of the resource: its members (users stay), policies, then the group.
+    DeleteGroup {
+        name: String,
+        /// Its inline policies and attached policy ARNs as observed.
+        inline: Vec<String>,
+        attached: Vec<String>,
+    },
+    /// Delete a managed policy of the resource: detach everywhere, old versions, then the policy.
+    DeletePolicy {
+        arn: String,
+        /// Its non-default versions as observed.
+        versions: Vec<String>,
+    },
+}
+
+impl IamChange {
+    /// A short description for logs and Reasons.
+    pub fn describe(&self) -> String {
+        match self {
+            IamChange::CreatePolicy { name, .. } => format!("create policy {name}"),
+            IamChange::CreatePolicyVersion { arn, .. } => format!("update policy {arn}"),
+            IamChange::CreateGroup { name, .. } => format!("create group {name}"),
+            IamChange::PutGroupPolicy { group, name, .. } => {
+                format!("put policy {name} on group {group}")
+            }
+            IamChange::DeleteGroupPolicy { group, name } => {
+                format!("delete policy {name} of group {group}")
+            }
+            IamChange::AttachGroupPolicy { group, arn } => format!("attach {arn} to group {group}"),
+            IamChange::DetachGroupPolicy { group, arn } => {
+                format!("detach {arn} from group {group}")
+            }
+            IamChange::CreateRole { name, .. } => format!("create role {name}"),
+            IamChange::UpdateTrust { role, .. } => format!("update trust policy of role {role}"),
+            IamChange::PutBoundary { role, .. } => format!("set boundary of role {role}"),
+            IamChange::DeleteBoundary { role } => format!("remove boundary of role {role}"),
+            IamChange::TagRole { role, .. } => format!("tag role {role}"),
+            IamChange::UntagRole { role, .. } => format!("untag role {role}"),
+            IamChange::PutRolePolicy { role, name, .. } => {
+                format!("put policy {name} on role {role}")
+            }
+            IamChange::DeleteRolePolicy { role, name } => {
+                format!("delete policy {name} of role {role}")
+            }
+            IamChange::DetachRolePolicy { role, arn } => format!("detach {arn} from role {role}"),
+            IamChange::DeleteRole { name, .. } => format!("delete role {name}"),
+            IamChange::DeleteGroup { name, .. } => format!("delete group {name}"),
+            IamChange::DeletePolicy { arn, .. } => format!("delete policy {arn}"),
+        }
+    }
+}
+
+/// One KMS write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GrantChange {
+    /// `kms:CreateGrant`.
+    Create {
+        key_arn: String,
+        grantee: String,
+        name: String,
+        operations: Vec<String>,
+        encryption_context: BTreeMap<String, String>,
+    },
+    /// `kms:RetireGrant`.
+    Retire { key_arn: String, grant_id: String },
+}
+
+impl GrantChange {
+    /// A short description for logs and Reasons.
+    pub fn describe(&self) -> String {
+        match self {
+            GrantChange::Create { name, .. } => format!("create grant {name}"),
+            GrantChange::Retire { grant_id, .. } => format!("retire grant {grant_id}"),
+        }
+    }
+}
+
+/// One write, for whichever port applies it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Applied by the IAM port.
+    Iam(IamChange),
+    /// Applied by the grant port.
+    Grant(GrantChange),
+}
+
+impl Change {
+    /// A short description for logs and Reasons.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::Iam(c) => c.describe(),
+            Change::Grant(c) => c.describe(),
+        }
+    }
+}
+
+/// Changes run in order.
+pub type Task = Vec<Change>;
+/// Independent tasks.
+pub type Phase = Vec<Task>;
+
+/// Wraps IAM tasks into a phase.
+pub fn iam_phase(tasks: Vec<Vec<IamChange>>) -> Phase {
+    tasks
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| t.into_iter().map(Change::Iam).collect())
+        .collect()
+}
+
+/// Counts the changes in phases.
+pub fn count(phases: &[Phase]) -> usize {
+    phases.iter().flatten().map(Vec::len).sum()
+}

@@ -1,0 +1,34 @@
+//! Planning the resource's managed policies: create, or add a version when the document changed.
+
+use crate::domain::change::IamChange;
+use crate::domain::desired::Desired;
+use crate::domain::observed::Observed;
+use crate::domain::policy::{same, to_text};
+
+/// One task per managed policy that must be created or updated.
+pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
+    let path = &desired.naming.path;
+    let mut tasks = Vec::new();
+    for p in &desired.policies {
+        let text = to_text(&p.document);
+        match observed.policies.get(&p.name) {
+            None => tasks.push(vec![IamChange::CreatePolicy {
+                name: p.name.clone(),
+                path: path.clone(),
+                document: text,
+            }]),
+            Some(o) if !same(&o.document, &p.document) => {
+                // IAM keeps at most 5 versions: make room for the new one.
+                let excess = (o.other_versions.len() + 2).saturating_sub(5);
+                let delete_first = o.other_versions.iter().take(excess).cloned().collect();
+                tasks.push(vec![IamChange::CreatePolicyVersion {
+                    arn: o.arn.clone(),
+                    document: text,
+                    delete_first,
+                }]);
+            }
+            Some(_) => {}
+        }
+    }
+    tasks
+}
