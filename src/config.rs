@@ -62,7 +62,9 @@ impl Settings {
         }
         let allowed_keys = match get("SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS") {
             None => KeyAllowList::OwnAccountAndRegion,
-            Some(v) => KeyAllowList::parse(&v).map_err(Error::Config)?,
+            Some(v) => KeyAllowList::parse(split_list(&v)).map_err(|e| {
+                Error::Config(format!("SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS: {e}"))
+            })?,
         };
         let allowed_accounts = non_empty("SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS")
             .map(|v| split_list(&v))

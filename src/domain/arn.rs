@@ -137,7 +137,7 @@ pub fn check_policy_arn(s: &str) -> Result<(), String> {
         .strip_prefix("policy/")
         .and_then(|r| r.rsplit('/').next())
         .unwrap_or("");
-    if name.is_empty() || name.len() > 128 || !name.bytes().all(super::names::is_iam_name_byte) {
+    if name.is_empty() || name.len() > 128 || !name.bytes().all(super::charset::is_iam_name_byte) {
         return Err(format!("{s:?} is not an IAM policy ARN"));
     }
     Ok(())
@@ -181,16 +181,14 @@ pub enum KeyAllowList {
 }
 
 impl KeyAllowList {
-    /// Parses the comma-separated setting.
-    pub fn parse(v: &str) -> Result<Self, String> {
-        let entries = crate::config::split_list(v);
+    /// Checks the entries: exact key ARNs, or `arn:…:key/*`.
+    pub fn parse(entries: Vec<String>) -> Result<Self, String> {
         for e in &entries {
             let exact = e
                 .strip_suffix("key/*")
                 .map(|p| format!("{p}key/placeholder"))
                 .unwrap_or_else(|| e.clone());
-            parse_key_arn(&exact)
-                .map_err(|err| format!("SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS: {err}"))?;
+            parse_key_arn(&exact)?;
         }
         Ok(KeyAllowList::Only(entries))
     }
@@ -237,14 +235,20 @@ mod tests {
         assert!(own.allows(&key, "123456789012", "us-east-1"));
         assert!(!own.allows(&key, "210987654321", "us-east-1"));
         assert!(!own.allows(&key, "123456789012", "eu-west-1"));
-        let only = KeyAllowList::parse("arn:aws:kms:us-east-1:123456789012:key/*").unwrap();
+        let only =
+            KeyAllowList::parse(vec!["arn:aws:kms:us-east-1:123456789012:key/*".into()]).unwrap();
         assert!(only.allows(&key, "000000000000", "eu-west-1"));
-        let other = KeyAllowList::parse("arn:aws:kms:us-east-1:123456789012:key/abc-1234").unwrap();
+        let other = KeyAllowList::parse(vec![
+            "arn:aws:kms:us-east-1:123456789012:key/abc-1234".into()
+        ])
+        .unwrap();
         assert!(!other.allows(&key, "123456789012", "us-east-1"));
-        assert!(!KeyAllowList::parse("")
+        assert!(!KeyAllowList::parse(vec![])
             .unwrap()
             .allows(&key, "123456789012", "us-east-1"));
-        assert!(KeyAllowList::parse("arn:aws:kms:us-east-1:123456789012:alias/x").is_err());
+        assert!(
+            KeyAllowList::parse(vec!["arn:aws:kms:us-east-1:123456789012:alias/x".into()]).is_err()
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The pure core: properties → validated spec → desired IAM/KMS state → plan of changes.
-//! Nothing in here calls AWS.
+//! Nothing in here calls AWS, reads the environment or imports anything outside `domain`:
+//! the provider's settings come in as values (see [`spec::Context`]).
 
 pub mod arn;
 pub mod attributes;
 pub mod change;
+pub mod charset;
 pub mod desired;
 pub mod group_policies;
 pub mod names;

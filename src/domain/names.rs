@@ -47,10 +47,7 @@ pub fn short_hash(parts: &[&str], len: usize) -> String {
     hex
 }
 
-/// IAM's character class for names: `[\w+=,.@-]`.
-pub fn is_iam_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
-}
+pub use super::charset::is_iam_name_byte;
 
 /// Checks an IAM path: 1–512 characters, starts and ends with `/`, printable ASCII.
 pub fn check_iam_path(p: &str) -> Result<(), String> {

@@ -190,7 +190,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
             None
         }
         Ok(key) if !ctx.allowed_keys.allows(&key, ctx.provider_account, ctx.provider_region) => {
-            errors.push(format!("KmsKeyArn {:?} is not allowed by this provider (SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS)", key.arn));
+            errors.push(format!("KmsKeyArn {:?} is not allowed by this provider (its AllowedKmsKeyArns)", key.arn));
             None
         }
         Ok(key) if key.region != ctx.stack.region => {
