@@ -207,7 +207,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
                 "Tags: {k:?} must be 1-128 characters with a value of at most 256"
             ));
         }
-        if !k.chars().chain(v.chars()).all(is_tag_char) {
+        if !k.chars().chain(v.chars()).all(super::charset::is_tag_char) {
             errors.push(format!(
                 "Tags: {k:?} may hold only letters, digits, spaces and _ . : / = + - @ (IAM's tag characters)"
             ));
@@ -473,10 +473,6 @@ fn string_map(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> BTreeMap
     out
 }
 
-/// IAM's tag characters: `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
-fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
-}
 
 /// S3 bucket naming rules: 3–63 lowercase letters, digits, dots and hyphens, starting and ending
 /// with a letter or digit.
