@@ -68,7 +68,7 @@ deploy: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$(PATH)" $(SAM_VENV)/bin/sam build --template-file template.yaml --parameter-overrides Architecture=$(ARCH)
 	$(SAM_VENV)/bin/sam deploy --guided --parameter-overrides Architecture=$(ARCH)
 
-## catalog: regenerate src/domain/unscoped_actions.txt from the IAM catalog
+## catalog: regenerate the action lists of src/domain (unscoped, permissions management) from the IAM catalog
 catalog: setup
 	$(PY) tools/gen_action_catalog.py
 

@@ -163,6 +163,7 @@ fn desired(ctx: &Ctx, props: &Value) -> Result<Desired, String> {
         allowed_keys: &ctx.settings.allowed_keys,
         provider_account: &ctx.account,
         provider_region: &ctx.region,
+        guardrails: &ctx.settings.guardrails,
     };
     let spec = spec::parse(props, &sctx).map_err(|p| validation_reason(&p))?;
     Desired::from_spec(&spec, &ctx.stack_id, &ctx.logical_id).map_err(|p| validation_reason(&p))

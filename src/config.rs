@@ -8,15 +8,24 @@
 //! - `SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS`: comma-separated key ARNs grants may be made on; an
 //!   entry ending in `key/*` allows every key of that account and region. Unset: any key of the
 //!   function's own account and region. Set but empty: KMS grants are refused.
-//! - `SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS`: comma-separated accounts (besides the provider's own)
-//!   whose stacks may use the provider.
+//! - `SERVERLESS_ACCESS_PROVIDER_STACK_NAME`: the provider's own stack, and `AWS_LAMBDA_FUNCTION_NAME`
+//!   (set by Lambda): no claim may cover them, and every group policy denies them.
+//! - `SERVERLESS_ACCESS_ALLOWED_SENSITIVE_ACTIONS`: comma-separated actions execution roles may be
+//!   granted by name although they act as another principal, write permissions or switch account
+//!   settings (identity administration stays refused), or on `Resource: "*"`.
+//! - `SERVERLESS_ACCESS_RESOURCE_ACCOUNT_IDS`: comma-separated accounts besides the stack's whose
+//!   resources role statements may name.
+//! - `SERVERLESS_ACCESS_ALLOWED_TAG_KEYS`: comma-separated role tag keys stacks may set (for accounts
+//!   that decide access by principal tags). Unset or empty: any key not starting with `aws:` or
+//!   `serverless-access:`.
 //! - `SERVERLESS_ACCESS_PROVIDER_ROLE_ARN`: the provider's own role, named as retiring principal on
 //!   grants. Unset: the caller identity from STS.
 //! - `SERVERLESS_ACCESS_CONCURRENCY`: how many AWS calls run at once (default 16, 1–64).
 //! - `SERVERLESS_ACCESS_ALLOW_LOOPBACK_RESPONSE_URL=1`: accept `http://127.0.0.1` ResponseURLs (tests
 //!   and `make demo` only).
 
-use crate::domain::arn::KeyAllowList;
+use crate::domain::arn::{self, KeyAllowList};
+use crate::domain::guardrails::Guardrails;
 use crate::error::{Error, Result};
 
 /// The default IAM path.
@@ -35,6 +44,8 @@ pub struct Settings {
     pub allowed_keys: KeyAllowList,
     /// Accounts other than the provider's own whose stacks may call it.
     pub allowed_accounts: Vec<String>,
+    /// What validation enforces beyond the defaults.
+    pub guardrails: Guardrails,
     /// The provider's own principal ARN for `RetiringPrincipal`, if configured.
     pub provider_role_arn: Option<String>,
     /// Bound on concurrent AWS calls.
@@ -76,6 +87,41 @@ impl Settings {
                 )));
             }
         }
+        let accounts = |key: &str| -> Result<Vec<String>> {
+            let list = non_empty(key).map(|v| split_list(&v)).unwrap_or_default();
+            match list.iter().find(|a| !arn::is_account_id(a)) {
+                Some(a) => Err(Error::Config(format!(
+                    "{key}: {a:?} is not a 12-digit account id"
+                ))),
+                None => Ok(list),
+            }
+        };
+        let mut allowed_actions = std::collections::BTreeSet::new();
+        for a in non_empty("SERVERLESS_ACCESS_ALLOWED_SENSITIVE_ACTIONS")
+            .map(|v| split_list(&v))
+            .unwrap_or_default()
+        {
+            let ok = a.split_once(':').is_some_and(|(s, n)| {
+                !s.is_empty()
+                    && !n.is_empty()
+                    && a.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-')
+            });
+            if !ok {
+                return Err(Error::Config(format!(
+                    "SERVERLESS_ACCESS_ALLOWED_SENSITIVE_ACTIONS: {a:?} is not service:Action (no wildcards)"
+                )));
+            }
+            allowed_actions.insert(a.to_ascii_lowercase());
+        }
+        let guardrails = Guardrails {
+            provider_function: non_empty("AWS_LAMBDA_FUNCTION_NAME"),
+            provider_stack: non_empty("SERVERLESS_ACCESS_PROVIDER_STACK_NAME"),
+            allowed_actions,
+            resource_accounts: accounts("SERVERLESS_ACCESS_RESOURCE_ACCOUNT_IDS")?,
+            allowed_tag_keys: non_empty("SERVERLESS_ACCESS_ALLOWED_TAG_KEYS")
+                .map(|v| split_list(&v).into_iter().collect()),
+        };
         let concurrency = match non_empty("SERVERLESS_ACCESS_CONCURRENCY") {
             None => DEFAULT_CONCURRENCY,
             Some(v) => v
@@ -93,6 +139,7 @@ impl Settings {
             permissions_boundary,
             allowed_keys,
             allowed_accounts,
+            guardrails,
             provider_role_arn: non_empty("SERVERLESS_ACCESS_PROVIDER_ROLE_ARN"),
             concurrency,
             allow_loopback_response_url: get("SERVERLESS_ACCESS_ALLOW_LOOPBACK_RESPONSE_URL")

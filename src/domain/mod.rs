@@ -2,12 +2,16 @@
 //! Nothing in here calls AWS, reads the environment or imports anything outside `domain`:
 //! the provider's settings come in as values (see [`spec::Context`]).
 
+pub mod action_rules;
 pub mod arn;
+#[cfg(test)]
+mod attacks;
 pub mod attributes;
 pub mod change;
 pub mod charset;
 pub mod desired;
 pub mod group_policies;
+pub mod guardrails;
 pub mod names;
 pub mod observed;
 pub mod plan;

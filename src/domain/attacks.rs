@@ -1,0 +1,336 @@
+//! The adversarial suite of the validator: one test per attack of the threat model
+//! (`../shared/reference/threat-model.md`), each named for the attack and asserting that the
+//! properties are refused before anything is written; and positive controls, the statements real
+//! functions need, which must stay accepted (an over-tight validator is a defect too).
+//! The generated documents are evaluated request by request in `tests/e2e/test_attacks.py`.
+
+use super::guardrails::Guardrails;
+use super::spec::tests::{full_props, parse_with_guardrails};
+use serde_json::{json, Value};
+
+fn guard() -> Guardrails {
+    Guardrails {
+        provider_function: Some("serverless-access-ProviderFunction-AbC123".into()),
+        provider_stack: Some("serverless-access".into()),
+        ..Guardrails::default()
+    }
+}
+
+/// The problems found when function `worker` (service orders, stage prod) asks for `statement`.
+fn refusal(statement: Value, g: &Guardrails) -> Vec<String> {
+    let mut p = full_props();
+    p["Functions"][1]["Statements"] = json!([statement]);
+    match parse_with_guardrails(p, g) {
+        Ok(_) => vec![],
+        Err(e) => e,
+    }
+}
+
+fn allow(action: &str, resource: &str) -> Value {
+    json!({"Effect": "Allow", "Action": action, "Resource": resource})
+}
+
+#[track_caller]
+fn assert_refused(statement: Value, needle: &str) {
+    let e = refusal(statement.clone(), &guard());
+    assert!(
+        e.iter().any(|m| m.contains(needle)),
+        "{statement} was not refused with {needle:?}: {e:?}"
+    );
+}
+
+#[track_caller]
+fn assert_accepted(statement: Value) {
+    let e = refusal(statement.clone(), &guard());
+    assert!(e.is_empty(), "{statement} was refused: {e:?}");
+}
+
+#[test]
+fn attack_1_claiming_the_providers_own_names_is_refused() {
+    let mut p = full_props();
+    p["ServiceName"] = json!("serverless");
+    p["Stage"] = json!("access");
+    let e = parse_with_guardrails(p, &guard()).unwrap_err();
+    assert!(e.iter().any(|m| m.contains("own function")), "{e:?}");
+    assert!(e.iter().any(|m| m.contains("own stack")), "{e:?}");
+}
+
+#[test]
+fn attack_3_assuming_other_roles_is_refused() {
+    assert_refused(
+        allow("sts:AssumeRole", "arn:aws:iam::123456789012:role/admin"),
+        "act as another principal",
+    );
+    assert_refused(
+        allow("sts:AssumeRole", "arn:aws:iam::210987654321:role/x"),
+        "act as another principal",
+    );
+}
+
+#[test]
+fn attack_3_changing_code_of_functions_outside_the_stage_is_refused() {
+    for action in [
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+    ] {
+        assert_refused(
+            allow(
+                action,
+                "arn:aws:lambda:us-east-1:123456789012:function:billing-prod-api",
+            ),
+            "only its own stage's functions",
+        );
+        // A stage that starts like this one's is another stage.
+        assert_refused(
+            allow(
+                action,
+                "arn:aws:lambda:us-east-1:123456789012:function:orders-prod2-api",
+            ),
+            "only its own stage's functions",
+        );
+    }
+    assert_refused(
+        allow(
+            "lambda:PublishLayerVersion",
+            "arn:aws:lambda:us-east-1:123456789012:layer:shared-deps",
+        ),
+        "only its own stage's functions",
+    );
+    assert_accepted(allow(
+        "lambda:UpdateFunctionConfiguration",
+        "arn:aws:lambda:us-east-1:123456789012:function:orders-prod-worker",
+    ));
+}
+
+#[test]
+fn attack_3_any_lambda_action_on_the_providers_own_function_is_refused() {
+    for r in [
+        "arn:aws:lambda:us-east-1:123456789012:function:serverless-access-ProviderFunction-AbC123",
+        "arn:aws:lambda:us-east-1:123456789012:function:serverless-access-*",
+        "arn:aws:lambda:us-east-1:123456789012:function:serverless-*:*",
+    ] {
+        assert_refused(allow("lambda:InvokeFunction", r), "provider's own function");
+    }
+    // Invoking another service's function stays allowed.
+    assert_accepted(allow(
+        "lambda:InvokeFunction",
+        "arn:aws:lambda:us-east-1:123456789012:function:billing-prod-charge",
+    ));
+}
+
+#[test]
+fn attack_3_running_commands_builds_tasks_and_stacks_elsewhere_is_refused() {
+    for (a, r) in [
+        (
+            "ssm:SendCommand",
+            "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc",
+        ),
+        (
+            "ssm:StartSession",
+            "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc",
+        ),
+        (
+            "codebuild:StartBuild",
+            "arn:aws:codebuild:us-east-1:123456789012:project/deploy",
+        ),
+        (
+            "ecs:ExecuteCommand",
+            "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+        ),
+        (
+            "ec2-instance-connect:SendSSHPublicKey",
+            "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc",
+        ),
+        (
+            "cloudformation:UpdateStack",
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-prod/*",
+        ),
+        (
+            "cloudformation:CreateStack",
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/x/*",
+        ),
+    ] {
+        assert_refused(allow(a, r), "act as another principal");
+    }
+}
+
+#[test]
+fn attack_4_wildcards_as_wide_as_star_are_refused() {
+    for (a, r) in [
+        ("s3:GetObject", "arn:aws:s3:::*/*"),
+        (
+            "secretsmanager:GetSecretValue",
+            "arn:aws:secretsmanager:*:*:secret:*",
+        ),
+        ("dynamodb:GetItem", "arn:aws:dynamodb:*:*:*"),
+        (
+            "dynamodb:GetItem",
+            "arn:aws:dynamodb:us-east-1:123456789012:table/*",
+        ),
+        (
+            "ssm:GetParameter",
+            "arn:aws:ssm:us-east-1:123456789012:parameter/*",
+        ),
+        ("sqs:SendMessage", "arn:aws:sqs:us-east-1:*:orders"),
+    ] {
+        assert_refused(allow(a, r), "as wide as");
+    }
+}
+
+#[test]
+fn attack_4_resources_of_another_account_are_refused_unless_allowed() {
+    let st = allow(
+        "sqs:SendMessage",
+        "arn:aws:sqs:us-east-1:210987654321:orders",
+    );
+    assert_refused(st.clone(), "account 210987654321");
+    let g = Guardrails {
+        resource_accounts: vec!["210987654321".into()],
+        ..guard()
+    };
+    assert!(refusal(st, &g).is_empty());
+}
+
+#[test]
+fn attack_5_resource_policy_and_grant_writers_are_refused() {
+    for (a, r) in [
+        ("s3:PutBucketPolicy", "arn:aws:s3:::orders-data"),
+        (
+            "kms:PutKeyPolicy",
+            "arn:aws:kms:us-east-1:123456789012:key/abc",
+        ),
+        (
+            "kms:CreateGrant",
+            "arn:aws:kms:us-east-1:123456789012:key/abc",
+        ),
+        (
+            "secretsmanager:PutResourcePolicy",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders/db",
+        ),
+        (
+            "lambda:AddPermission",
+            "arn:aws:lambda:us-east-1:123456789012:function:orders-prod-api",
+        ),
+        (
+            "sqs:AddPermission",
+            "arn:aws:sqs:us-east-1:123456789012:orders",
+        ),
+    ] {
+        assert_refused(allow(a, r), "writes permissions");
+    }
+    for a in ["events:PutPermission", "logs:PutResourcePolicy"] {
+        assert_refused(allow(a, "*"), "writes permissions");
+    }
+}
+
+#[test]
+fn attack_5_billing_identity_and_support_services_are_refused_even_when_named_by_the_provider() {
+    let g = Guardrails {
+        allowed_actions: ["sso-directory:createuser".to_string()].into(),
+        ..guard()
+    };
+    for a in [
+        "sso-directory:CreateUser",
+        "identitystore-auth:BatchGetSession",
+        "payments:UpdatePaymentPreferences",
+        "savingsplans:CreateSavingsPlan",
+        "route53domains:TransferDomain",
+        "ce:UpdateCostAllocationTagsStatus",
+        "budgets:ModifyBudget",
+        "support:CreateCase",
+        "rolesanywhere:CreateProfile",
+        "iam:PassRole",
+    ] {
+        let e = refusal(allow(a, "*"), &g);
+        assert!(
+            e.iter().any(|m| m.contains("administers identities")),
+            "{a}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn attack_5_account_wide_switches_are_refused() {
+    for a in [
+        "s3:PutAccountPublicAccessBlock",
+        "ec2:DisableEbsEncryptionByDefault",
+        "ec2:ModifyEbsDefaultKmsKeyId",
+        "guardduty:DisassociateFromAdministratorAccount",
+    ] {
+        assert_refused(allow(a, "*"), "account-wide setting");
+    }
+    assert_refused(
+        allow(
+            "cloudtrail:StopLogging",
+            "arn:aws:cloudtrail:us-east-1:123456789012:trail/org",
+        ),
+        "account-wide setting",
+    );
+}
+
+#[test]
+fn attack_5_an_action_on_star_needs_to_be_on_the_list_not_merely_unscoped() {
+    // Unscoped in the catalog, but not on the provider's list: refused.
+    assert_refused(allow("ec2:DescribeInstances", "*"), "Resource \"*\"");
+    assert_accepted(allow("xray:PutTraceSegments", "*"));
+    let g = Guardrails {
+        allowed_actions: ["ec2:describeinstances".to_string()].into(),
+        ..guard()
+    };
+    assert!(refusal(allow("ec2:DescribeInstances", "*"), &g).is_empty());
+}
+
+#[test]
+fn a_provider_may_allow_a_named_sensitive_action() {
+    let st = allow(
+        "ssm:SendCommand",
+        "arn:aws:ssm:us-east-1:123456789012:document/orders-run",
+    );
+    let g = Guardrails {
+        allowed_actions: ["ssm:sendcommand".to_string()].into(),
+        ..guard()
+    };
+    assert!(refusal(st.clone(), &guard())
+        .iter()
+        .any(|m| m.contains("AllowedSensitiveActions")));
+    assert!(refusal(st, &g).is_empty());
+}
+
+#[test]
+fn attack_8_self_chosen_tags_outside_the_providers_allowlist_are_refused() {
+    let g = Guardrails {
+        allowed_tag_keys: Some(["team".to_string(), "cost-center".to_string()].into()),
+        ..guard()
+    };
+    let mut p = full_props();
+    p["Tags"] = json!({"access-level": "admin"});
+    let e = parse_with_guardrails(p, &g).unwrap_err();
+    assert!(e[0].contains("AllowedTagKeys"), "{e:?}");
+    let mut p = full_props();
+    p["Tags"] = json!({"Serverless-Access:stage": "prod"});
+    assert!(parse_with_guardrails(p, &guard()).unwrap_err()[0].contains("reserved"));
+    let mut p = full_props();
+    p["Tags"] = json!({"Team": "a", "team": "b"});
+    assert!(parse_with_guardrails(p, &guard()).unwrap_err()[0].contains("ignore case"));
+}
+
+#[test]
+fn positive_controls_what_real_functions_need_is_accepted() {
+    let (r, a) = ("us-east-1", "123456789012");
+    for st in [
+        json!({"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+               "Resource": [format!("arn:aws:dynamodb:{r}:{a}:table/orders"), format!("arn:aws:dynamodb:{r}:{a}:table/orders/index/*")]}),
+        json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::orders-data/incoming/*"}),
+        json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": format!("arn:aws:secretsmanager:{r}:{a}:secret:orders/db-*")}),
+        json!({"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParametersByPath"], "Resource": format!("arn:aws:ssm:{r}:{a}:parameter/orders/prod/*")}),
+        json!({"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": format!("arn:aws:sqs:{r}:{a}:orders-prod-jobs")}),
+        json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": format!("arn:aws:sns:{r}:{a}:orders-events")}),
+        json!({"Effect": "Allow", "Action": "events:PutEvents", "Resource": format!("arn:aws:events:{r}:{a}:event-bus/default")}),
+        json!({"Effect": "Allow", "Action": "states:StartExecution", "Resource": format!("arn:aws:states:{r}:{a}:stateMachine:orders-prod-fulfil")}),
+        json!({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": format!("arn:aws:lambda:{r}:{a}:function:orders-prod-api")}),
+        json!({"Effect": "Allow", "Action": ["xray:PutTraceSegments", "cloudwatch:PutMetricData"], "Resource": "*"}),
+        json!({"Effect": "Deny", "Action": "dynamodb:DeleteTable", "Resource": "*"}),
+    ] {
+        assert_accepted(st);
+    }
+}

@@ -1,0 +1,326 @@
+//! Resource properties → a validated [`Spec`].
+//!
+//! CloudFormation sends every scalar as a string (`"true"`, `"30"`); booleans are parsed from
+//! `"true"`/`"false"` (and JSON booleans), anything else is an error naming the field.
+//! `ServiceToken` and `ServiceTimeout` are CloudFormation's and ignored. Every problem is
+//! collected so that one answer lists all of them; nothing is written before validation passes.
+
+mod functions;
+mod values;
+
+pub use functions::FunctionSpec;
+pub use values::{boolean, check_bucket_name};
+
+use super::arn::{self, KeyArn, StackRef};
+use super::guardrails::{self, Guardrails};
+use super::names::{self, GroupKind, Naming};
+use super::statements::StatementRules;
+use functions::parse_functions;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use values::{optional_string, required_string, string_map};
+
+/// The KMS grant operations a function may ask for.
+pub const GRANT_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "DescribeKey",
+];
+
+/// Tag keys the provider sets itself on every role.
+pub const OWNER_TAG_PREFIX: &str = "serverless-access:";
+/// Roles carry at most 50 tags; the provider uses this many.
+pub const OWN_TAG_COUNT: usize = 4;
+
+/// A validated resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Names and path of everything this resource owns.
+    pub naming: Naming,
+    /// Groups to maintain.
+    pub groups: BTreeSet<GroupKind>,
+    /// The exact deployment bucket, or `None` for Serverless's generated one.
+    pub deployment_bucket: Option<String>,
+    /// Boundary on every role.
+    pub permissions_boundary: Option<String>,
+    /// Key the grants are on.
+    pub kms_key: Option<KeyArn>,
+    /// User tags on every role.
+    pub tags: BTreeMap<String, String>,
+    /// Functions, in the order given.
+    pub functions: Vec<FunctionSpec>,
+    /// The provider's own function, which every group policy denies.
+    pub provider_function: Option<String>,
+    /// The provider's own stack, which every group policy denies.
+    pub provider_stack: Option<String>,
+}
+
+/// What validation needs to know besides the properties.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// The request's StackId.
+    pub stack_id: &'a str,
+    /// The request's LogicalResourceId.
+    pub logical_id: &'a str,
+    /// The stack, parsed from StackId.
+    pub stack: &'a StackRef,
+    /// The provider's IAM path.
+    pub iam_path: &'a str,
+    /// The boundary the provider enforces, if any.
+    pub enforced_boundary: Option<&'a str>,
+    /// Which keys grants may use.
+    pub allowed_keys: &'a arn::KeyAllowList,
+    /// The provider's own account and region (for the default key allowance).
+    pub provider_account: &'a str,
+    /// The provider's region.
+    pub provider_region: &'a str,
+    /// The provider's own protections and allowances.
+    pub guardrails: &'a Guardrails,
+}
+
+const TOP_KEYS: &[&str] = &[
+    "ServiceToken",
+    "ServiceTimeout",
+    "ServiceName",
+    "Stage",
+    "Groups",
+    "DeploymentBucket",
+    "PermissionsBoundary",
+    "KmsKeyArn",
+    "Tags",
+    "Functions",
+];
+/// Reads just the service and stage, for naming a resource whose other properties are invalid.
+pub fn service_and_stage(props: &Value) -> Option<(String, String)> {
+    let service = props.get("ServiceName")?.as_str()?;
+    let stage = props.get("Stage")?.as_str()?;
+    (names::check_service(service).is_ok() && names::check_stage(stage).is_ok())
+        .then(|| (service.to_string(), stage.to_string()))
+}
+
+/// Parses and validates the properties. On failure, every problem found.
+pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
+    let mut errors = Vec::new();
+    let Some(obj) = props.as_object() else {
+        return Err(vec!["ResourceProperties must be an object".into()]);
+    };
+    for k in obj.keys() {
+        if !TOP_KEYS.contains(&k.as_str()) {
+            errors.push(format!(
+                "unknown property {k:?} (known: {})",
+                TOP_KEYS[2..].join(", ")
+            ));
+        }
+    }
+    let service = required_string(obj, "ServiceName", &mut errors);
+    let stage = required_string(obj, "Stage", &mut errors);
+    if let Some(s) = &service {
+        if let Err(e) = names::check_service(s) {
+            errors.push(e);
+        }
+    }
+    if let Some(s) = &stage {
+        if let Err(e) = names::check_stage(s) {
+            errors.push(e);
+        }
+    }
+    if let (Some(svc), Some(stg)) = (&service, &stage) {
+        errors.extend(guardrails::check_claim(svc, stg, ctx.guardrails));
+    }
+
+    let groups = match obj.get("Groups") {
+        None => GroupKind::ALL.into_iter().collect(),
+        Some(v) => {
+            let mut set = BTreeSet::new();
+            match v.as_array() {
+                None => errors.push("Groups must be a list of admin, developer, ci".into()),
+                Some(items) => {
+                    for item in items {
+                        match item.as_str().and_then(GroupKind::parse) {
+                            Some(k) if !set.insert(k) => {
+                                errors.push(format!("Groups lists {:?} twice", k.as_str()))
+                            }
+                            Some(_) => {}
+                            None => errors
+                                .push(format!("Groups: {item} is not one of admin, developer, ci")),
+                        }
+                    }
+                }
+            }
+            set
+        }
+    };
+
+    let deployment_bucket = optional_string(obj, "DeploymentBucket", &mut errors);
+    if let Some(b) = &deployment_bucket {
+        if let Err(e) = check_bucket_name(b) {
+            errors.push(e);
+        }
+    }
+
+    let permissions_boundary = optional_string(obj, "PermissionsBoundary", &mut errors);
+    if let Some(b) = &permissions_boundary {
+        if let Err(e) = arn::check_policy_arn(b) {
+            errors.push(format!("PermissionsBoundary: {e}"));
+        }
+    }
+    let permissions_boundary = match (ctx.enforced_boundary, permissions_boundary) {
+        (Some(enforced), Some(asked)) if asked != enforced => {
+            errors.push(format!("PermissionsBoundary {asked:?} is not allowed: this provider sets {enforced:?} on every role (omit the property or give exactly that ARN)"));
+            None
+        }
+        (Some(enforced), _) => Some(enforced.to_string()),
+        (None, asked) => asked,
+    };
+
+    let kms_key = optional_string(obj, "KmsKeyArn", &mut errors).and_then(|k| match arn::parse_key_arn(&k) {
+        Err(e) => {
+            errors.push(format!("KmsKeyArn: {e}"));
+            None
+        }
+        Ok(key) if !ctx.allowed_keys.allows(&key, ctx.provider_account, ctx.provider_region) => {
+            errors.push(format!("KmsKeyArn {:?} is not allowed by this provider (its AllowedKmsKeyArns)", key.arn));
+            None
+        }
+        Ok(key) if key.region != ctx.stack.region => {
+            errors.push(format!("KmsKeyArn {:?} is in {}, the stack is in {}: grants must be on a key of the functions' region", key.arn, key.region, ctx.stack.region));
+            None
+        }
+        Ok(key) => Some(key),
+    });
+
+    let tags = string_map(obj.get("Tags"), "Tags", &mut errors);
+    errors.extend(check_tags(&tags, ctx.guardrails));
+
+    let stage_prefix = format!(
+        "{}-{}",
+        service.as_deref().unwrap_or_default(),
+        stage.as_deref().unwrap_or_default()
+    );
+    let rules = StatementRules {
+        partition: &ctx.stack.partition,
+        region: &ctx.stack.region,
+        account: &ctx.stack.account,
+        stage_prefix: &stage_prefix,
+        provider_function: ctx.guardrails.provider_function.as_deref(),
+        allowed_actions: &ctx.guardrails.allowed_actions,
+        resource_accounts: &ctx.guardrails.resource_accounts,
+    };
+    let functions = parse_functions(
+        obj.get("Functions"),
+        service.as_deref(),
+        stage.as_deref(),
+        kms_key.is_some(),
+        &rules,
+        &mut errors,
+    );
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let (Some(service), Some(stage)) = (service, stage) else {
+        return Err(vec!["ServiceName and Stage are required".into()]);
+    };
+    let naming = Naming::new(
+        ctx.iam_path,
+        ctx.stack_id,
+        ctx.logical_id,
+        ctx.stack,
+        &service,
+        &stage,
+    );
+    if deployment_bucket.is_none() && !groups.is_empty() {
+        let pattern = generated_bucket_prefix(&naming);
+        // CloudFormation truncates generated names to 63 characters; the random suffix takes 13.
+        if pattern.len() + 13 > 63 {
+            errors.push(format!("DeploymentBucket is required: the generated bucket name {pattern}… would be truncated by CloudFormation (ServiceName and Stage are too long for it)"));
+        }
+    }
+    let group_name_len = naming.group_name(GroupKind::Developer).len();
+    if group_name_len > names::GROUP_NAME_MAX {
+        errors.push(format!(
+            "ServiceName and Stage make group names of {group_name_len} characters; IAM allows {}",
+            names::GROUP_NAME_MAX
+        ));
+    }
+    if naming.path.len() > names::PATH_MAX {
+        errors.push(format!(
+            "IAM path {} is longer than {}",
+            naming.path,
+            names::PATH_MAX
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Spec {
+        naming,
+        groups,
+        deployment_bucket,
+        permissions_boundary,
+        kms_key,
+        tags,
+        functions,
+        provider_function: ctx.guardrails.provider_function.clone(),
+        provider_stack: ctx.guardrails.provider_stack.clone(),
+    })
+}
+
+/// Role tags: IAM's lengths and characters; keys unique ignoring case (IAM treats `Team` and
+/// `team` as one key); no key IAM or the provider reserves, in any case; only the keys the
+/// provider allows when it names them (accounts deciding access by principal tags).
+fn check_tags(tags: &BTreeMap<String, String>, g: &Guardrails) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            errors.push(format!(
+                "Tags: {k:?} must be 1-128 characters with a value of at most 256"
+            ));
+        }
+        if !k.chars().chain(v.chars()).all(super::charset::is_tag_char) {
+            errors.push(format!(
+                "Tags: {k:?} may hold only letters, digits, spaces and _ . : / = + - @ (IAM's tag characters)"
+            ));
+        }
+        let lower = k.to_lowercase();
+        if lower.starts_with("aws:") || lower.starts_with(OWNER_TAG_PREFIX) {
+            errors.push(format!("Tags: key {k:?} is reserved"));
+        } else if let Some(allowed) = &g.allowed_tag_keys {
+            if !allowed.contains(k) {
+                errors.push(format!(
+                    "Tags: key {k:?} is not one this provider lets stacks set (its AllowedTagKeys: {})",
+                    allowed.iter().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        if let Some(first) = seen.insert(lower, k) {
+            errors.push(format!(
+                "Tags: {first:?} and {k:?} are the same key to IAM (tag keys ignore case)"
+            ));
+        }
+    }
+    if tags.len() + OWN_TAG_COUNT > 50 {
+        errors.push(format!(
+            "Tags: at most {} tags (IAM allows 50 per role; the provider adds {OWN_TAG_COUNT})",
+            50 - OWN_TAG_COUNT
+        ));
+    }
+    errors
+}
+
+/// `{service}-{stage}-serverlessdeploymentbucket-`: Serverless's generated deployment bucket is
+/// the stack's `ServerlessDeploymentBucket` resource, named by CloudFormation from this prefix.
+pub fn generated_bucket_prefix(n: &Naming) -> String {
+    format!(
+        "{}-serverlessdeploymentbucket-",
+        n.stack_name().to_ascii_lowercase()
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,100 @@
+//! Reading CloudFormation's property values: every scalar arrives as a string.
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A required non-empty string.
+pub fn required_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Option<String> {
+    match obj.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(_) => {
+            errors.push(format!("{key} must be a non-empty string"));
+            None
+        }
+        None => {
+            errors.push(format!("{key} is required"));
+            None
+        }
+    }
+}
+
+/// An optional string; empty counts as absent.
+pub fn optional_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Option<String> {
+    match obj.get(key) {
+        None => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(format!("{key} must be a string"));
+            None
+        }
+    }
+}
+
+/// Parses a CloudFormation boolean: `"true"`/`"false"` (any case) or a JSON boolean; absent is false.
+pub fn boolean(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> bool {
+    match v {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+        Some(other) => {
+            errors.push(format!("{at} must be \"true\" or \"false\", got {other}"));
+            false
+        }
+    }
+}
+
+/// A map of strings (tags, encryption context).
+pub fn string_map(
+    v: Option<&Value>,
+    at: &str,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    match v {
+        None => {}
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                match v {
+                    Value::String(s) => {
+                        out.insert(k.clone(), s.clone());
+                    }
+                    other => errors.push(format!(
+                        "{at}: value of {k:?} must be a string, got {other}"
+                    )),
+                }
+            }
+        }
+        Some(_) => errors.push(format!("{at} must be a map of strings")),
+    }
+    out
+}
+
+/// S3 bucket naming rules: 3–63 lowercase letters, digits, dots and hyphens, starting and ending
+/// with a letter or digit.
+pub fn check_bucket_name(b: &str) -> Result<(), String> {
+    let bytes = b.as_bytes();
+    let ok = (3..=63).contains(&b.len())
+        && bytes
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[b.len() - 1].is_ascii_alphanumeric()
+        && !b.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "DeploymentBucket {b:?} is not a valid S3 bucket name"
+        ))
+    }
+}

@@ -1,0 +1,412 @@
+//! Validation of the extra statements a stack asks for on an execution role.
+//!
+//! A role's rights are its deployers' rights (they run code as it), so an Allow is refused when:
+//! - an action is `*` or has a wildcard, or `NotAction`/`NotResource` is used;
+//! - an action belongs to a family of [`action_rules`] (identity administration, acting as another
+//!   principal, permissions management, account switches) and the provider does not allow it by name;
+//! - a Lambda action that changes code or configuration names a function or layer outside the stage,
+//!   or any Lambda action can reach the provider's own function (invoking it forges requests);
+//! - a resource is `*` or as wide as `*` (a wildcard in its account or region, or no literal prefix
+//!   before the first wildcard) and the action is not on the list of actions accepted on `*`;
+//! - a resource names an account other than the stack's that the provider does not allow.
+//!
+//! Deny statements only take away, so only their shape is checked.
+
+use super::action_rules::{self, LAMBDA_CODE_WRITES, STAR_ALLOWED};
+use super::arn::Arn;
+use serde_json::{Map, Value};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::OnceLock;
+
+/// Actions that AWS authorises on `Resource: "*"` only, lower-case, generated from the IAM
+/// catalog by `tools/gen_action_catalog.py`.
+const UNSCOPED_ACTIONS: &str = include_str!("unscoped_actions.txt");
+
+fn unscoped() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| UNSCOPED_ACTIONS.lines().filter(|l| !l.is_empty()).collect())
+}
+
+/// Whether AWS offers no resource-level scoping for `action` (`service:Name`, any case).
+pub fn is_unscoped_action(action: &str) -> bool {
+    unscoped().contains(action.to_ascii_lowercase().as_str())
+}
+
+/// What statements are checked against: the stack and the provider's settings.
+#[derive(Debug, Clone)]
+pub struct StatementRules<'a> {
+    /// The stack's partition.
+    pub partition: &'a str,
+    /// The stack's region.
+    pub region: &'a str,
+    /// The stack's account.
+    pub account: &'a str,
+    /// `{service}-{stage}`: the stage's functions and layers start with it and a hyphen.
+    pub stage_prefix: &'a str,
+    /// The provider's own function name, when known.
+    pub provider_function: Option<&'a str>,
+    /// Actions the provider allows by name despite their family or on `*` (lower case).
+    pub allowed_actions: &'a BTreeSet<String>,
+    /// Accounts besides the stack's whose resources statements may name.
+    pub resource_accounts: &'a [String],
+}
+
+/// Whether a resource ARN is as wide as `*`: a wildcard in its account or region, or no literal
+/// text before its first wildcard once the resource type (`table/`, `secret:`) is set aside.
+pub fn is_wildcard_equivalent(arn: &Arn<'_>) -> bool {
+    let wild = |s: &str| s.contains(['*', '?']);
+    if wild(arn.account) || wild(arn.region) {
+        return true;
+    }
+    let Some(first) = arn.resource.find(['*', '?']) else {
+        return false;
+    };
+    let literal = &arn.resource[..first];
+    // S3, SQS and SNS resources carry no type: the bucket, queue or topic name comes first.
+    let typed = !matches!(arn.service, "s3" | "sqs" | "sns");
+    let rest = match literal.find(['/', ':']) {
+        Some(i)
+            if typed
+                && literal[..i]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            &literal[i + 1..]
+        }
+        _ => literal,
+    };
+    rest.is_empty()
+}
+
+/// Matches an IAM resource pattern (`*` and `?`) against a concrete ARN.
+pub fn pattern_matches(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = vi;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            vi = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Validates one statement; `at` names it for messages (`function api statement 2`).
+/// Returns the statement normalised (lists for Action/Resource) or the problems found.
+pub fn validate(
+    at: &str,
+    raw: &Value,
+    rules: &StatementRules<'_>,
+    errors: &mut Vec<String>,
+) -> Option<Value> {
+    let Some(obj) = raw.as_object() else {
+        errors.push(format!("{at}: must be an object"));
+        return None;
+    };
+    let before = errors.len();
+    for k in obj.keys() {
+        if ![
+            "Sid",
+            "Effect",
+            "Action",
+            "NotAction",
+            "Resource",
+            "NotResource",
+            "Condition",
+        ]
+        .contains(&k.as_str())
+        {
+            errors.push(format!(
+                "{at}: unknown key {k:?} (Principal is not allowed in an identity policy)"
+            ));
+        }
+    }
+    let effect = obj.get("Effect").and_then(Value::as_str).unwrap_or("");
+    if effect != "Allow" && effect != "Deny" {
+        errors.push(format!("{at}: Effect must be \"Allow\" or \"Deny\""));
+    }
+    if let Some(sid) = obj.get("Sid") {
+        let ok = sid.as_str().is_some_and(|s| {
+            !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+        if !ok {
+            errors.push(format!("{at}: Sid must be letters and digits"));
+        } else if sid.as_str().is_some_and(|s| {
+            s.starts_with("ServerlessAccess") || s.starts_with("NoResourceScoping")
+        }) {
+            errors.push(format!(
+                "{at}: Sid prefixes ServerlessAccess and NoResourceScoping are reserved"
+            ));
+        }
+    }
+    let allow = effect == "Allow";
+    let actions = string_list(at, obj, "Action", "NotAction", errors);
+    let resources = string_list(at, obj, "Resource", "NotResource", errors);
+    if allow && obj.contains_key("NotAction") {
+        errors.push(format!(
+            "{at}: NotAction with Allow grants everything not listed"
+        ));
+    }
+    if allow && obj.contains_key("NotResource") {
+        errors.push(format!(
+            "{at}: NotResource with Allow grants every resource not listed"
+        ));
+    }
+    for a in &actions {
+        check_action(at, a, allow, rules, errors);
+    }
+    for r in &resources {
+        if r == "*" {
+            if allow {
+                check_star(at, &actions, "Resource \"*\"", rules, errors);
+            }
+            continue;
+        }
+        let arn = match Arn::parse(r) {
+            Ok(arn) => arn,
+            Err(e) => {
+                errors.push(format!("{at}: Resource {e}"));
+                continue;
+            }
+        };
+        if r.split(':')
+            .take(3)
+            .any(|p| p.contains('*') || p.contains('?'))
+        {
+            errors.push(format!(
+                "{at}: Resource {r:?} has a wildcard in its partition or service"
+            ));
+            continue;
+        }
+        if !allow {
+            continue;
+        }
+        if is_wildcard_equivalent(&arn) {
+            check_star(
+                at,
+                &actions,
+                &format!("Resource {r:?} (as wide as \"*\": wildcard account or region, or no literal prefix)"),
+                rules,
+                errors,
+            );
+        }
+        let foreign = !arn.account.is_empty()
+            && !arn.account.contains(['*', '?'])
+            && arn.account != rules.account
+            && arn.account != "aws"
+            && !rules.resource_accounts.iter().any(|a| a == arn.account);
+        if foreign {
+            errors.push(format!("{at}: Resource {r:?} is in account {}, which this provider does not allow (its ResourceAccountIds)", arn.account));
+        }
+        check_lambda(at, &actions, r, &arn, rules, errors);
+    }
+    if let Some(c) = obj.get("Condition") {
+        let ok = c.as_object().is_some_and(|m| {
+            !m.is_empty()
+                && m.values()
+                    .all(|v| v.as_object().is_some_and(|inner| !inner.is_empty()))
+        });
+        if !ok {
+            errors.push(format!(
+                "{at}: Condition must map operators to non-empty key/value objects"
+            ));
+        }
+    }
+    if errors.len() > before {
+        return None;
+    }
+    let mut out = obj.clone();
+    for key in ["Action", "NotAction", "Resource", "NotResource"] {
+        if let Some(v) = out.get_mut(key) {
+            if let Value::String(s) = v {
+                *v = Value::Array(vec![Value::String(s.clone())]);
+            }
+        }
+    }
+    Some(Value::Object(out))
+}
+
+fn string_list(
+    at: &str,
+    obj: &Map<String, Value>,
+    key: &str,
+    not_key: &str,
+    errors: &mut Vec<String>,
+) -> Vec<String> {
+    let (name, v) = match (obj.get(key), obj.get(not_key)) {
+        (Some(_), Some(_)) => {
+            errors.push(format!("{at}: give {key} or {not_key}, not both"));
+            return vec![];
+        }
+        (Some(v), None) => (key, v),
+        (None, Some(v)) => (not_key, v),
+        (None, None) => {
+            errors.push(format!("{at}: {key} is required"));
+            return vec![];
+        }
+    };
+    let list: Option<Vec<String>> = match v {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(a) if !a.is_empty() => {
+            a.iter().map(|x| x.as_str().map(String::from)).collect()
+        }
+        _ => None,
+    };
+    match list {
+        Some(l) => l,
+        None => {
+            errors.push(format!(
+                "{at}: {name} must be a string or a non-empty list of strings"
+            ));
+            vec![]
+        }
+    }
+}
+
+fn check_action(
+    at: &str,
+    a: &str,
+    allow: bool,
+    rules: &StatementRules<'_>,
+    errors: &mut Vec<String>,
+) {
+    if a == "*" {
+        errors.push(format!("{at}: Action \"*\" grants every action"));
+        return;
+    }
+    let Some((service, name)) = a.split_once(':') else {
+        errors.push(format!("{at}: Action {a:?} must be service:Action"));
+        return;
+    };
+    let service_ok = !service.is_empty()
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !service_ok
+        || name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?')
+    {
+        errors.push(format!("{at}: Action {a:?} must be service:Action"));
+        return;
+    }
+    if name.contains('*') || name.contains('?') {
+        errors.push(format!(
+            "{at}: Action {a:?} has a wildcard; list the actions"
+        ));
+        return;
+    }
+    if !allow {
+        return;
+    }
+    if let Some(family) = action_rules::family(a) {
+        let allowed =
+            family.may_be_allowed() && rules.allowed_actions.contains(&a.to_ascii_lowercase());
+        if !allowed {
+            let hint = if family.may_be_allowed() {
+                " unless the provider allows it by name (its AllowedSensitiveActions)"
+            } else {
+                ""
+            };
+            errors.push(format!(
+                "{at}: Action {a:?} may not be granted to a function role: it {}{hint}",
+                family.describe()
+            ));
+        }
+    }
+}
+
+/// `*`, or a resource as wide, is accepted only for actions AWS cannot scope that are on the
+/// provider's short list (or that the provider allows by name).
+fn check_star(
+    at: &str,
+    actions: &[String],
+    what: &str,
+    rules: &StatementRules<'_>,
+    errors: &mut Vec<String>,
+) {
+    let refused: Vec<&str> = actions
+        .iter()
+        .map(String::as_str)
+        .filter(|a| {
+            let lower = a.to_ascii_lowercase();
+            let listed = STAR_ALLOWED.contains(&lower.as_str()) && is_unscoped_action(a);
+            !(listed || rules.allowed_actions.contains(&lower))
+        })
+        .collect();
+    if !refused.is_empty() {
+        errors.push(format!(
+            "{at}: {what} is not allowed for {}: name the resources (only actions AWS cannot scope that are on the provider's list may use \"*\")",
+            refused.join(", ")
+        ));
+    }
+}
+
+/// Lambda: code and configuration writes only on the stage's own functions and layers, and no
+/// Lambda action on the provider's own function.
+fn check_lambda(
+    at: &str,
+    actions: &[String],
+    r: &str,
+    arn: &Arn<'_>,
+    rules: &StatementRules<'_>,
+    errors: &mut Vec<String>,
+) {
+    let lambda: Vec<String> = actions
+        .iter()
+        .map(|a| a.to_ascii_lowercase())
+        .filter(|a| a.starts_with("lambda:"))
+        .collect();
+    if lambda.is_empty() {
+        return;
+    }
+    if let Some(f) = rules.provider_function {
+        let own = format!(
+            "arn:{}:lambda:{}:{}:function:{f}",
+            rules.partition, rules.region, rules.account
+        );
+        if pattern_matches(r, &own) || pattern_matches(r, &format!("{own}:1")) {
+            errors.push(format!("{at}: Resource {r:?} reaches the provider's own function {f}: no Lambda action may be granted on it"));
+            return;
+        }
+    }
+    let writes: Vec<&str> = lambda
+        .iter()
+        .map(String::as_str)
+        .filter(|a| LAMBDA_CODE_WRITES.contains(a))
+        .collect();
+    if writes.is_empty() {
+        return;
+    }
+    let first_wild = arn.resource.find(['*', '?']).unwrap_or(arn.resource.len());
+    let literal = &arn.resource[..first_wild];
+    let inside = arn.region == rules.region
+        && arn.account == rules.account
+        && [
+            format!("function:{}-", rules.stage_prefix),
+            format!("layer:{}-", rules.stage_prefix),
+        ]
+        .iter()
+        .any(|p| literal.starts_with(p.as_str()));
+    if !inside {
+        errors.push(format!(
+            "{at}: {} on {r:?}: a function role may change only its own stage's functions and layers ({}-*)",
+            writes.join(", "),
+            rules.stage_prefix
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests;
