@@ -67,192 +67,221 @@ impl Arns {
     }
 }
 
+/// An explicit Deny of everything on the provider's own function, its log group and its stack, so
+/// that no group pattern, today's or a future edit's, can reach the provider (validation already
+/// refuses claims whose names cover them). `None` when the provider's names are unknown (`plan`
+/// run without them).
+pub fn deny_provider(spec: &Spec) -> Option<Value> {
+    let n = &spec.naming;
+    let (p, r, a) = (&n.partition, &n.region, &n.account);
+    let mut resources = Vec::new();
+    if let Some(f) = &spec.provider_function {
+        resources.push(format!("arn:{p}:lambda:{r}:{a}:function:{f}"));
+        resources.push(format!("arn:{p}:lambda:{r}:{a}:function:{f}:*"));
+        resources.push(format!("arn:{p}:logs:{r}:{a}:log-group:/aws/lambda/{f}"));
+        resources.push(format!("arn:{p}:logs:{r}:{a}:log-group:/aws/lambda/{f}:*"));
+    }
+    if let Some(st) = &spec.provider_stack {
+        resources.push(format!("arn:{p}:cloudformation:{r}:{a}:stack/{st}/*"));
+    }
+    (!resources.is_empty()).then(|| {
+        serde_json::json!({
+            "Sid": "DenyTheProviderItself",
+            "Effect": "Deny",
+            "Action": ["lambda:*", "logs:*", "cloudformation:*"],
+            "Resource": resources,
+        })
+    })
+}
+
 /// The deploy managed policy: every group has it.
 pub fn deploy_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
     let (p, r, a, s) = (&x.p, &x.r, &x.a, &x.s);
-    document([
-        Statement::allow(
-            "StackChangeSets",
-            &[
-                "cloudformation:CreateChangeSet",
-                "cloudformation:DescribeChangeSet",
-                "cloudformation:ExecuteChangeSet",
-                "cloudformation:DeleteChangeSet",
-                "cloudformation:ListChangeSets",
-                "cloudformation:DescribeStacks",
-                "cloudformation:DescribeStackEvents",
-                "cloudformation:DescribeStackResource",
-                "cloudformation:DescribeStackResources",
-                "cloudformation:ListStackResources",
-                "cloudformation:GetTemplate",
-                "cloudformation:GetTemplateSummary",
-            ],
-            vec![x.stack.clone()],
-        )
-        .to_json(),
-        // AWS authorises these on "*" only (Service Authorization Reference): template validation,
-        // listing event source mappings and log groups. Limited to the stack's region.
-        Statement::allow(
-            "NoResourceScopingDeployReads",
-            &[
-                "cloudformation:ValidateTemplate",
-                "lambda:ListEventSourceMappings",
-                "logs:DescribeLogGroups",
-            ],
-            vec!["*".into()],
-        )
-        .when(x.region_only.clone())
-        .to_json(),
-        bucket_list(spec, &x),
-        Statement::allow(
-            "BucketLocation",
-            &["s3:GetBucketLocation"],
-            vec![x.bucket.clone()],
-        )
-        .to_json(),
-        Statement::allow(
-            "Artifacts",
-            &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-            vec![x.artifacts.clone()],
-        )
-        .to_json(),
-        Statement::allow(
-            "Functions",
-            &[
-                "lambda:CreateFunction",
-                "lambda:DeleteFunction",
-                "lambda:GetFunction",
-                "lambda:GetFunctionConfiguration",
-                "lambda:UpdateFunctionCode",
-                "lambda:UpdateFunctionConfiguration",
-                "lambda:PublishVersion",
-                "lambda:ListVersionsByFunction",
-                "lambda:CreateAlias",
-                "lambda:UpdateAlias",
-                "lambda:DeleteAlias",
-                "lambda:GetAlias",
-                "lambda:ListAliases",
-                "lambda:AddPermission",
-                "lambda:RemovePermission",
-                "lambda:GetPolicy",
-                "lambda:TagResource",
-                "lambda:UntagResource",
-                "lambda:ListTags",
-                "lambda:PutFunctionConcurrency",
-                "lambda:DeleteFunctionConcurrency",
-                "lambda:GetFunctionConcurrency",
-                "lambda:PutFunctionEventInvokeConfig",
-                "lambda:UpdateFunctionEventInvokeConfig",
-                "lambda:DeleteFunctionEventInvokeConfig",
-                "lambda:GetFunctionEventInvokeConfig",
-                "lambda:CreateFunctionUrlConfig",
-                "lambda:UpdateFunctionUrlConfig",
-                "lambda:DeleteFunctionUrlConfig",
-                "lambda:GetFunctionUrlConfig",
-            ],
-            vec![x.functions.clone()],
-        )
-        .to_json(),
-        // CreateEventSourceMapping has no resource type; the function it targets is the condition.
-        Statement::allow(
-            "EventSourceMappings",
-            &[
-                "lambda:GetEventSourceMapping",
-                "lambda:UpdateEventSourceMapping",
-                "lambda:DeleteEventSourceMapping",
-            ],
-            vec![format!("arn:{p}:lambda:{r}:{a}:event-source-mapping:*")],
-        )
-        .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
-        .to_json(),
-        Statement::allow(
-            "EventSourceMappingCreate",
-            &["lambda:CreateEventSourceMapping"],
-            // AWS authorises CreateEventSourceMapping on "*" only; the condition names the function.
-            vec!["*".into()],
-        )
-        .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
-        .to_json(),
-        Statement::allow(
-            "Layers",
-            &[
-                "lambda:PublishLayerVersion",
-                "lambda:GetLayerVersion",
-                "lambda:DeleteLayerVersion",
-            ],
-            vec![format!("arn:{p}:lambda:{r}:{a}:layer:{s}-*")],
-        )
-        .to_json(),
-        Statement::allow(
-            "LogGroups",
-            &[
-                "logs:CreateLogGroup",
-                "logs:DeleteLogGroup",
-                "logs:PutRetentionPolicy",
-                "logs:DeleteRetentionPolicy",
-                "logs:TagResource",
-                "logs:UntagResource",
-                "logs:ListTagsForResource",
-                "logs:TagLogGroup",
-                "logs:ListTagsLogGroup",
-            ],
-            vec![x.log_groups.clone()],
-        )
-        .to_json(),
-        Statement::allow(
-            "EventRules",
-            &[
-                "events:PutRule",
-                "events:DeleteRule",
-                "events:DescribeRule",
-                "events:EnableRule",
-                "events:DisableRule",
-                "events:PutTargets",
-                "events:RemoveTargets",
-                "events:ListTargetsByRule",
-                "events:TagResource",
-                "events:UntagResource",
-                "events:ListTagsForResource",
-            ],
-            vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
-        )
-        .to_json(),
-        // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
-        // HTTP APIs (see README, "API Gateway").
-        Statement::allow(
-            "ApiGateway",
-            &[
-                "apigateway:GET",
-                "apigateway:POST",
-                "apigateway:PUT",
-                "apigateway:PATCH",
-                "apigateway:DELETE",
-                "apigateway:UpdateRestApiPolicy",
-            ],
-            vec![
-                format!("arn:{p}:apigateway:{r}::/restapis"),
-                format!("arn:{p}:apigateway:{r}::/restapis/*"),
-                format!("arn:{p}:apigateway:{r}::/apis"),
-                format!("arn:{p}:apigateway:{r}::/apis/*"),
-                format!("arn:{p}:apigateway:{r}::/tags/*"),
-            ],
-        )
-        .to_json(),
-        Statement::allow(
-            "ExecutionRolesRead",
-            &["iam:GetRole"],
-            vec![x.roles.clone()],
-        )
-        .to_json(),
-        Statement::allow(
-            "ExecutionRolesPass",
-            &["iam:PassRole"],
-            vec![x.roles.clone()],
-        )
-        .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
-        .to_json(),
-    ])
+    document(
+        deny_provider(spec).into_iter().chain([
+            Statement::allow(
+                "StackChangeSets",
+                &[
+                    "cloudformation:CreateChangeSet",
+                    "cloudformation:DescribeChangeSet",
+                    "cloudformation:ExecuteChangeSet",
+                    "cloudformation:DeleteChangeSet",
+                    "cloudformation:ListChangeSets",
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:DescribeStackEvents",
+                    "cloudformation:DescribeStackResource",
+                    "cloudformation:DescribeStackResources",
+                    "cloudformation:ListStackResources",
+                    "cloudformation:GetTemplate",
+                    "cloudformation:GetTemplateSummary",
+                ],
+                vec![x.stack.clone()],
+            )
+            .to_json(),
+            // AWS authorises these on "*" only (Service Authorization Reference): template validation,
+            // listing event source mappings and log groups. Limited to the stack's region.
+            Statement::allow(
+                "NoResourceScopingDeployReads",
+                &[
+                    "cloudformation:ValidateTemplate",
+                    "lambda:ListEventSourceMappings",
+                    "logs:DescribeLogGroups",
+                ],
+                vec!["*".into()],
+            )
+            .when(x.region_only.clone())
+            .to_json(),
+            bucket_list(spec, &x),
+            Statement::allow(
+                "BucketLocation",
+                &["s3:GetBucketLocation"],
+                vec![x.bucket.clone()],
+            )
+            .to_json(),
+            Statement::allow(
+                "Artifacts",
+                &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                vec![x.artifacts.clone()],
+            )
+            .to_json(),
+            Statement::allow(
+                "Functions",
+                &[
+                    "lambda:CreateFunction",
+                    "lambda:DeleteFunction",
+                    "lambda:GetFunction",
+                    "lambda:GetFunctionConfiguration",
+                    "lambda:UpdateFunctionCode",
+                    "lambda:UpdateFunctionConfiguration",
+                    "lambda:PublishVersion",
+                    "lambda:ListVersionsByFunction",
+                    "lambda:CreateAlias",
+                    "lambda:UpdateAlias",
+                    "lambda:DeleteAlias",
+                    "lambda:GetAlias",
+                    "lambda:ListAliases",
+                    "lambda:AddPermission",
+                    "lambda:RemovePermission",
+                    "lambda:GetPolicy",
+                    "lambda:TagResource",
+                    "lambda:UntagResource",
+                    "lambda:ListTags",
+                    "lambda:PutFunctionConcurrency",
+                    "lambda:DeleteFunctionConcurrency",
+                    "lambda:GetFunctionConcurrency",
+                    "lambda:PutFunctionEventInvokeConfig",
+                    "lambda:UpdateFunctionEventInvokeConfig",
+                    "lambda:DeleteFunctionEventInvokeConfig",
+                    "lambda:GetFunctionEventInvokeConfig",
+                    "lambda:CreateFunctionUrlConfig",
+                    "lambda:UpdateFunctionUrlConfig",
+                    "lambda:DeleteFunctionUrlConfig",
+                    "lambda:GetFunctionUrlConfig",
+                ],
+                vec![x.functions.clone()],
+            )
+            .to_json(),
+            // CreateEventSourceMapping has no resource type; the function it targets is the condition.
+            Statement::allow(
+                "EventSourceMappings",
+                &[
+                    "lambda:GetEventSourceMapping",
+                    "lambda:UpdateEventSourceMapping",
+                    "lambda:DeleteEventSourceMapping",
+                ],
+                vec![format!("arn:{p}:lambda:{r}:{a}:event-source-mapping:*")],
+            )
+            .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
+            .to_json(),
+            Statement::allow(
+                "EventSourceMappingCreate",
+                &["lambda:CreateEventSourceMapping"],
+                // AWS authorises CreateEventSourceMapping on "*" only; the condition names the function.
+                vec!["*".into()],
+            )
+            .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
+            .to_json(),
+            Statement::allow(
+                "Layers",
+                &[
+                    "lambda:PublishLayerVersion",
+                    "lambda:GetLayerVersion",
+                    "lambda:DeleteLayerVersion",
+                ],
+                vec![format!("arn:{p}:lambda:{r}:{a}:layer:{s}-*")],
+            )
+            .to_json(),
+            Statement::allow(
+                "LogGroups",
+                &[
+                    "logs:CreateLogGroup",
+                    "logs:DeleteLogGroup",
+                    "logs:PutRetentionPolicy",
+                    "logs:DeleteRetentionPolicy",
+                    "logs:TagResource",
+                    "logs:UntagResource",
+                    "logs:ListTagsForResource",
+                    "logs:TagLogGroup",
+                    "logs:ListTagsLogGroup",
+                ],
+                vec![x.log_groups.clone()],
+            )
+            .to_json(),
+            Statement::allow(
+                "EventRules",
+                &[
+                    "events:PutRule",
+                    "events:DeleteRule",
+                    "events:DescribeRule",
+                    "events:EnableRule",
+                    "events:DisableRule",
+                    "events:PutTargets",
+                    "events:RemoveTargets",
+                    "events:ListTargetsByRule",
+                    "events:TagResource",
+                    "events:UntagResource",
+                    "events:ListTagsForResource",
+                ],
+                vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
+            )
+            .to_json(),
+            // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
+            // HTTP APIs (see README, "API Gateway").
+            Statement::allow(
+                "ApiGateway",
+                &[
+                    "apigateway:GET",
+                    "apigateway:POST",
+                    "apigateway:PUT",
+                    "apigateway:PATCH",
+                    "apigateway:DELETE",
+                    "apigateway:UpdateRestApiPolicy",
+                ],
+                vec![
+                    format!("arn:{p}:apigateway:{r}::/restapis"),
+                    format!("arn:{p}:apigateway:{r}::/restapis/*"),
+                    format!("arn:{p}:apigateway:{r}::/apis"),
+                    format!("arn:{p}:apigateway:{r}::/apis/*"),
+                    format!("arn:{p}:apigateway:{r}::/tags/*"),
+                ],
+            )
+            .to_json(),
+            Statement::allow(
+                "ExecutionRolesRead",
+                &["iam:GetRole"],
+                vec![x.roles.clone()],
+            )
+            .to_json(),
+            Statement::allow(
+                "ExecutionRolesPass",
+                &["iam:PassRole"],
+                vec![x.roles.clone()],
+            )
+            .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
+            .to_json(),
+        ]),
+    )
 }
 
 /// Listing the deployment bucket: the generated bucket is this stage's alone, so it may be listed

@@ -49,18 +49,25 @@ pub fn short_hash(parts: &[&str], len: usize) -> String {
 
 pub use super::charset::is_iam_name_byte;
 
-/// Checks an IAM path: 1–512 characters, starts and ends with `/`, printable ASCII.
+/// Checks the provider's IAM path: 1–512 characters, `/` then one or more segments of
+/// `[A-Za-z0-9.,+@=_-]` each followed by `/`. The root path `/`, or one with `*` or `?`, would
+/// give the provider's role rights over all of IAM (its policy scopes every write to
+/// `…{path}*`), so they are refused.
 pub fn check_iam_path(p: &str) -> Result<(), String> {
-    let ok = !p.is_empty()
-        && p.len() <= PATH_MAX
-        && p.starts_with('/')
-        && p.ends_with('/')
-        && !p.contains("//")
-        && p.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'*');
+    let segments: Vec<&str> = p
+        .strip_prefix('/')
+        .and_then(|r| r.strip_suffix('/'))
+        .map(|r| r.split('/').collect())
+        .unwrap_or_default();
+    let ok = p.len() <= PATH_MAX
+        && !segments.is_empty()
+        && segments
+            .iter()
+            .all(|s| !s.is_empty() && s.bytes().all(super::charset::is_path_segment_byte));
     if ok {
         Ok(())
     } else {
-        Err(format!("IAM path {p:?} must be 1-{PATH_MAX} printable characters without '*' or '//', starting and ending with '/'"))
+        Err(format!("IAM path {p:?} must be at most {PATH_MAX} characters: '/' then one or more segments of letters, digits and . , + @ = _ - each ending in '/' (not '/' alone, no '*' or '?')"))
     }
 }
 
@@ -414,6 +421,18 @@ mod tests {
         let b = naming("orders", "prod2");
         assert_ne!(a.physical_id(), b.physical_id());
         assert!(!b.path.starts_with(&a.path) && !a.path.starts_with(&b.path));
+    }
+
+    #[test]
+    fn attack_7_an_iam_path_covering_all_of_iam_is_refused() {
+        for bad in [
+            "/", "/*/", "/a*/", "/a?/", "//", "/a//b/", "a/", "/a", "/a b/",
+        ] {
+            assert!(check_iam_path(bad).is_err(), "{bad:?}");
+        }
+        for ok in ["/serverless-access/", "/team.a/svc_1/", "/a/"] {
+            assert!(check_iam_path(ok).is_ok(), "{ok:?}");
+        }
     }
 
     #[test]
