@@ -42,8 +42,6 @@ pub struct Settings {
     pub permissions_boundary: Option<String>,
     /// Which KMS keys grants may be made on.
     pub allowed_keys: KeyAllowList,
-    /// Accounts other than the provider's own whose stacks may call it.
-    pub allowed_accounts: Vec<String>,
     /// What validation enforces beyond the defaults.
     pub guardrails: Guardrails,
     /// The provider's own principal ARN for `RetiringPrincipal`, if configured.
@@ -77,16 +75,6 @@ impl Settings {
                 Error::Config(format!("SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS: {e}"))
             })?,
         };
-        let allowed_accounts = non_empty("SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS")
-            .map(|v| split_list(&v))
-            .unwrap_or_default();
-        for a in &allowed_accounts {
-            if !crate::domain::arn::is_account_id(a) {
-                return Err(Error::Config(format!(
-                    "SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS: {a:?} is not a 12-digit account id"
-                )));
-            }
-        }
         let accounts = |key: &str| -> Result<Vec<String>> {
             let list = non_empty(key).map(|v| split_list(&v)).unwrap_or_default();
             match list.iter().find(|a| !arn::is_account_id(a)) {
@@ -134,13 +122,29 @@ impl Settings {
                     ))
                 })?,
         };
+        let provider_role_arn = non_empty("SERVERLESS_ACCESS_PROVIDER_ROLE_ARN");
+        for (what, arn) in [
+            (
+                "SERVERLESS_ACCESS_PROVIDER_ROLE_ARN",
+                provider_role_arn.as_deref(),
+            ),
+            (
+                "SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN",
+                permissions_boundary.as_deref(),
+            ),
+        ] {
+            if let Some(path) = arn.and_then(iam_path_of) {
+                if path.starts_with(&iam_path) {
+                    return Err(Error::Config(format!("{what} lives under {path}, inside the provider's own IAM path {iam_path}: the provider could then rewrite it (deploy it under a separate SystemIamPath)")));
+                }
+            }
+        }
         Ok(Settings {
             iam_path,
             permissions_boundary,
             allowed_keys,
-            allowed_accounts,
             guardrails,
-            provider_role_arn: non_empty("SERVERLESS_ACCESS_PROVIDER_ROLE_ARN"),
+            provider_role_arn,
             concurrency,
             allow_loopback_response_url: get("SERVERLESS_ACCESS_ALLOW_LOOPBACK_RESPONSE_URL")
                 .as_deref()
@@ -152,6 +156,16 @@ impl Settings {
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
+}
+
+/// The path of an IAM role or policy ARN (`arn:aws:iam::1:role/a/b/name` → `/a/b/`).
+fn iam_path_of(arn: &str) -> Option<String> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let rest = resource
+        .strip_prefix("role")
+        .or_else(|| resource.strip_prefix("policy"))?;
+    let end = rest.rfind('/')?;
+    Some(rest[..=end].to_string())
 }
 
 /// Splits a comma-separated list, dropping blanks.
@@ -193,10 +207,89 @@ mod tests {
     }
 
     #[test]
-    fn malformed_settings_are_rejected() {
-        assert!(settings(&[("SERVERLESS_ACCESS_IAM_PATH", "no-slashes")]).is_err());
-        assert!(settings(&[("SERVERLESS_ACCESS_CONCURRENCY", "0")]).is_err());
-        assert!(settings(&[("SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS", "12345")]).is_err());
-        assert!(settings(&[("SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN", "boundary")]).is_err());
+    fn attack_6_a_provider_role_or_boundary_inside_the_writable_path_is_refused() {
+        let e = settings(&[(
+            "SERVERLESS_ACCESS_PROVIDER_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/serverless-access/provider",
+        )])
+        .unwrap_err();
+        assert!(e.to_string().contains("SystemIamPath"), "{e}");
+        let e = settings(&[(
+            "SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN",
+            "arn:aws:iam::123456789012:policy/serverless-access/boundary",
+        )])
+        .unwrap_err();
+        assert!(e.to_string().contains("SystemIamPath"), "{e}");
+        assert!(settings(&[
+            (
+                "SERVERLESS_ACCESS_PROVIDER_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/serverless-access-system/provider",
+            ),
+            (
+                "SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN",
+                "arn:aws:iam::123456789012:policy/serverless-access-system/boundary",
+            ),
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn each_malformed_setting_is_rejected_naming_itself() {
+        for (key, value, needle) in [
+            ("SERVERLESS_ACCESS_IAM_PATH", "no-slashes", "IAM path"),
+            (
+                "SERVERLESS_ACCESS_CONCURRENCY",
+                "0",
+                "SERVERLESS_ACCESS_CONCURRENCY",
+            ),
+            (
+                "SERVERLESS_ACCESS_RESOURCE_ACCOUNT_IDS",
+                "12345",
+                "SERVERLESS_ACCESS_RESOURCE_ACCOUNT_IDS",
+            ),
+            (
+                "SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN",
+                "boundary",
+                "SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN",
+            ),
+            (
+                "SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS",
+                "arn:aws:kms:us-east-1:1:alias/x",
+                "SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS",
+            ),
+            (
+                "SERVERLESS_ACCESS_ALLOWED_SENSITIVE_ACTIONS",
+                "ssm:*",
+                "SERVERLESS_ACCESS_ALLOWED_SENSITIVE_ACTIONS",
+            ),
+        ] {
+            let e = settings(&[(key, value)]).unwrap_err().to_string();
+            assert!(e.contains(needle), "{key}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn guardrails_come_from_the_environment() {
+        let s = settings(&[
+            (
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "serverless-access-ProviderFunction-1",
+            ),
+            ("SERVERLESS_ACCESS_PROVIDER_STACK_NAME", "serverless-access"),
+            (
+                "SERVERLESS_ACCESS_ALLOWED_SENSITIVE_ACTIONS",
+                "ssm:SendCommand, ec2:DescribeInstances",
+            ),
+            ("SERVERLESS_ACCESS_ALLOWED_TAG_KEYS", "team,cost-center"),
+        ])
+        .unwrap();
+        let g = &s.guardrails;
+        assert_eq!(
+            g.provider_function.as_deref(),
+            Some("serverless-access-ProviderFunction-1")
+        );
+        assert_eq!(g.provider_stack.as_deref(), Some("serverless-access"));
+        assert!(g.allowed_actions.contains("ssm:sendcommand"));
+        assert_eq!(g.allowed_tag_keys.as_ref().map(|k| k.len()), Some(2));
     }
 }

@@ -177,11 +177,11 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
             )));
         }
         let stack = arn::parse_stack_id(&req.stack_id).map_err(Error::Refused)?;
-        let account_ok =
-            stack.account == account || self.settings.allowed_accounts.contains(&stack.account);
-        if !account_ok {
+        // Entities are created in the provider's account, and every ARN is built from the stack's:
+        // they must be the same account. Many accounts are served by one provider each (StackSets).
+        if stack.account != account {
             return Err(Error::Refused(format!(
-                "stack account {} is not this provider's account {account} nor in SERVERLESS_ACCESS_ALLOWED_ACCOUNT_IDS",
+                "stack account {} is not this provider's account {account} (deploy the provider in every account that uses it, e.g. with a StackSet)",
                 stack.account
             )));
         }

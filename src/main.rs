@@ -75,7 +75,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| "us-east-1".into());
-    let retiring_principal = match &settings.provider_role_arn {
+    // The provider's own role: the retiring principal of its grants, and its account (under
+    // `cargo lambda watch` the invoked function ARN carries another one). Unset: STS says.
+    let own_arn = match &settings.provider_role_arn {
         Some(arn) => arn.clone(),
         None => match aws_sdk_sts::Client::new(&sdk)
             .get_caller_identity()
@@ -89,6 +91,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             }
         },
     };
+    let own_account = own_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty())
+        .map(String::from);
+    let retiring_principal = own_arn;
     let provider = Provider {
         iam: SdkIam::new(aws_sdk_iam::Client::new(&sdk), settings.concurrency),
         grants: SdkKms::new(aws_sdk_kms::Client::new(&sdk), retiring_principal),
@@ -98,14 +106,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config_error,
     };
     let provider = &provider;
+    let own_account = &own_account;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let account = event
-            .context
-            .invoked_function_arn
-            .split(':')
-            .nth(4)
-            .unwrap_or_default()
-            .to_string();
+        let account = own_account.clone().unwrap_or_else(|| {
+            event
+                .context
+                .invoked_function_arn
+                .split(':')
+                .nth(4)
+                .unwrap_or_default()
+                .to_string()
+        });
         let deadline = deadline_of(&event.context);
         Ok::<Value, lambda_runtime::Error>(provider.handle(event.payload, &account, deadline).await)
     }))

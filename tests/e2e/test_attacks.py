@@ -1,0 +1,206 @@
+"""The adversarial suite, evaluated: the documents the provider generates (`serverless-access plan
+--json`) and the template's provider role and default boundary (rendered as CloudFormation would),
+checked request by request with the IAM evaluator (iam_eval.py). Each test plays one attack of the
+threat model and would fail without the defence it names; positive controls keep what real
+deployers and functions need allowed. The validator's refusals are unit-tested in
+src/domain/attacks.rs; attacks that need the provider running are in test_access.py."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from harness import ACCOUNT, REGION, ROOT
+from iam_eval import ALLOW, DENY, Request, allowed, evaluate, glob
+from template_render import PROVIDER_FUNCTION, STACK_NAME, Rendered
+
+BIN = os.environ.get("SERVERLESS_ACCESS_BIN", str(ROOT / "target" / "release" / "serverless-access"))
+KEYS = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
+
+
+@pytest.fixture(scope="module")
+def template():
+    return Rendered({"AllowedKmsKeyArns": KEYS})
+
+
+def plan(props, template, tmp_path, expect_ok=True):
+    f = tmp_path / "props.json"
+    f.write_text(json.dumps(props))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVERLESS_ACCESS_")}
+    env.update(template.provider_env())
+    env["AWS_LAMBDA_FUNCTION_NAME"] = PROVIDER_FUNCTION
+    out = subprocess.run([BIN, "plan", "--json", str(f)], capture_output=True, text=True, env=env, timeout=60)
+    if not expect_ok:
+        assert out.returncode == 2, out
+        return out.stdout + out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout)
+
+
+def group_docs(p, kind):
+    g = next(g for g in p["groups"] if g["name"].endswith(f"-{kind}"))
+    managed = {m["arn"]: m["document"] for m in p["managedPolicies"]}
+    return list(g["inline"].values()) + [managed[a] for a in g["attached"]]
+
+
+PROPS = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}, {"Name": "worker"}]}
+PROVIDER_FN_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PROVIDER_FUNCTION}"
+PROVIDER_STACK_ARN = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/0a0a0a0a-1111-2222-3333-444444444444"
+PROVIDER_LOGS_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{PROVIDER_FUNCTION}:log-stream:x"
+
+
+def test_the_evaluator_follows_awss_rules():
+    doc = {"Statement": [
+        {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"},
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/secret/*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+         "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+        {"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*",
+         "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}}},
+        {"Effect": "Allow", "Action": "lambda:UpdateFunctionCode",
+         "Resource": "arn:aws:lambda:r:1:function:${aws:PrincipalTag/svc}-*"},
+    ]}
+    assert allowed([doc], "S3:getobject", "arn:aws:s3:::b/k")
+    assert not allowed([doc], "s3:GetObject", "arn:aws:s3:::b/secret/k")
+    assert not allowed([doc], "s3:PutObject", "arn:aws:s3:::b/k")
+    assert allowed([doc], "iam:PassRole", "arn:aws:iam::1:role/x", {"iam:PassedToService": "lambda.amazonaws.com"})
+    assert not allowed([doc], "iam:PassRole", "arn:aws:iam::1:role/x", {"iam:PassedToService": "ec2.amazonaws.com"})
+    assert not allowed([doc], "iam:PassRole", "arn:aws:iam::1:role/x")
+    assert allowed([doc], "kms:CreateGrant", "k", {"kms:GrantOperations": ["Decrypt"]})
+    assert not allowed([doc], "kms:CreateGrant", "k", {"kms:GrantOperations": ["Decrypt", "CreateGrant"]})
+    fn = "arn:aws:lambda:r:1:function:orders-api"
+    assert allowed([doc], "lambda:UpdateFunctionCode", fn, {"aws:PrincipalTag/svc": "orders"})
+    assert not allowed([doc], "lambda:UpdateFunctionCode", fn, {"aws:PrincipalTag/svc": "billing"})
+    assert not allowed([doc], "lambda:UpdateFunctionCode", fn)
+    boundary = {"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+                              {"Effect": "Deny", "Action": "s3:GetBucketPolicy", "NotResource": "arn:aws:s3:::b"}]}
+    assert allowed([doc], "s3:GetObject", "arn:aws:s3:::b/k", boundary_docs=[boundary])
+    assert not allowed([doc], "iam:PassRole", "x", {"iam:PassedToService": "lambda.amazonaws.com"}, boundary_docs=[boundary])
+    assert allowed([doc], "s3:GetBucketPolicy", "arn:aws:s3:::b/x")
+    assert not allowed([doc], "s3:GetBucketPolicy", "arn:aws:s3:::b/x", boundary_docs=[boundary])
+    neg = {"Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*",
+                          "Condition": {"StringNotEquals": {"s3:prefix": "private"}}}]}
+    assert allowed([neg], "s3:ListBucket") and not allowed([neg], "s3:ListBucket", context={"s3:prefix": "private"})
+    assert glob("a?", "a1") and not glob("a?", "a12") and glob("a[b]", "a[b]") and not glob("a[b]", "ab")
+
+
+def test_attack_1_provider_takeover_by_name_is_refused(template, tmp_path):
+    reason = plan({"ServiceName": "serverless", "Stage": "access"}, template, tmp_path, expect_ok=False)
+    assert "own function" in reason and "own stack" in reason, reason
+
+
+def test_attack_1_every_group_denies_the_provider_even_after_a_careless_allow(template, tmp_path):
+    p = plan(PROPS, template, tmp_path)
+    careless = {"Statement": [{"Effect": "Allow", "Action": ["lambda:*", "cloudformation:*", "logs:*"], "Resource": "*"}]}
+    for kind in ("admin", "developer", "ci"):
+        docs = group_docs(p, kind)
+        for action, resource in [
+            ("lambda:UpdateFunctionCode", PROVIDER_FN_ARN),
+            ("lambda:InvokeFunction", PROVIDER_FN_ARN),
+            ("lambda:InvokeFunction", PROVIDER_FN_ARN + ":$LATEST"),
+            ("cloudformation:UpdateStack", PROVIDER_STACK_ARN),
+            ("cloudformation:CreateChangeSet", PROVIDER_STACK_ARN),
+            ("logs:GetLogEvents", PROVIDER_LOGS_ARN),
+        ]:
+            assert evaluate(docs + [careless], Request(action, resource)) == DENY, (kind, action)
+        assert allowed(docs + [careless], "lambda:UpdateFunctionCode", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod-api")
+
+
+ATTACKS_ON_THE_BOUNDARY = [
+    ("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+    ("sts:AssumeRole", "arn:aws:iam::210987654321:role/x"),
+    ("ssm:SendCommand", f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0abc"),
+    ("ssm:StartSession", f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0abc"),
+    ("codebuild:StartBuild", f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/deploy"),
+    ("ecs:ExecuteCommand", f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod"),
+    ("ec2-instance-connect:SendSSHPublicKey", f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0abc"),
+    ("cloudformation:UpdateStack", f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/x/1"),
+    ("cloudformation:ExecuteChangeSet", f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/x/1"),
+    ("s3:PutBucketPolicy", "arn:aws:s3:::orders-data"),
+    ("kms:PutKeyPolicy", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abc"),
+    ("kms:CreateGrant", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abc"),
+    ("secretsmanager:PutResourcePolicy", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:x"),
+    ("lambda:AddPermission", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod-api"),
+    ("events:PutPermission", "*"),
+    ("logs:PutResourcePolicy", "*"),
+    ("s3:PutAccountPublicAccessBlock", "*"),
+    ("ec2:DisableEbsEncryptionByDefault", "*"),
+    ("cloudtrail:StopLogging", f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/org"),
+    ("sso-directory:CreateUser", "*"),
+    ("route53domains:TransferDomain", "*"),
+    ("support:CreateCase", "*"),
+    ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+    ("lambda:UpdateFunctionCode", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:billing-prod-api"),
+    ("lambda:UpdateFunctionConfiguration", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod2-api"),
+    ("lambda:PublishLayerVersion", f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:shared"),
+    ("lambda:InvokeFunction", PROVIDER_FN_ARN),
+]
+
+ROLE_TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "prod"}
+
+
+@pytest.mark.parametrize("action,resource", ATTACKS_ON_THE_BOUNDARY)
+def test_attacks_3_and_5_the_default_boundary_denies_what_the_validator_refuses(template, action, resource):
+    """Even a role policy allowing everything (a validator bug) stays inside the boundary."""
+    everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+    assert evaluate(everything, Request(action, resource, dict(ROLE_TAGS)), [template.boundary_document()]) == DENY
+
+
+def test_positive_controls_the_boundary_lets_functions_do_their_work(template):
+    everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+    for action, resource in [
+        ("dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders"),
+        ("s3:PutObject", "arn:aws:s3:::orders-data/in/x"),
+        ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:orders/db"),
+        ("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders"),
+        ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"),
+        ("states:StartExecution", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders-prod-x"),
+        ("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:billing-prod-api"),
+        ("lambda:UpdateFunctionConfiguration", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod-worker"),
+        ("xray:PutTraceSegments", "*"),
+        ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abc"),
+    ]:
+        assert evaluate(everything, Request(action, resource, dict(ROLE_TAGS)), [template.boundary_document()]) == ALLOW, action
+
+
+def test_attack_6_the_provider_cannot_edit_its_boundary_or_its_own_role(template):
+    role = template.provider_policies()
+    boundary_arn = template.ref("DefaultBoundary")
+    own_role = template.get_att("ProviderRole", "Arn")
+    for action, resource in [
+        ("iam:CreatePolicyVersion", boundary_arn),
+        ("iam:SetDefaultPolicyVersion", boundary_arn),
+        ("iam:DeletePolicy", boundary_arn),
+        ("iam:PutRolePolicy", own_role),
+        ("iam:UpdateAssumeRolePolicy", own_role),
+        ("iam:AttachRolePolicy", own_role),
+        ("iam:DeleteRolePermissionsBoundary", own_role),
+    ]:
+        ctx = {"iam:PermissionsBoundary": boundary_arn, "iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}
+        assert evaluate(role, Request(action, resource, ctx)) == DENY, action
+    # What it is for stays allowed: a bounded role under its path.
+    ours = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-api"
+    assert allowed(role, "iam:CreateRole", ours, {"iam:PermissionsBoundary": boundary_arn})
+    assert not allowed(role, "iam:CreateRole", ours)
+    assert not boundary_arn.startswith(f"arn:aws:iam::{ACCOUNT}:policy/serverless-access/")
+
+
+def test_attack_7_the_template_refuses_an_iam_path_covering_all_of_iam(template):
+    import re
+    pattern = template.t["Parameters"]["IamPath"]["AllowedPattern"]
+    for bad in ["/", "/*/", "/a*/", "/?/", "//"]:
+        assert not re.fullmatch(pattern, bad), bad
+    assert re.fullmatch(pattern, "/serverless-access/")
+
+
+def test_the_provider_role_may_detach_anything_someone_attached_to_its_groups(template):
+    role = template.provider_policies()
+    group = f"arn:aws:iam::{ACCOUNT}:group/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-developer"
+    assert allowed(role, "iam:DetachGroupPolicy", group, {"iam:PolicyARN": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
+    assert not allowed(role, "iam:AttachGroupPolicy", group, {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"})
+    assert not allowed(role, "iam:DetachGroupPolicy", f"arn:aws:iam::{ACCOUNT}:group/admins", {"iam:PolicyARN": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
+
+
+def test_the_default_boundary_fits_iams_managed_policy_limit(template):
+    doc = template.boundary_document()
+    assert len(json.dumps(doc, separators=(",", ":"))) <= 6144
