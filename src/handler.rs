@@ -9,11 +9,13 @@ use crate::cfn::response_url;
 use crate::config::Settings;
 use crate::domain::arn::{self, parse_key_arn, StackRef};
 use crate::domain::desired::Desired;
+use crate::domain::guardrails::nesting_claim;
 use crate::domain::names::{invalid_physical_id, Naming, PhysicalId};
 use crate::domain::{attributes, spec};
 use crate::error::Error;
 use crate::ports::{GrantPort, IamPort, Responder};
 use crate::reconcile::{Engine, Progress};
+use crate::retry::with_backoff;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -236,10 +238,23 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
         let desired = Desired::from_spec(&spec, &req.stack_id, &req.logical_resource_id)
             .map_err(Error::Validation)?;
         let id = spec.naming.physical_id();
+        let in_place = req.request_type == RequestType::Update
+            && req.physical_resource_id.as_deref() == Some(id.as_str());
+        if !in_place {
+            // A new claim (Create, or an Update that replaces): it may not nest with a live one.
+            let n = &spec.naming;
+            let claims = with_backoff(stop_at, || self.iam.claims(&self.settings.iam_path)).await?;
+            if let Some(c) = nesting_claim(&n.service, &n.stage, &n.owner, &stack.region, &claims) {
+                return Err(Error::Validation(vec![format!(
+                    "ServiceName {:?} and Stage {:?} nest with the live claim of ServiceName {:?} and Stage {:?} (resource {}): the names {}-{}-* and {}-{}-* overlap, so each would reach the other's functions, logs and buckets. Choose a service or stage name that is not a prefix of the other",
+                    n.service, n.stage, c.service, c.stage,
+                    format_args!("{}{}:{}:{}", crate::domain::names::PHYSICAL_ID_PREFIX, c.service, c.stage, c.owner),
+                    n.service, n.stage, c.service, c.stage
+                )]));
+            }
+        }
         let mut keys: BTreeSet<String> = spec.kms_key.iter().map(|k| k.arn.clone()).collect();
-        if req.request_type == RequestType::Update
-            && req.physical_resource_id.as_deref() == Some(id.as_str())
-        {
+        if in_place {
             // In place: grants on the previous key are the resource's too, and must be retired.
             keys.extend(
                 req.old_properties
@@ -376,6 +391,9 @@ mod tests {
         }
         async fn apply(&self, _change: &IamChange) -> Result<Option<String>> {
             Ok(None)
+        }
+        async fn claims(&self, _root: &str) -> Result<Vec<crate::domain::guardrails::Claim>> {
+            Ok(vec![])
         }
         async fn role_id(&self, _name: &str) -> Result<String> {
             Ok(String::new())

@@ -2,6 +2,7 @@
 //! live in [`crate::adapters`]; tests drive the real ones against a local AWS.
 
 use crate::domain::change::{GrantChange, IamChange};
+use crate::domain::guardrails::Claim;
 use crate::domain::observed::{Observed, ObservedGrant};
 use crate::error::Result;
 use std::future::Future;
@@ -25,6 +26,9 @@ pub trait IamPort: Send + Sync {
     /// otherwise they fail with [`crate::Error::NotOwned`]. For `CreateRole`, returns the role's
     /// unique id.
     fn apply(&self, change: &IamChange) -> impl Future<Output = Result<Option<String>>> + Send;
+
+    /// Every resource's claim under the provider's root path `root` (for refusing nesting claims).
+    fn claims(&self, root: &str) -> impl Future<Output = Result<Vec<Claim>>> + Send;
 
     /// The unique id of role `name` (after a creation that found the role already there).
     fn role_id(&self, name: &str) -> impl Future<Output = Result<String>> + Send;

@@ -185,7 +185,20 @@ impl Desired {
                     policy::ROLE_INLINE_MAX
                 ));
             }
+            if let Some(c) = super::charset::first_non_policy_char(&policy::to_text(&policy)) {
+                errors.push(format!(
+                    "function {}: the role policy contains {c:?} (U+{:04X}); IAM accepts only TAB, LF, CR and U+0020-U+00FF in policy documents",
+                    f.name, c as u32
+                ));
+            }
             let arn = n.role_arn(&name);
+            if !f.kms.is_empty() && arn.len() > 256 {
+                errors.push(format!(
+                    "function {}: the role ARN {arn} is {} characters; a KMS grantee may have 256 (shorten IamPath)",
+                    f.name,
+                    arn.len()
+                ));
+            }
             if let (Some(key), false) = (&spec.kms_key, f.kms.is_empty()) {
                 grants.push(DesiredGrant {
                     function: f.name.clone(),
@@ -242,6 +255,18 @@ mod tests {
             e[0].contains("function worker: role policy is") && e[0].contains("10240"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn characters_iam_refuses_in_a_policy_document_are_refused_before_any_write() {
+        let mut p = full_props();
+        p["Functions"][1]["Statements"] = json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/日本/*"}]);
+        let spec = parse_with(p, None).unwrap();
+        let e = Desired::from_spec(&spec, STACK, "Access").unwrap_err();
+        assert!(e[0].contains("U+65E5"), "{e:?}");
+        let mut p = full_props();
+        p["Functions"][1]["Statements"] = json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/café/*"}]);
+        assert!(Desired::from_spec(&parse_with(p, None).unwrap(), STACK, "Access").is_ok());
     }
 
     #[test]

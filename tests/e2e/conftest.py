@@ -1,20 +1,43 @@
+"""Fixtures: one moto per session; every provider runs as template.yaml deploys it (its environment
+rendered from the template) behind a proxy that authorizes each of its calls against the provider
+role's policy as the template renders it (authz.py). A test fails if the provider made a call its
+role does not allow, unless it says it expects denials."""
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from harness import ROOT, Cfn, Moto, Provider, RuntimeApi, reset_moto
+from authz import Authorizer, Principal
+from harness import ACCOUNT, REGION, ROOT, Cfn, Moto, Provider, RuntimeApi, reset_moto
 from proxy import FaultProxy
+from template_render import PROVIDER_FUNCTION, Rendered
 
 LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", ROOT / "target" / "e2e-logs"))
+PROVIDER_KEY = "AKIAPROVIDERROLE0001"
+KEYS = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "expect_denials: the test provokes calls the provider role may not make")
 
 
 @pytest.fixture(scope="session")
 def log_dir():
+    """The provider's logs; after the whole session they must hold no ResponseURL signature or
+    secret, and be JSON line by line (checked here, whatever order the tests ran in)."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     for f in LOG_DIR.glob("*.log"):
         f.unlink()
-    return LOG_DIR
+    yield LOG_DIR
+    log = LOG_DIR / "provider.log"
+    if not log.exists():
+        return
+    text = log.read_text()
+    for secret in ("X-Amz-Signature=", "X-Amz-Credential=", "secret-signature", "testing"):
+        assert secret not in text, f"the provider logged {secret!r}"
+    for line in text.splitlines():
+        json.loads(line)
 
 
 @pytest.fixture(scope="session")
@@ -31,33 +54,57 @@ def aws(moto):
     return moto
 
 
-def start(aws, log_dir, extra_env=None, endpoint=None):
-    runtime = RuntimeApi()
-    provider = Provider(aws, runtime, log_dir / "provider.log", extra_env, endpoint)
-    return runtime, provider
+class Deployment:
+    """A provider as template.yaml deploys it with `params`, its calls authorized by its role."""
+
+    def __init__(self, aws, log_dir, params=None, extra_env=None, latency_s=0.0):
+        self.template = Rendered({"AllowedKmsKeyArns": KEYS, **(params or {})})
+        role = self.template.get_att("ProviderRole", "Arn")
+        self.authorizer = Authorizer(aws.port, {PROVIDER_KEY: Principal(role, self.template.provider_policies())})
+        self.proxy = FaultProxy(aws.port, latency_s=latency_s, authorizer=self.authorizer)
+        self.env = {**self.template.provider_env(), "AWS_LAMBDA_FUNCTION_NAME": PROVIDER_FUNCTION, **(extra_env or {})}
+        self.runtime = RuntimeApi()
+        self.provider = Provider(aws, self.runtime, log_dir / "provider.log", self.env, self.proxy.url, access_key=PROVIDER_KEY)
+        self.cfn = Cfn(aws, self.runtime)
+        self.cfn.provider_env = self.env
+
+    def stop(self):
+        self.provider.stop()
+        self.proxy.stop()
 
 
 @pytest.fixture()
-def cfn(aws, log_dir):
-    """A CloudFormation stand-in talking to a freshly started provider."""
-    runtime, provider = start(aws, log_dir)
-    yield Cfn(aws, runtime)
-    provider.stop()
-
-
-@pytest.fixture()
-def cfn_factory(aws, log_dir):
-    """Starts a provider with extra environment variables."""
+def deployments(aws, log_dir, request):
+    """Starts providers; at teardown, fails on any call a provider's role did not allow."""
     started = []
 
-    def make(extra_env):
-        runtime, provider = start(aws, log_dir, extra_env)
-        started.append(provider)
-        return Cfn(aws, runtime)
+    def make(params=None, extra_env=None, latency_s=0.0):
+        d = Deployment(aws, log_dir, params, extra_env, latency_s)
+        started.append(d)
+        return d
 
     yield make
-    for p in started:
-        p.stop()
+    for d in started:
+        d.stop()
+    if not request.node.get_closest_marker("expect_denials"):
+        denials = [x for d in started for x in d.authorizer.denials]
+        assert not denials, f"the provider made calls its role (template.yaml) does not allow: {denials}"
+
+
+@pytest.fixture()
+def cfn(deployments):
+    """A CloudFormation stand-in talking to a provider deployed with the template's defaults."""
+    return deployments().cfn
+
+
+@pytest.fixture()
+def cfn_factory(deployments):
+    """Starts a provider deployed with other template parameters (and extra environment)."""
+
+    def make(params=None, extra_env=None):
+        return deployments(params, extra_env).cfn
+
+    return make
 
 
 @pytest.fixture()
@@ -76,10 +123,7 @@ def key_arn(kms):
 
 
 @pytest.fixture()
-def faulty(aws, log_dir):
-    """A provider whose AWS calls go through a fault-injecting proxy: returns (cfn, proxy)."""
-    proxy = FaultProxy(aws.port)
-    runtime, provider = start(aws, log_dir, endpoint=proxy.url)
-    yield Cfn(aws, runtime), proxy
-    provider.stop()
-    proxy.stop()
+def faulty(deployments):
+    """A provider whose AWS calls also go through fault rules: returns (cfn, proxy)."""
+    d = deployments()
+    return d.cfn, d.proxy

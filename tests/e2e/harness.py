@@ -125,7 +125,7 @@ class RuntimeApi:
 class Provider:
     """The release binary, polling the emulator like Lambda's runtime would run it."""
 
-    def __init__(self, moto, runtime, log_path, extra_env=None, endpoint=None):
+    def __init__(self, moto, runtime, log_path, extra_env=None, endpoint=None, access_key="testing"):
         binary = os.environ.get("SERVERLESS_ACCESS_BIN", str(ROOT / "target" / "release" / "serverless-access"))
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -138,7 +138,7 @@ class Provider:
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": endpoint or moto.url,
-            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_ACCESS_KEY_ID": access_key,
             "AWS_SECRET_ACCESS_KEY": "testing",
             "SERVERLESS_ACCESS_ALLOW_LOOPBACK_RESPONSE_URL": "1",
             "RUST_BACKTRACE": "0",

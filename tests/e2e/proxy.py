@@ -63,9 +63,10 @@ def error_response(service, kind):
 
 
 class FaultProxy:
-    def __init__(self, upstream_port, latency_s=0.0):
+    def __init__(self, upstream_port, latency_s=0.0, authorizer=None):
         self.upstream_port = upstream_port
         self.latency_s = latency_s
+        self.authorizer = authorizer
         self.rules = []
         self.calls = collections.Counter()
         self.lock = threading.Lock()
@@ -85,7 +86,10 @@ class FaultProxy:
                     rule = next((r for r in proxy.rules if r.fires(service, action)), None)
                 if proxy.latency_s:
                     time.sleep(proxy.latency_s)
-                if rule:
+                denied = proxy.authorize(service, action, self.headers, body)
+                if denied:
+                    status, ctype, data = denied
+                elif rule:
                     status, ctype, data = error_response(service, rule.kind)
                 else:
                     conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
@@ -110,6 +114,17 @@ class FaultProxy:
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def authorize(self, service, action, headers, body):
+        """AWS's AccessDenied answer when the authorizer refuses the call, else None."""
+        if self.authorizer is None:
+            return None
+        try:
+            return self.authorizer.check(service, action, headers, body)
+        except Exception as e:  # an undecodable call cannot be proven allowed: refuse it, loudly
+            with self.authorizer.lock:
+                self.authorizer.denials.append(("undecodable", service, action, repr(e)))
+            return 403, "text/xml", f"<ErrorResponse><Error><Code>AccessDenied</Code><Message>{e}</Message></Error></ErrorResponse>".encode()
 
     def reset_counts(self):
         with self.lock:

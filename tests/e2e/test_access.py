@@ -143,11 +143,10 @@ def test_a_name_taken_by_something_else_fails_create_and_survives_the_rollback(c
     assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
 
 
-def test_boundary_is_set_on_every_role(cfn, iam, key_arn):
-    boundary = f"arn:aws:iam::{ACCOUNT}:policy/boundary"
-    a = cfn.create(full(key_arn, PermissionsBoundary=boundary))
+def test_the_enforced_boundary_is_set_on_every_role(cfn, iam, key_arn):
+    a = cfn.create(full(key_arn))
     assert a["Status"] == "SUCCESS"
-    assert {r["boundary"] for r in iam_snapshot(iam)["roles"].values()} == {boundary}
+    assert {r["boundary"] for r in iam_snapshot(iam)["roles"].values()} == {cfn.provider_env["SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN"]}
 
 
 def test_a_changed_key_retires_the_old_grants(cfn, kms, key_arn):
@@ -170,8 +169,8 @@ def test_requests_from_another_account_or_of_another_type_change_nothing(cfn, ia
 
 
 def test_an_enforced_boundary_refuses_others_and_keys_outside_the_allowance(cfn_factory, iam, key_arn):
-    boundary = f"arn:aws:iam::{ACCOUNT}:policy/serverless-access/boundary"
-    cfn = cfn_factory({"SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN": boundary, "SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS": ""})
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/serverless-access-system/boundary"
+    cfn = cfn_factory({"PermissionsBoundaryArn": boundary, "AllowedKmsKeyArns": ""})
     a = cfn.create(full(key_arn, PermissionsBoundary=f"arn:aws:iam::{ACCOUNT}:policy/other"))
     assert a["Status"] == "FAILED"
     assert "PermissionsBoundary" in a["Reason"] and "KmsKeyArn" in a["Reason"]
@@ -184,13 +183,52 @@ def test_an_enforced_boundary_refuses_others_and_keys_outside_the_allowance(cfn_
 def test_delete_copes_with_changes_made_after_it_looked(cfn, iam, key_arn):
     props = full(key_arn)
     a = cfn.create(props)
-    iam.create_instance_profile(InstanceProfileName="sneaky")
-    iam.add_role_to_instance_profile(InstanceProfileName="sneaky", RoleName="orders-prod-us-east-1-worker")
     iam.put_group_policy(GroupName="orders-prod-us-east-1-ci", PolicyName="extra", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]}))
+    iam.attach_group_policy(GroupName="orders-prod-us-east-1-ci", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
     assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
-    assert iam.get_instance_profile(InstanceProfileName="sneaky")["InstanceProfile"]["Roles"] == []
+
+
+def test_delete_names_an_instance_profile_someone_added_and_does_not_touch_it(cfn, iam, key_arn):
+    props = full(key_arn)
+    a = cfn.create(props)
+    iam.create_instance_profile(InstanceProfileName="sneaky")
+    iam.add_role_to_instance_profile(InstanceProfileName="sneaky", RoleName="orders-prod-us-east-1-worker")
+    failed = cfn.delete(a["PhysicalResourceId"], props)
+    assert failed["Status"] == "FAILED" and "instance profile sneaky" in failed["Reason"], failed
+    assert [r["RoleName"] for r in iam.get_instance_profile(InstanceProfileName="sneaky")["InstanceProfile"]["Roles"]] == ["orders-prod-us-east-1-worker"]
+    iam.remove_role_from_instance_profile(InstanceProfileName="sneaky", RoleName="orders-prod-us-east-1-worker")
+    assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+
+
+def test_update_repairs_a_managed_policy_someone_attached_to_a_group(cfn, iam, key_arn):
+    props = full(key_arn)
+    a = cfn.create(props)
+    iam.attach_group_policy(GroupName="orders-prod-us-east-1-developer", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    assert cfn.update(a["PhysicalResourceId"], props, props)["Status"] == "SUCCESS"
+    attached = iam.list_attached_group_policies(GroupName="orders-prod-us-east-1-developer")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["orders-prod-us-east-1-deploy"]
+
+
+def test_attack_2_a_claim_nesting_with_a_live_one_is_refused_in_either_order(cfn, iam):
+    victim = {"ServiceName": "orders-api", "Stage": "prod", "Functions": [{"Name": "api"}]}
+    attacker = {"ServiceName": "orders", "Stage": "api", "Functions": [{"Name": "x"}]}
+    v = cfn.create(victim)
+    assert v["Status"] == "SUCCESS", v
+    before = iam_snapshot(iam)
+    refused = cfn.create(attacker, logical_id="Attacker")
+    assert refused["Status"] == "FAILED" and "orders-api" in refused["Reason"] and "nest" in refused["Reason"], refused
+    assert iam_snapshot(iam) == before
+    assert cfn.delete(v["PhysicalResourceId"], victim)["Status"] == "SUCCESS"
+    first = cfn.create(attacker, logical_id="Attacker")
+    assert first["Status"] == "SUCCESS", first
+    second = cfn.create(victim)
+    assert second["Status"] == "FAILED" and "nest" in second["Reason"], second
+    # Names compare ignoring case, as S3 bucket and IAM names do.
+    third = cfn.create({"ServiceName": "Orders", "Stage": "API"}, logical_id="Shouting")
+    assert third["Status"] == "FAILED" and "nest" in third["Reason"], third
 
 
 def test_delete_refuses_to_detach_its_policy_from_entities_it_does_not_own(cfn, iam, key_arn):

@@ -76,19 +76,19 @@ impl SdkIam {
                 .send()
                 .await
                 .map_err(|e| from_sdk("iam:ListInstanceProfilesForRole", name, e));
-            for p in gone_or(profiles)?
+            let names: Vec<String> = gone_or(profiles)?
                 .map(|p| p.instance_profiles().to_vec())
                 .unwrap_or_default()
-            {
-                gone_ok(
-                    c.remove_role_from_instance_profile()
-                        .role_name(name)
-                        .instance_profile_name(p.instance_profile_name())
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| from_sdk("iam:RemoveRoleFromInstanceProfile", name, e)),
-                )?;
+                .iter()
+                .map(|p| p.instance_profile_name().to_string())
+                .collect();
+            // Instance profiles are not the provider's (it never creates one, and its role has no
+            // rights on them): whoever added the role removes it.
+            if !names.is_empty() {
+                return Err(Error::AttachedElsewhere {
+                    policy: format!("role {name}"),
+                    entities: format!("instance profile {}", names.join(", instance profile ")),
+                });
             }
         }
         gone_ok(

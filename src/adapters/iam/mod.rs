@@ -7,6 +7,7 @@ mod observe;
 
 use super::aws_error::from_sdk;
 use crate::domain::change::IamChange;
+use crate::domain::guardrails::Claim;
 use crate::domain::observed::{Observed, ObservedGroup, ObservedPolicy, ObservedRole};
 use crate::domain::policy::from_iam;
 use crate::error::{AwsErrorKind, Error, Result};
@@ -145,6 +146,10 @@ impl IamPort for SdkIam {
             policies: policies.into_iter().map(|p| (p.name.clone(), p)).collect(),
             grants: vec![],
         })
+    }
+
+    async fn claims(&self, root: &str) -> Result<Vec<Claim>> {
+        self.claims_under(root).await
     }
 
     async fn role_id(&self, name: &str) -> Result<String> {

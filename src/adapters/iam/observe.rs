@@ -3,6 +3,7 @@
 
 use super::{doc, SdkIam};
 use crate::adapters::aws_error::from_sdk;
+use crate::domain::guardrails::{claim_of, merge_claims, Claim};
 use crate::domain::observed::{ObservedGroup, ObservedPolicy, ObservedRole};
 use crate::error::{Error, Result};
 use crate::ports::Depth;
@@ -327,4 +328,46 @@ where
         .await?
         .into_iter()
         .collect())
+}
+
+impl SdkIam {
+    /// Every claim under the provider's root path, read from the paths and names of the groups,
+    /// roles and managed policies there (three listings, every page).
+    pub(super) async fn claims_under(&self, root: &str) -> Result<Vec<Claim>> {
+        let c = &self.client;
+        let mut found = Vec::new();
+        let mut pages = c.list_groups().path_prefix(root).into_paginator().send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| from_sdk("iam:ListGroups", root, e))?;
+            found.extend(
+                p.groups()
+                    .iter()
+                    .filter_map(|g| claim_of(root, g.path(), g.group_name())),
+            );
+        }
+        let mut pages = c.list_roles().path_prefix(root).into_paginator().send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| from_sdk("iam:ListRoles", root, e))?;
+            found.extend(
+                p.roles()
+                    .iter()
+                    .filter_map(|r| claim_of(root, r.path(), r.role_name())),
+            );
+        }
+        let mut pages = c
+            .list_policies()
+            .scope(PolicyScopeType::Local)
+            .path_prefix(root)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| from_sdk("iam:ListPolicies", root, e))?;
+            found.extend(
+                p.policies()
+                    .iter()
+                    .filter_map(|x| claim_of(root, x.path()?, x.policy_name()?)),
+            );
+        }
+        Ok(merge_claims(found))
+    }
 }

@@ -26,6 +26,14 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                 &empty,
             ),
         };
+        // Inline policies count against one limit per group (5,120 characters summed): remove
+        // what is extraneous before writing, so a repair never exceeds it on the way.
+        for name in o.inline.keys().filter(|n| !g.inline.contains_key(*n)) {
+            task.push(IamChange::DeleteGroupPolicy {
+                group: g.name.clone(),
+                name: name.clone(),
+            });
+        }
         for (name, doc) in &g.inline {
             if !o.inline.get(name).is_some_and(|have| same(have, doc)) {
                 task.push(IamChange::PutGroupPolicy {
@@ -34,12 +42,6 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                     document: to_text(doc),
                 });
             }
-        }
-        for name in o.inline.keys().filter(|n| !g.inline.contains_key(*n)) {
-            task.push(IamChange::DeleteGroupPolicy {
-                group: g.name.clone(),
-                name: name.clone(),
-            });
         }
         for arn in g.attached.iter().filter(|a| !o.attached.contains(*a)) {
             task.push(IamChange::AttachGroupPolicy {

@@ -168,4 +168,140 @@ mod tests {
             })]]
         );
     }
+
+    fn changes(apply: &[Phase]) -> Vec<&IamChange> {
+        apply
+            .iter()
+            .flatten()
+            .flatten()
+            .filter_map(|c| match c {
+                Change::Iam(c) => Some(c),
+                Change::Grant(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_changed_policy_gets_a_new_version_after_pruning_the_oldest_to_stay_within_five() {
+        let d = desired();
+        let mut o = converged(&d);
+        let p = o.policies.values_mut().next().unwrap();
+        p.document = serde_json::json!({"Version": "2012-10-17", "Statement": []});
+        p.other_versions = vec!["v1".into(), "v2".into(), "v3".into(), "v4".into()];
+        let (apply, _) = plan_iam(&d, &o);
+        match changes(&apply).as_slice() {
+            [IamChange::CreatePolicyVersion { delete_first, .. }] => {
+                assert_eq!(delete_first, &vec!["v1".to_string()])
+            }
+            other => panic!("{other:?}"),
+        }
+        o.policies.values_mut().next().unwrap().other_versions = vec!["v1".into()];
+        let (apply, _) = plan_iam(&d, &o);
+        assert!(
+            matches!(changes(&apply).as_slice(), [IamChange::CreatePolicyVersion { delete_first, .. }] if delete_first.is_empty())
+        );
+    }
+
+    #[test]
+    fn trust_boundary_and_tag_drift_on_a_role_is_put_back() {
+        let d = desired();
+        let mut o = converged(&d);
+        let name = d.roles[0].name.clone();
+        let r = o.roles.get_mut(&name).unwrap();
+        r.trust = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]});
+        r.boundary = None;
+        r.tags.insert("stray".into(), "x".into());
+        let mut with_boundary = d.clone();
+        for role in &mut with_boundary.roles {
+            role.boundary = Some("arn:aws:iam::123456789012:policy/b".into());
+        }
+        let (apply, _) = plan_iam(&with_boundary, &o);
+        let c = changes(&apply);
+        assert!(c
+            .iter()
+            .any(|c| matches!(c, IamChange::UpdateTrust { role, .. } if *role == name)));
+        assert!(c
+            .iter()
+            .any(|c| matches!(c, IamChange::PutBoundary { role, .. } if *role == name)));
+        assert!(c.iter().any(|c| matches!(c, IamChange::UntagRole { role, keys } if *role == name && keys == &vec!["stray".to_string()])));
+        // A boundary nobody asks for any more (none enforced, property removed) is taken off.
+        let mut o2 = converged(&d);
+        o2.roles.get_mut(&name).unwrap().boundary =
+            Some("arn:aws:iam::123456789012:policy/old".into());
+        let (apply, _) = plan_iam(&d, &o2);
+        assert!(changes(&apply)
+            .iter()
+            .any(|c| matches!(c, IamChange::DeleteBoundary { role } if *role == name)));
+    }
+
+    #[test]
+    fn group_attachment_drift_is_repaired_and_extraneous_inline_policies_go_before_new_ones() {
+        let d = desired();
+        let mut o = converged(&d);
+        let g = o
+            .groups
+            .values_mut()
+            .find(|g| g.inline.contains_key("operate"))
+            .unwrap();
+        let group = g.name.clone();
+        g.attached.clear();
+        g.attached
+            .insert("arn:aws:iam::aws:policy/ReadOnlyAccess".into());
+        g.inline.insert("extra".into(), serde_json::json!({}));
+        g.inline
+            .insert("operate".into(), serde_json::json!({"Statement": []}));
+        let (apply, _) = plan_iam(&d, &o);
+        let c = changes(&apply);
+        let at = |f: &dyn Fn(&IamChange) -> bool| c.iter().position(|x| f(x)).unwrap();
+        let delete = at(
+            &|x| matches!(x, IamChange::DeleteGroupPolicy { group: g, name } if *g == group && name == "extra"),
+        );
+        let put = at(
+            &|x| matches!(x, IamChange::PutGroupPolicy { group: g, name, .. } if *g == group && name == "operate"),
+        );
+        assert!(delete < put, "{c:?}");
+        at(&|x| matches!(x, IamChange::AttachGroupPolicy { group: g, .. } if *g == group));
+        at(
+            &|x| matches!(x, IamChange::DetachGroupPolicy { group: g, arn } if *g == group && arn.ends_with("ReadOnlyAccess")),
+        );
+    }
+
+    #[test]
+    fn an_extraneous_role_policy_is_deleted_before_the_execution_policy_is_rewritten() {
+        let d = desired();
+        let mut o = converged(&d);
+        let r = o.roles.values_mut().next().unwrap();
+        r.inline.insert("big".into(), serde_json::json!({}));
+        r.inline.insert(
+            crate::domain::names::ROLE_POLICY_NAME.into(),
+            serde_json::json!({}),
+        );
+        let (apply, _) = plan_iam(&d, &o);
+        let c = changes(&apply);
+        let delete = c
+            .iter()
+            .position(|x| matches!(x, IamChange::DeleteRolePolicy { .. }))
+            .unwrap();
+        let put = c
+            .iter()
+            .position(|x| matches!(x, IamChange::PutRolePolicy { .. }))
+            .unwrap();
+        assert!(delete < put, "{c:?}");
+    }
+
+    #[test]
+    fn duplicate_grants_of_one_name_keep_one_and_retire_the_rest() {
+        let d = desired();
+        let g = &d.grants[0];
+        let ids: BTreeMap<String, String> = [(g.role_name.clone(), "AROA1".to_string())].into();
+        let name = g.name(&d.naming.grant_prefix(), "AROA1");
+        let dup = |id: &str| ObservedGrant {
+            key_arn: g.key_arn.clone(),
+            grant_id: id.into(),
+            name: name.clone(),
+        };
+        let (create, retire) = plan_grants(&d, &ids, &[dup("a"), dup("b"), dup("c")]);
+        assert!(create.is_empty());
+        assert_eq!(retire.len(), 2);
+    }
 }

@@ -73,6 +73,13 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                         tags: add,
                     });
                 }
+                // Role inline policies share one 10,240-character limit: extraneous ones go first.
+                for name in o.inline.keys().filter(|n| *n != ROLE_POLICY_NAME) {
+                    task.push(IamChange::DeleteRolePolicy {
+                        role: r.name.clone(),
+                        name: name.clone(),
+                    });
+                }
                 if !o
                     .inline
                     .get(ROLE_POLICY_NAME)
@@ -82,12 +89,6 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                         role: r.name.clone(),
                         name: ROLE_POLICY_NAME.into(),
                         document: to_text(&r.policy),
-                    });
-                }
-                for name in o.inline.keys().filter(|n| *n != ROLE_POLICY_NAME) {
-                    task.push(IamChange::DeleteRolePolicy {
-                        role: r.name.clone(),
-                        name: name.clone(),
                     });
                 }
                 for arn in &o.attached {

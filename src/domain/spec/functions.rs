@@ -133,6 +133,19 @@ pub fn parse_functions(
             &format!("{at}: EncryptionContext"),
             errors,
         );
+        // KMS grant constraints (API reference, GrantConstraints): at most 8 pairs, keys and
+        // values of at most 384 characters.
+        if encryption_context.len() > 8 {
+            errors.push(format!(
+                "{at}: EncryptionContext has {} pairs; a KMS grant constraint allows 8",
+                encryption_context.len()
+            ));
+        }
+        for (k, v) in &encryption_context {
+            if k.is_empty() || k.chars().count() > 384 || v.chars().count() > 384 {
+                errors.push(format!("{at}: EncryptionContext {k:?}: keys and values must be 1-384 characters (KMS grant constraints)"));
+            }
+        }
         if !encryption_context.is_empty() && kms.is_empty() {
             errors.push(format!("{at}: EncryptionContext needs Kms operations"));
         }

@@ -145,3 +145,14 @@ fn reserved_and_excess_tags_are_refused() {
     p["Tags"] = Value::Object((0..47).map(|i| (format!("k{i}"), json!("v"))).collect());
     assert!(parse_with(p, None).unwrap_err()[0].contains("at most 46"));
 }
+
+#[test]
+fn kms_grant_constraint_limits_are_enforced_before_any_write() {
+    let mut p = full_props();
+    p["Functions"][0]["EncryptionContext"] =
+        Value::Object((0..9).map(|i| (format!("k{i}"), json!("v"))).collect());
+    assert!(parse_with(p, None).unwrap_err()[0].contains("allows 8"));
+    let mut p = full_props();
+    p["Functions"][0]["EncryptionContext"] = json!({"k": "v".repeat(385)});
+    assert!(parse_with(p, None).unwrap_err()[0].contains("1-384"));
+}

