@@ -9,7 +9,7 @@ use crate::cfn::response_url;
 use crate::config::Settings;
 use crate::domain::arn::{self, parse_key_arn, StackRef};
 use crate::domain::desired::Desired;
-use crate::domain::guardrails::nesting_claim;
+use crate::domain::guardrails::{check_key, nesting_claim};
 use crate::domain::names::{invalid_physical_id, Naming, PhysicalId};
 use crate::domain::{attributes, spec};
 use crate::error::Error;
@@ -253,6 +253,10 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
                 )]));
             }
         }
+        if let (Some(key), true) = (&spec.kms_key, !desired.grants.is_empty()) {
+            let state = with_backoff(stop_at, || self.grants.describe(&key.arn)).await?;
+            check_key(&key.arn, &state).map_err(|e| Error::Validation(vec![e]))?;
+        }
         let mut keys: BTreeSet<String> = spec.kms_key.iter().map(|k| k.arn.clone()).collect();
         if in_place {
             // In place: grants on the previous key are the resource's too, and must be retired.
@@ -402,6 +406,9 @@ mod tests {
 
     struct NoGrants;
     impl GrantPort for NoGrants {
+        async fn describe(&self, _key_arn: &str) -> Result<crate::domain::guardrails::KeyState> {
+            unreachable!("no key in this test")
+        }
         async fn list(&self, _key_arn: &str, _prefix: &str) -> Result<Vec<ObservedGrant>> {
             Ok(vec![])
         }

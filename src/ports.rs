@@ -2,7 +2,7 @@
 //! live in [`crate::adapters`]; tests drive the real ones against a local AWS.
 
 use crate::domain::change::{GrantChange, IamChange};
-use crate::domain::guardrails::Claim;
+use crate::domain::guardrails::{Claim, KeyState};
 use crate::domain::observed::{Observed, ObservedGrant};
 use crate::error::Result;
 use std::future::Future;
@@ -36,6 +36,9 @@ pub trait IamPort: Send + Sync {
 
 /// KMS grants.
 pub trait GrantPort: Send + Sync {
+    /// The key's spec, usage and state (`kms:DescribeKey`).
+    fn describe(&self, key_arn: &str) -> impl Future<Output = Result<KeyState>> + Send;
+
     /// The grants on `key_arn` whose name starts with `prefix` (one listing per key).
     fn list(
         &self,

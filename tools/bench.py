@@ -51,7 +51,7 @@ class Bench:
     def cycle(self, runtime, n, create_only=False):
         reset_moto(self.moto)
         cfn = Cfn(self.moto, runtime)
-        key = self.moto.client("kms").create_key()["KeyMetadata"]["Arn"]
+        key = self.moto.client("kms").create_key(KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
         props = {"ServiceName": "bench", "Stage": "b", "KmsKeyArn": key,
                  "Functions": [{"Name": f"f{i}", "Kms": ["Decrypt"]} for i in range(n)]}
         create = self.run(cfn, "Create", props)

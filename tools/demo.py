@@ -47,7 +47,7 @@ def main():
     provider = Provider(moto, runtime, LOGS / "provider.log")
     try:
         cfn = Cfn(moto, runtime)
-        key = moto.client("kms").create_key(Description="orders")["KeyMetadata"]["Arn"]
+        key = moto.client("kms").create_key(Description="orders", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
         moto.client("iam").create_user(UserName="alice")
         props = {
             "ServiceName": "orders", "Stage": "prod", "KmsKeyArn": key, "Tags": {"team": "payments"},

@@ -2,6 +2,7 @@
 
 use super::aws_error::from_sdk;
 use crate::domain::change::GrantChange;
+use crate::domain::guardrails::KeyState;
 use crate::domain::observed::ObservedGrant;
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::ports::GrantPort;
@@ -28,12 +29,39 @@ impl SdkKms {
 }
 
 impl GrantPort for SdkKms {
+    async fn describe(&self, key_arn: &str) -> Result<KeyState> {
+        let out = self
+            .client
+            .describe_key()
+            .key_id(key_arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk("kms:DescribeKey", key_arn, e))?;
+        let m = out.key_metadata();
+        Ok(KeyState {
+            spec: m
+                .and_then(|m| m.key_spec())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            usage: m
+                .and_then(|m| m.key_usage())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            state: m
+                .and_then(|m| m.key_state())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+        })
+    }
+
     async fn list(&self, key_arn: &str, prefix: &str) -> Result<Vec<ObservedGrant>> {
         let mut out = Vec::new();
         let mut pages = self
             .client
             .list_grants()
             .key_id(key_arn)
+            // KMS's largest page; without a limit it answers 50 at a time.
+            .limit(100)
             .into_paginator()
             .send();
         while let Some(p) = pages.next().await {

@@ -1,6 +1,8 @@
 """The access model end to end: groups, roles, grants through Create, Update, Delete."""
 import json
 
+import pytest
+
 from harness import ACCOUNT, STACK_ID, iam_snapshot, our_grants
 
 
@@ -127,6 +129,9 @@ def test_delete_removes_everything_and_members_but_not_the_users(cfn, iam, kms, 
     assert iam.get_user(UserName="alice")["User"]["UserName"] == "alice"
 
 
+# Finding where the taken name lives needs GetRole outside the provider's path: AWS denies it, and
+# the provider reports the name as taken "outside this provider's IAM path".
+@pytest.mark.expect_denials("iam:GetRole", "iam:GetGroup")
 def test_a_name_taken_by_something_else_fails_create_and_survives_the_rollback(cfn, iam, key_arn):
     iam.create_role(RoleName="orders-prod-us-east-1-worker", Path="/teams/", AssumeRolePolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
@@ -152,7 +157,7 @@ def test_the_enforced_boundary_is_set_on_every_role(cfn, iam, key_arn):
 def test_a_changed_key_retires_the_old_grants(cfn, kms, key_arn):
     props = full(key_arn)
     a = cfn.create(props)
-    other = kms.create_key(Description="other")["KeyMetadata"]["Arn"]
+    other = kms.create_key(Description="other", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
     new = full(other)
     assert cfn.update(a["PhysicalResourceId"], new, props)["Status"] == "SUCCESS"
     assert our_grants(kms, key_arn) == []
@@ -180,12 +185,18 @@ def test_an_enforced_boundary_refuses_others_and_keys_outside_the_allowance(cfn_
     assert {r["boundary"] for r in iam_snapshot(iam)["roles"].values()} == {boundary}
 
 
+def foreign_policy(iam):
+    """A customer managed policy outside the provider's path (moto loads no AWS managed ones)."""
+    return iam.create_policy(PolicyName="ReadOnlyExtra", Path="/teams/", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]}))["Policy"]["Arn"]
+
+
 def test_delete_copes_with_changes_made_after_it_looked(cfn, iam, key_arn):
     props = full(key_arn)
     a = cfn.create(props)
     iam.put_group_policy(GroupName="orders-prod-us-east-1-ci", PolicyName="extra", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]}))
-    iam.attach_group_policy(GroupName="orders-prod-us-east-1-ci", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    iam.attach_group_policy(GroupName="orders-prod-us-east-1-ci", PolicyArn=foreign_policy(iam))
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
     assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
 
@@ -206,7 +217,7 @@ def test_delete_names_an_instance_profile_someone_added_and_does_not_touch_it(cf
 def test_update_repairs_a_managed_policy_someone_attached_to_a_group(cfn, iam, key_arn):
     props = full(key_arn)
     a = cfn.create(props)
-    iam.attach_group_policy(GroupName="orders-prod-us-east-1-developer", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    iam.attach_group_policy(GroupName="orders-prod-us-east-1-developer", PolicyArn=foreign_policy(iam))
     assert cfn.update(a["PhysicalResourceId"], props, props)["Status"] == "SUCCESS"
     attached = iam.list_attached_group_policies(GroupName="orders-prod-us-east-1-developer")["AttachedPolicies"]
     assert [p["PolicyName"] for p in attached] == ["orders-prod-us-east-1-deploy"]
@@ -244,3 +255,13 @@ def test_delete_refuses_to_detach_its_policy_from_entities_it_does_not_own(cfn, 
     iam.detach_user_policy(UserName="bob", PolicyArn=deploy)
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
     assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+
+
+def test_keys_that_refuse_grants_are_refused_before_any_write(cfn, iam, kms):
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    meta = kms.create_key(KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    kms.disable_key(KeyId=meta["KeyId"])
+    for key in (rsa, meta["Arn"]):
+        a = cfn.create(full(key))
+        assert a["Status"] == "FAILED" and "SYMMETRIC_DEFAULT" in a["Reason"], a
+        assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
