@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := .venv
 SAM_VENV := .venv-sam
+DEMO_VENV := .venv-demo
 PY := $(VENV)/bin/python
 BIN := target/release/serverless-access
 SAM_CLI_VERSION := 1.170.0
@@ -12,7 +13,7 @@ ARCH ?= x86_64
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup build test unit e2e lint sam-build demo bench deploy catalog clean
+.PHONY: setup build test unit e2e lint sam-build demo invoke invoke-stop bench deploy catalog clean
 
 ## setup: install what a fresh machine lacks (moto[server], cfn-lint, checkov, parliament, policy_sentry, cargo-lambda, SAM CLI)
 setup: $(VENV)/.installed $(SAM_VENV)/.installed
@@ -55,9 +56,29 @@ sam-build: setup
 ## test: everything CI runs
 test: setup lint unit e2e sam-build
 
-## demo: Create → Update → Delete of a realistic stack against a local AWS
-demo: setup build
-	$(PY) tools/demo.py
+## demo: Create → Update → Delete of a realistic stack against a local AWS. Installs only moto and
+## boto3 and builds with the fast-compiling `demo` profile (the release profile is for deploying).
+demo: $(DEMO_VENV)/.installed
+	cargo build --locked --profile demo
+	VIRTUAL_ENV=$(CURDIR)/$(DEMO_VENV) SERVERLESS_ACCESS_BIN=target/demo/serverless-access $(DEMO_VENV)/bin/python tools/demo.py
+
+$(DEMO_VENV)/.installed: requirements-demo.txt
+	python3 -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-demo.txt
+	touch $@
+
+$(DEMO_VENV)/.cargo-lambda: $(DEMO_VENV)/.installed
+	$(DEMO_VENV)/bin/pip install -q --disable-pip-version-check cargo-lambda
+	touch $@
+
+## invoke: EVENT=create|update|delete through `cargo lambda watch` + `cargo lambda invoke` against moto
+## on 127.0.0.1:$${MOTO_PORT:-5000} (left running between calls; `make invoke-stop` stops it)
+EVENT ?= create
+invoke: $(DEMO_VENV)/.cargo-lambda
+	VIRTUAL_ENV=$(CURDIR)/$(DEMO_VENV) $(DEMO_VENV)/bin/python tools/invoke.py $(EVENT)
+
+invoke-stop:
+	$(DEMO_VENV)/bin/python tools/invoke.py stop
 
 ## bench: wall time of Create / no-op Update / Delete against moto (no added latency yet)
 bench: setup build
@@ -73,4 +94,4 @@ catalog: setup
 	$(PY) tools/gen_action_catalog.py
 
 clean:
-	rm -rf target .aws-sam $(VENV) $(SAM_VENV)
+	rm -rf target .aws-sam $(VENV) $(SAM_VENV) $(DEMO_VENV)

@@ -26,13 +26,19 @@ fn init_tracing() {
         .init();
 }
 
-/// The invocation's deadline as a monotonic instant.
+/// The invocation's deadline as a monotonic instant. Lambda gives epoch milliseconds;
+/// `cargo lambda watch` gives `600000`, meant as 600 s from now (no real deadline is that small).
 fn deadline_of(ctx: &lambda_runtime::Context) -> Instant {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    Instant::now() + Duration::from_millis(ctx.deadline.saturating_sub(now_ms))
+    let left_ms = if ctx.deadline < 1_000_000_000_000 {
+        ctx.deadline
+    } else {
+        ctx.deadline.saturating_sub(now_ms)
+    };
+    Instant::now() + Duration::from_millis(left_ms)
 }
 
 #[tokio::main]

@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 from harness import ACCOUNT, Cfn, Moto, Provider, RuntimeApi, iam_snapshot, our_grants  # noqa: E402
 
-LOGS = Path(__file__).resolve().parents[1] / "target" / "demo"
+LOGS = Path(__file__).resolve().parents[1] / "target" / "demo-run"
 
 
 def writes(request_id):
