@@ -10,13 +10,13 @@
 //! environment variables as in Lambda. Invalid properties print exactly the Reason the provider
 //! would answer, and the exit status is 2.
 
+use crate::cfn::response::validation_reason;
 use crate::config::Settings;
 use crate::domain::arn::{parse_stack_id, StackRef};
 use crate::domain::change::{Change, GrantChange, IamChange};
 use crate::domain::desired::Desired;
 use crate::domain::plan::{self, Observed};
 use crate::domain::{attributes, names, spec};
-use crate::handler::validation_reason;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

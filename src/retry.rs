@@ -10,10 +10,14 @@ const BASE: Duration = Duration::from_millis(100);
 /// Longest single backoff.
 const CAP: Duration = Duration::from_secs(5);
 
-/// Backoff before attempt `attempt` (1-based): full jitter over `min(CAP, BASE * 2^attempt)`.
+/// The longest backoff before attempt `attempt` (1-based): `min(CAP, BASE * 2^attempt)`.
+pub fn ceiling(attempt: u32) -> Duration {
+    BASE.saturating_mul(1u32 << attempt.min(10)).min(CAP)
+}
+
+/// Backoff before attempt `attempt` (1-based): jittered between half the ceiling and the ceiling.
 pub fn backoff(attempt: u32) -> Duration {
-    let ceiling = BASE.saturating_mul(1u32 << attempt.min(10)).min(CAP);
-    let ms = ceiling.as_millis() as u64;
+    let ms = ceiling(attempt).as_millis() as u64;
     Duration::from_millis(ms / 2 + fastrand::u64(0..=ms / 2))
 }
 
@@ -100,8 +104,24 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(1) <= Duration::from_millis(200));
-        assert!(backoff(30) <= CAP);
+    fn backoff_doubles_per_attempt_until_the_cap_and_stays_within_its_jitter() {
+        for attempt in 1..5 {
+            assert_eq!(
+                ceiling(attempt + 1),
+                ceiling(attempt) * 2,
+                "attempt {attempt}"
+            );
+        }
+        assert_eq!(ceiling(6), CAP);
+        assert_eq!(ceiling(30), CAP);
+        for attempt in 1..12 {
+            for _ in 0..50 {
+                let b = backoff(attempt);
+                assert!(
+                    b >= ceiling(attempt) / 2 && b <= ceiling(attempt),
+                    "{attempt}: {b:?}"
+                );
+            }
+        }
     }
 }

@@ -177,6 +177,16 @@ pub fn body(echo: Echo<'_>, answer: &Answer) -> String {
     )
 }
 
+/// The Reason for invalid properties: every problem, counted.
+pub fn validation_reason(problems: &[String]) -> String {
+    format!(
+        "invalid properties ({} problem{}): {}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        problems.join("; ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,3 +185,6 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

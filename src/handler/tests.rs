@@ -1,0 +1,120 @@
+//! The handler on in-memory ports: every trusted request is answered exactly once.
+
+use super::*;
+use crate::adapters::memory::{MemoryGrants, MemoryIam, MemoryResponder};
+use crate::domain::change::IamChange;
+use crate::domain::guardrails::Claim;
+use crate::domain::observed::Observed;
+use crate::error::Result;
+use crate::ports::Depth;
+
+/// An IAM port whose observation panics, as a bug in the provider would.
+struct PanickingIam;
+impl IamPort for PanickingIam {
+    async fn observe(&self, _path: &str, _depth: Depth) -> Result<Observed> {
+        panic!("simulated bug")
+    }
+    async fn apply(&self, _change: &IamChange) -> Result<Option<String>> {
+        Ok(None)
+    }
+    async fn claims(&self, _root: &str) -> Result<Vec<Claim>> {
+        Ok(vec![])
+    }
+    async fn role_id(&self, _name: &str) -> Result<String> {
+        Ok(String::new())
+    }
+}
+
+const URL: &str = "http://127.0.0.1:9/answer?X-Amz-Signature=s";
+
+fn provider<I: IamPort>(iam: I) -> Provider<I, MemoryGrants, MemoryResponder> {
+    let mut settings = Settings::from_lookup(|_| None).unwrap();
+    settings.allow_loopback_response_url = true;
+    Provider {
+        settings,
+        iam,
+        grants: MemoryGrants::default(),
+        responder: MemoryResponder::default(),
+        region: "us-east-1".into(),
+        config_error: None,
+    }
+}
+
+fn create(url: &str, account: &str) -> Value {
+    json!({
+        "RequestType": "Create", "ResponseURL": url, "RequestId": "r-1", "LogicalResourceId": "Access",
+        "StackId": format!("arn:aws:cloudformation:us-east-1:{account}:stack/s/1"),
+        "ResourceType": RESOURCE_TYPE,
+        "ResourceProperties": {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}]}
+    })
+}
+
+async fn handle<I: IamPort>(p: &Provider<I, MemoryGrants, MemoryResponder>, event: Value) -> Value {
+    p.handle(
+        event,
+        "123456789012",
+        Instant::now() + Duration::from_secs(60),
+    )
+    .await
+}
+
+fn answers<I: IamPort>(p: &Provider<I, MemoryGrants, MemoryResponder>) -> Vec<Value> {
+    p.responder
+        .sent()
+        .iter()
+        .map(|(_, body)| serde_json::from_str(body).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_panic_inside_the_work_is_answered_failed_once() {
+    let p = provider(PanickingIam);
+    let result = handle(&p, create(URL, "123456789012")).await;
+    assert_eq!(result["Status"], "FAILED");
+    let a = answers(&p);
+    assert_eq!(a.len(), 1);
+    assert!(a[0]["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("panic: simulated bug"));
+    assert!(a[0]["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .starts_with("serverless-access:orders:prod:"));
+}
+
+#[tokio::test]
+async fn a_create_is_answered_success_with_its_attributes() {
+    let p = provider(MemoryIam::default());
+    handle(&p, create(URL, "123456789012")).await;
+    let a = answers(&p);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["Status"], "SUCCESS", "{}", a[0]);
+    assert_eq!(
+        a[0]["Data"]["AdminGroupName"],
+        "orders-prod-us-east-1-admin"
+    );
+    assert!(p.iam.names().contains("orders-prod-us-east-1-api"));
+}
+
+#[tokio::test]
+async fn an_untrusted_response_url_gets_no_answer_and_nothing_is_done() {
+    let p = provider(MemoryIam::default());
+    let result = handle(&p, create("https://attacker.example/x", "123456789012")).await;
+    assert_eq!(result["Status"], "REFUSED");
+    assert!(p.responder.sent().is_empty());
+    assert!(p.iam.calls.log().is_empty());
+}
+
+#[tokio::test]
+async fn a_stack_of_another_account_is_answered_failed_and_nothing_is_done() {
+    let p = provider(MemoryIam::default());
+    handle(&p, create(URL, "210987654321")).await;
+    let a = answers(&p);
+    assert_eq!(a[0]["Status"], "FAILED");
+    assert!(a[0]["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("not this provider's account"));
+    assert!(p.iam.calls.log().is_empty());
+}
