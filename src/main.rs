@@ -46,7 +46,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // With arguments the binary is the `plan` command line; without, the Lambda runtime.
     let args: Vec<String> = std::env::args().skip(1).collect();
     if !args.is_empty() {
-        std::process::exit(serverless_access::cli::main(&args));
+        std::process::exit(serverless_access::cli::main(&args).await);
     }
     http::install_crypto_provider();
     init_tracing();

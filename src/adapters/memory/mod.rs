@@ -3,18 +3,23 @@
 //! and a log of every call; `plan --old` runs the real engine against an IAM seeded with the old
 //! properties, so a preview runs exactly the sequence the provider would.
 
-use crate::domain::change::{GrantChange, IamChange};
-use crate::domain::guardrails::{claim_of, merge_claims, Claim, KeyState};
-use crate::domain::observed::{
-    Observed, ObservedGrant, ObservedGroup, ObservedPolicy, ObservedRole,
-};
+mod kms;
+
+pub use kms::MemoryGrants;
+
+use crate::domain::change::{Change, IamChange};
+use crate::domain::guardrails::{claim_of, merge_claims, Claim};
+use crate::domain::observed::{Observed, ObservedGroup, ObservedPolicy, ObservedRole};
 use crate::domain::policy::from_iam;
 use crate::error::{AwsErrorKind, Error, Result};
-use crate::ports::{Depth, GrantPort, IamPort};
+use crate::ports::{Depth, IamPort};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The changes memory ports applied, in the order they were applied (shared by IAM and KMS).
+pub type Journal = Arc<Mutex<Vec<Change>>>;
 
 /// A scripted failure: calls whose description contains `matching` fail with `kind`, `times` times.
 #[derive(Debug, Clone)]
@@ -149,11 +154,20 @@ struct IamState {
 #[derive(Debug, Default)]
 pub struct MemoryIam {
     state: Mutex<IamState>,
+    journal: Journal,
     /// The call log, faults and latency.
     pub calls: Calls,
 }
 
 impl MemoryIam {
+    /// An IAM that records the changes it applies in `journal`.
+    pub fn sharing(journal: Journal) -> Self {
+        MemoryIam {
+            journal,
+            ..MemoryIam::default()
+        }
+    }
+
     /// Names of the roles, groups and policies that exist, for assertions.
     pub fn names(&self) -> BTreeSet<String> {
         let s = lock(&self.state);
@@ -339,7 +353,9 @@ impl IamPort for MemoryIam {
 
     async fn apply(&self, change: &IamChange) -> Result<Option<String>> {
         let _g = self.calls.enter(change.describe()).await?;
-        self.write(change)
+        let out = self.write(change)?;
+        lock(&self.journal).push(Change::Iam(change.clone()));
+        Ok(out)
     }
 
     async fn claims(&self, root: &str) -> Result<Vec<Claim>> {
@@ -362,87 +378,6 @@ impl IamPort for MemoryIam {
             .get(name)
             .map(|(_, r)| r.role_id.clone())
             .ok_or_else(|| not_found(name))
-    }
-}
-
-/// KMS grants in memory. Keys are symmetric encryption keys unless set otherwise.
-#[derive(Debug, Default)]
-pub struct MemoryGrants {
-    grants: Mutex<Vec<(ObservedGrant, String, Vec<String>)>>,
-    keys: Mutex<BTreeMap<String, KeyState>>,
-    next_id: AtomicUsize,
-    /// The call log, faults and latency.
-    pub calls: Calls,
-}
-
-impl MemoryGrants {
-    /// Sets what DescribeKey says of `key_arn`.
-    pub fn set_key(&self, key_arn: &str, state: KeyState) {
-        lock(&self.keys).insert(key_arn.into(), state);
-    }
-
-    /// The grants that exist: (name, grantee, operations).
-    pub fn grants(&self) -> Vec<(String, String, Vec<String>)> {
-        lock(&self.grants)
-            .iter()
-            .map(|(g, grantee, ops)| (g.name.clone(), grantee.clone(), ops.clone()))
-            .collect()
-    }
-}
-
-impl GrantPort for MemoryGrants {
-    async fn describe(&self, key_arn: &str) -> Result<KeyState> {
-        let _g = self.calls.enter(format!("describe key {key_arn}")).await?;
-        Ok(lock(&self.keys).get(key_arn).cloned().unwrap_or(KeyState {
-            spec: "SYMMETRIC_DEFAULT".into(),
-            usage: "ENCRYPT_DECRYPT".into(),
-            state: "Enabled".into(),
-        }))
-    }
-
-    async fn list(&self, key_arn: &str, prefix: &str) -> Result<Vec<ObservedGrant>> {
-        let _g = self.calls.enter(format!("list grants {key_arn}")).await?;
-        Ok(lock(&self.grants)
-            .iter()
-            .map(|(g, _, _)| g)
-            .filter(|g| g.key_arn == key_arn && g.name.starts_with(prefix))
-            .cloned()
-            .collect())
-    }
-
-    async fn apply(&self, change: &GrantChange) -> Result<()> {
-        let _g = self.calls.enter(change.describe()).await?;
-        let mut grants = lock(&self.grants);
-        match change {
-            GrantChange::Create {
-                key_arn,
-                grantee,
-                name,
-                operations,
-                ..
-            } => {
-                // KMS returns the existing grant for the same name and parameters.
-                if !grants
-                    .iter()
-                    .any(|(g, _, _)| g.name == *name && g.key_arn == *key_arn)
-                {
-                    let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-                    grants.push((
-                        ObservedGrant {
-                            key_arn: key_arn.clone(),
-                            grant_id: format!("grant-{id}"),
-                            name: name.clone(),
-                        },
-                        grantee.clone(),
-                        operations.clone(),
-                    ));
-                }
-            }
-            GrantChange::Retire { key_arn, grant_id } => {
-                grants.retain(|(g, _, _)| !(g.key_arn == *key_arn && g.grant_id == *grant_id))
-            }
-        }
-        Ok(())
     }
 }
 

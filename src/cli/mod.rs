@@ -10,16 +10,22 @@
 //! environment variables as in Lambda. Invalid properties print exactly the Reason the provider
 //! would answer, and the exit status is 2.
 
+use crate::adapters::memory::{Journal, MemoryGrants, MemoryIam};
 use crate::cfn::response::validation_reason;
 use crate::config::Settings;
 use crate::domain::arn::{parse_stack_id, StackRef};
-use crate::domain::change::{Change, GrantChange, IamChange};
+use crate::domain::change::Change;
 use crate::domain::desired::Desired;
-use crate::domain::plan::{self, Observed};
-use crate::domain::{attributes, names, spec};
-use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use crate::domain::spec;
+use crate::reconcile::{Engine, Progress};
+use render::{create_json, create_text, document_of, indent, pretty, sign};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::time::Duration;
+use tokio::time::Instant;
+
+mod render;
 
 const USAGE: &str = "usage: serverless-access plan [--json] [--old OLD_FILE] [--account ID] [--region REGION] [--stack-id ARN] [--logical-id ID] FILE";
 
@@ -169,171 +175,52 @@ fn desired(ctx: &Ctx, props: &Value) -> Result<Desired, String> {
     Desired::from_spec(&spec, &ctx.stack_id, &ctx.logical_id).map_err(|p| validation_reason(&p))
 }
 
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
-}
-
-fn indent(s: &str, by: &str) -> String {
-    s.lines().map(|l| format!("{by}{l}\n")).collect()
-}
-
-/// Everything a Create would make, as JSON.
-fn create_json(d: &Desired) -> Value {
-    let prefix = d.naming.grant_prefix();
-    json!({
-        "physicalResourceId": d.naming.physical_id(),
-        "path": d.naming.path,
-        "managedPolicies": d.policies.iter().map(|p| json!({"name": p.name, "arn": p.arn, "document": p.document})).collect::<Vec<_>>(),
-        "groups": d.groups.iter().map(|g| json!({
-            "name": g.name, "arn": d.naming.group_arn(&g.name), "attached": g.attached, "inline": g.inline
-        })).collect::<Vec<_>>(),
-        "roles": d.roles.iter().map(|r| json!({
-            "function": r.function, "functionName": d.naming.function_name(&r.function), "name": r.name, "arn": r.arn,
-            "permissionsBoundary": r.boundary, "tags": r.tags, "trustPolicy": r.trust,
-            "inline": {names::ROLE_POLICY_NAME: r.policy}
-        })).collect::<Vec<_>>(),
-        "grants": d.grants.iter().map(|g| json!({
-            "function": g.function, "keyArn": g.key_arn, "grantee": g.role_arn, "operations": g.operations,
-            "encryptionContextSubset": g.encryption_context,
-            "name": format!("{prefix}{}/<12 hex of key, grantee, the role's unique id, operations, context>", g.function)
-        })).collect::<Vec<_>>(),
-        "attributes": attributes::fixed(d).into_iter().chain(attributes::per_function(d)).map(|(k, v)| (k, Value::String(v))).collect::<Map<String, Value>>(),
-    })
-}
-
-fn create_text(d: &Desired) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "PhysicalResourceId {}\nIAM path {}\n",
-        d.naming.physical_id(),
-        d.naming.path
-    );
-    for p in &d.policies {
-        let _ = writeln!(
-            out,
-            "managed policy {} ({})\n{}",
-            p.name,
-            p.arn,
-            indent(&pretty(&p.document), "    ")
-        );
-    }
-    for g in &d.groups {
-        let _ = writeln!(
-            out,
-            "group {} ({})\n  attached: {}",
-            g.name,
-            d.naming.group_arn(&g.name),
-            g.attached.join(", ")
-        );
-        for (name, doc) in &g.inline {
-            let _ = writeln!(
-                out,
-                "  inline policy {name}:\n{}",
-                indent(&pretty(doc), "    ")
-            );
-        }
-        out.push('\n');
-    }
-    for r in &d.roles {
-        let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let _ = writeln!(
-            out,
-            "role {} ({})\n  function: {}\n  permissions boundary: {}\n  tags: {}\n  trust policy:\n{}  inline policy {}:\n{}",
-            r.name,
-            r.arn,
-            d.naming.function_name(&r.function),
-            r.boundary.as_deref().unwrap_or("none"),
-            tags.join(", "),
-            indent(&pretty(&r.trust), "    "),
-            names::ROLE_POLICY_NAME,
-            indent(&pretty(&r.policy), "    ")
-        );
-    }
-    for g in &d.grants {
-        let ctx: Vec<String> = g
-            .encryption_context
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "KMS grant for function {} on {}\n  grantee: {}\n  operations: {}\n  encryption context subset: {}\n  retiring principal: the provider's role\n",
-            g.function,
-            g.key_arn,
-            g.role_arn,
-            g.operations.join(", "),
-            if ctx.is_empty() { "none".into() } else { ctx.join(", ") }
-        );
-    }
-    let _ = writeln!(out, "attributes (Fn::GetAtt):");
-    for (k, v) in attributes::fixed(d)
-        .into_iter()
-        .chain(attributes::per_function(d))
-    {
-        let _ = writeln!(out, "  {k} = {v}");
-    }
-    out
-}
-
-/// `+` adds, `~` changes, `-` removes.
-fn sign(c: &Change) -> &'static str {
-    match c {
-        Change::Iam(IamChange::CreatePolicy { .. })
-        | Change::Iam(IamChange::CreateGroup { .. })
-        | Change::Iam(IamChange::AttachGroupPolicy { .. })
-        | Change::Iam(IamChange::CreateRole { .. })
-        | Change::Iam(IamChange::TagRole { .. })
-        | Change::Grant(GrantChange::Create { .. }) => "+",
-        Change::Iam(IamChange::CreatePolicyVersion { .. })
-        | Change::Iam(IamChange::PutGroupPolicy { .. })
-        | Change::Iam(IamChange::UpdateTrust { .. })
-        | Change::Iam(IamChange::PutBoundary { .. })
-        | Change::Iam(IamChange::PutRolePolicy { .. }) => "~",
-        _ => "-",
-    }
-}
-
-fn document_of(c: &Change) -> Option<Value> {
-    match c {
-        Change::Iam(IamChange::CreatePolicy { document, .. })
-        | Change::Iam(IamChange::CreatePolicyVersion { document, .. })
-        | Change::Iam(IamChange::PutGroupPolicy { document, .. })
-        | Change::Iam(IamChange::UpdateTrust { document, .. })
-        | Change::Iam(IamChange::PutRolePolicy { document, .. }) => {
-            serde_json::from_str(document).ok()
-        }
-        _ => None,
-    }
-}
-
-/// The changes an in-place Update from `old` to `new` would make, in the order they would run.
-fn update_changes(old: &Desired, new: &Desired) -> Vec<Change> {
-    let observed = Observed::as_if_applied(old, |n| format!("id-of-{n}"));
-    let (apply, delete) = plan::plan_iam(new, &observed);
-    let mut role_ids: BTreeMap<String, String> = observed
-        .roles
-        .values()
-        .map(|r| (r.name.clone(), r.role_id.clone()))
+/// The changes an in-place Update from `old` to `new` makes, in the order the provider makes
+/// them: the real engine runs against an in-memory IAM and KMS seeded by converging `old` first.
+async fn update_changes(old: &Desired, new: &Desired) -> Result<Vec<Change>, String> {
+    let journal = Journal::default();
+    let iam = MemoryIam::sharing(journal.clone());
+    let grants = MemoryGrants::sharing(journal.clone());
+    let keys: BTreeSet<String> = old
+        .grants
+        .iter()
+        .chain(&new.grants)
+        .map(|g| g.key_arn.clone())
         .collect();
-    for c in apply.iter().flatten().flatten() {
-        if let Change::Iam(IamChange::CreateRole { name, .. }) = c {
-            role_ids.insert(name.clone(), format!("new-id-of-{name}"));
-        }
+    converge(&iam, &grants, old, &keys).await?;
+    journal
+        .lock()
+        .map(|mut j| j.clear())
+        .map_err(|e| e.to_string())?;
+    converge(&iam, &grants, new, &keys).await?;
+    let changes = journal.lock().map_err(|e| e.to_string())?.clone();
+    Ok(changes)
+}
+
+async fn converge(
+    iam: &MemoryIam,
+    grants: &MemoryGrants,
+    d: &Desired,
+    keys: &BTreeSet<String>,
+) -> Result<(), String> {
+    let progress = Progress::default();
+    Engine {
+        iam,
+        grants,
+        // One at a time: the printed order is the order of the plan.
+        concurrency: 1,
+        stop_at: Instant::now() + Duration::from_secs(3600),
+        progress: &progress,
     }
-    let (create, retire) = plan::plan_grants(new, &role_ids, &observed.grants);
-    apply
-        .into_iter()
-        .chain([create, retire])
-        .chain(delete)
-        .flatten()
-        .flatten()
-        .collect()
+    .converge(d, keys)
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// Runs the CLI with `args` (without the program name); returns the exit status.
-pub fn main(args: &[String]) -> i32 {
-    match run(args) {
+pub async fn main(args: &[String]) -> i32 {
+    match run(args).await {
         Ok(out) => {
             print!("{out}");
             0
@@ -345,7 +232,7 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
-fn run(args: &[String]) -> Result<String, (i32, String)> {
+async fn run(args: &[String]) -> Result<String, (i32, String)> {
     let a = parse_args(args).map_err(|e| (64, e))?;
     let settings = Settings::from_env().map_err(|e| (78, e.to_string()))?;
     let (props, event_stack, event_logical) = load(&a.file).map_err(|e| (66, e))?;
@@ -394,7 +281,7 @@ fn run(args: &[String]) -> Result<String, (i32, String)> {
             format!("{note}\n\n{}", create_text(&new))
         });
     }
-    let changes = update_changes(&old, &new);
+    let changes = update_changes(&old, &new).await.map_err(|e| (70, e))?;
     if a.json {
         let list: Vec<Value> = changes
             .iter()
@@ -442,10 +329,10 @@ mod tests {
 
     const PROPS: &str = "ServiceToken: !ImportValue serverless-access-ServiceToken\nServiceName: orders\nStage: prod\nFunctions:\n  - Name: api\n    Vpc: true\n";
 
-    #[test]
-    fn plan_prints_every_entity_a_create_would_make() {
+    #[tokio::test]
+    async fn plan_prints_every_entity_a_create_would_make() {
         let f = write("props.yaml", PROPS);
-        let out = run(&args(&["plan", &f])).unwrap();
+        let out = run(&args(&["plan", &f])).await.unwrap();
         for needle in [
             "group orders-prod-us-east-1-admin",
             "managed policy orders-prod-us-east-1-deploy",
@@ -456,15 +343,15 @@ mod tests {
             assert!(out.contains(needle), "{needle} missing");
         }
         let json: Value =
-            serde_json::from_str(&run(&args(&["plan", "--json", &f])).unwrap()).unwrap();
+            serde_json::from_str(&run(&args(&["plan", "--json", &f])).await.unwrap()).unwrap();
         assert_eq!(json["roles"][0]["name"], "orders-prod-us-east-1-api");
     }
 
-    #[test]
-    fn plan_with_old_lists_additions_changes_and_removals() {
+    #[tokio::test]
+    async fn plan_with_old_lists_additions_changes_and_removals() {
         let old = write("old.yaml", PROPS);
         let new = write("new.yaml", "ServiceName: orders\nStage: prod\nGroups: [admin]\nFunctions:\n  - Name: api\n  - Name: worker\n");
-        let out = run(&args(&["plan", "--old", &old, &new])).unwrap();
+        let out = run(&args(&["plan", "--old", &old, &new])).await.unwrap();
         assert!(
             out.contains("+ create role orders-prod-us-east-1-worker"),
             "{out}"
@@ -477,17 +364,17 @@ mod tests {
             out.contains("- delete group orders-prod-us-east-1-developer"),
             "{out}"
         );
-        let same = run(&args(&["plan", "--old", &old, &old])).unwrap();
+        let same = run(&args(&["plan", "--old", &old, &old])).await.unwrap();
         assert!(same.starts_with("No changes"));
     }
 
-    #[test]
-    fn invalid_properties_print_the_providers_reason_and_exit_2() {
+    #[tokio::test]
+    async fn invalid_properties_print_the_providers_reason_and_exit_2() {
         let f = write(
             "bad.yaml",
             "ServiceName: orders\nStage: dev-x\nFunctions:\n  - Name: api\n    Vpc: maybe\n",
         );
-        let (code, message) = run(&args(&["plan", &f])).unwrap_err();
+        let (code, message) = run(&args(&["plan", &f])).await.unwrap_err();
         assert_eq!(code, 2);
         assert!(
             message.starts_with("invalid properties (2 problems)"),

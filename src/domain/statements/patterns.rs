@@ -1,0 +1,95 @@
+//! Reading resource patterns and condition operators as IAM does.
+
+use crate::domain::arn::Arn;
+
+/// Whether a resource ARN is as wide as `*`: a wildcard in its account or region, or no literal
+/// text before its first wildcard once the resource type (`table/`, `secret:`) is set aside.
+pub fn is_wildcard_equivalent(arn: &Arn<'_>) -> bool {
+    let wild = |s: &str| s.contains(['*', '?']);
+    if wild(arn.account) || wild(arn.region) {
+        return true;
+    }
+    let Some(first) = arn.resource.find(['*', '?']) else {
+        return false;
+    };
+    let literal = &arn.resource[..first];
+    // S3, SQS and SNS resources carry no type: the bucket, queue or topic name comes first.
+    let typed = !matches!(arn.service, "s3" | "sqs" | "sns");
+    let rest = match literal.find(['/', ':']) {
+        Some(i)
+            if typed
+                && literal[..i]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            &literal[i + 1..]
+        }
+        _ => literal,
+    };
+    rest.is_empty()
+}
+
+/// IAM's condition operators (IAM User Guide, "IAM JSON policy elements: Condition operators"),
+/// with the `IfExists` suffix and the `ForAllValues:`/`ForAnyValue:` set qualifiers.
+pub fn is_condition_operator(op: &str) -> bool {
+    const BASE: &[&str] = &[
+        "StringEquals",
+        "StringNotEquals",
+        "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        "StringLike",
+        "StringNotLike",
+        "NumericEquals",
+        "NumericNotEquals",
+        "NumericLessThan",
+        "NumericLessThanEquals",
+        "NumericGreaterThan",
+        "NumericGreaterThanEquals",
+        "DateEquals",
+        "DateNotEquals",
+        "DateLessThan",
+        "DateLessThanEquals",
+        "DateGreaterThan",
+        "DateGreaterThanEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "NotIpAddress",
+        "ArnEquals",
+        "ArnLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+    ];
+    if op == "Null" {
+        return true;
+    }
+    let op = op
+        .strip_prefix("ForAllValues:")
+        .or_else(|| op.strip_prefix("ForAnyValue:"))
+        .unwrap_or(op);
+    let op = op.strip_suffix("IfExists").unwrap_or(op);
+    BASE.contains(&op)
+}
+
+/// Matches an IAM resource pattern (`*` and `?`) against a concrete ARN.
+pub fn pattern_matches(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = vi;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            vi = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
