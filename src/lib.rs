@@ -7,6 +7,7 @@
 //! - [`adapters`]: AWS SDK and HTTPS implementations of those ports.
 //! - [`cfn`]: the custom resource protocol (request salvage, response body, ResponseURL checks).
 //! - [`reconcile`]: applies a plan through the ports with bounded concurrency, retries and a deadline.
+//! - [`pacing`]: adaptive pacing of IAM writes under IAM's account-wide throttling.
 //! - [`handler`]: one invocation from raw event to exactly one CloudFormation answer.
 //! - [`cli`]: `serverless-access plan`, the same core without AWS.
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod handler;
+pub mod pacing;
 pub mod ports;
 pub mod reconcile;
 pub mod retry;

@@ -110,6 +110,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         settings,
         region,
         config_error,
+        pacer: Default::default(),
     };
     let provider = &provider;
     let own_account = &own_account;

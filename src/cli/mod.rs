@@ -17,6 +17,7 @@ use crate::domain::arn::{parse_stack_id, StackRef};
 use crate::domain::change::Change;
 use crate::domain::desired::Desired;
 use crate::domain::spec;
+use crate::pacing::Pacer;
 use crate::reconcile::{Engine, Progress};
 use render::{create_json, create_text, document_of, indent, pretty, sign};
 use serde_json::{json, Value};
@@ -211,6 +212,7 @@ async fn converge(
         concurrency: 1,
         stop_at: Instant::now() + Duration::from_secs(3600),
         progress: &progress,
+        pacer: &Pacer::default(),
     }
     .converge(d, keys)
     .await

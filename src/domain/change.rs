@@ -83,6 +83,9 @@ pub enum IamChange {
         arn: String,
         /// Its non-default versions as observed.
         versions: Vec<String>,
+        /// The resource's own groups: IAM may list them as attached moments after they were
+        /// deleted (eventual consistency); they are not "attached elsewhere".
+        own_groups: Vec<String>,
     },
 }
 

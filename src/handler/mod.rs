@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::domain::arn;
 use crate::domain::names::{invalid_physical_id, Naming};
 use crate::domain::spec;
+use crate::pacing::Pacer;
 use crate::ports::{GrantPort, IamPort, Responder};
 use crate::reconcile::Progress;
 use futures_util::FutureExt;
@@ -43,6 +44,8 @@ pub struct Provider<I, G, R> {
     pub responder: R,
     /// The provider's own region.
     pub region: String,
+    /// Paces IAM writes across invocations (adaptive to IAM's throttling).
+    pub pacer: Pacer,
     /// Set when the environment's configuration is invalid: every request is answered FAILED with it.
     pub config_error: Option<String>,
 }

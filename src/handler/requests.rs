@@ -104,6 +104,7 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
             concurrency: self.settings.concurrency,
             stop_at,
             progress,
+            pacer: &self.pacer,
         }
     }
 

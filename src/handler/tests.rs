@@ -37,6 +37,7 @@ fn provider<I: IamPort>(iam: I) -> Provider<I, MemoryGrants, MemoryResponder> {
         responder: MemoryResponder::default(),
         region: "us-east-1".into(),
         config_error: None,
+        pacer: Default::default(),
     }
 }
 

@@ -5,8 +5,9 @@ use crate::domain::change::{Change, IamChange};
 use crate::domain::desired::Desired;
 use crate::domain::plan::{self, ObservedGrant, Phase};
 use crate::error::{Error, Result};
+use crate::pacing::Pacer;
 use crate::ports::{Depth, GrantPort, IamPort};
-use crate::retry::with_backoff;
+use crate::retry::{with_backoff, with_backoff_when};
 use futures_util::{stream, StreamExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,6 +46,8 @@ pub struct Engine<'a, I, G> {
     pub stop_at: Instant,
     /// Counters.
     pub progress: &'a Progress,
+    /// Paces IAM writes (shared across invocations).
+    pub pacer: &'a Pacer,
 }
 
 impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
@@ -170,7 +173,7 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
                 with_backoff(self.stop_at, || self.grants.apply(c)).await?;
             }
             Change::Iam(c @ IamChange::CreateRole { name, .. }) => {
-                let id = with_backoff(self.stop_at, || self.iam.apply(c)).await?;
+                let id = with_backoff(self.stop_at, || self.paced(c)).await?;
                 if let Some(id) = id {
                     role_ids
                         .lock()
@@ -178,11 +181,36 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
                         .insert(name.clone(), id);
                 }
             }
+            // IAM reports DeleteConflict for a while after the dependencies are gone.
+            Change::Iam(
+                c @ (IamChange::DeleteRole { .. }
+                | IamChange::DeleteGroup { .. }
+                | IamChange::DeletePolicy { .. }),
+            ) => {
+                let conflict = |e: &Error| {
+                    e.is_retryable() || e.aws_kind() == Some(crate::error::AwsErrorKind::Conflict)
+                };
+                with_backoff_when(self.stop_at, conflict, || self.paced(c)).await?;
+            }
             Change::Iam(c) => {
-                with_backoff(self.stop_at, || self.iam.apply(c)).await?;
+                with_backoff(self.stop_at, || self.paced(c)).await?;
             }
         }
         Ok(())
+    }
+
+    /// One IAM write attempt, paced: IAM's throttling slows the pace, successes speed it up.
+    async fn paced(&self, c: &IamChange) -> Result<Option<String>> {
+        self.pacer.acquire().await;
+        let r = self.iam.apply(c).await;
+        match &r {
+            Ok(_) => self.pacer.succeeded(),
+            Err(e) if e.aws_kind() == Some(crate::error::AwsErrorKind::Throttled) => {
+                self.pacer.throttled()
+            }
+            Err(_) => {}
+        }
+        r
     }
 }
 

@@ -6,6 +6,7 @@ use crate::adapters::memory::{MemoryGrants, MemoryIam};
 use crate::domain::desired::Desired;
 use crate::domain::spec::tests::{full_props, parse_with, STACK};
 use crate::error::AwsErrorKind;
+use crate::pacing::Pacer;
 use serde_json::json;
 use std::time::Duration;
 
@@ -42,6 +43,7 @@ async fn converge_keys(
         concurrency,
         stop_at: Instant::now() + stop_in,
         progress: &progress,
+        pacer: &Pacer::default(),
     }
     .converge(d, keys)
     .await

@@ -31,7 +31,9 @@ def is_write(action):
 
 class Rule:
     """Fail calls matching `match(service, action)`: `times` failures at most (None: always),
-    `every` n-th matching call only, with `kind` throttle | 5xx | invalid_arn | malformed."""
+    `every` n-th matching call only, with `kind` throttle | 5xx | invalid_arn | malformed |
+    conflict (IAM's DeleteConflict, as IAM answers for a while after dependencies are removed) |
+    lost (the call reaches moto and takes effect, but its answer is a 5xx, as after a timeout)."""
 
     def __init__(self, match, kind, times=None, every=1):
         self.match, self.kind, self.times, self.every = match, kind, times, every
@@ -56,7 +58,8 @@ def error_response(service, kind):
     if service == "kms":
         code = {"throttle": "ThrottlingException", "invalid_arn": "InvalidArnException", "malformed": "ValidationException"}[kind]
         return 400, "application/x-amz-json-1.1", json.dumps({"__type": code, "message": f"injected {code}"}).encode()
-    code = {"throttle": "Throttling", "malformed": "MalformedPolicyDocument", "invalid_arn": "InvalidInput"}[kind]
+    code = {"throttle": "Throttling", "malformed": "MalformedPolicyDocument", "invalid_arn": "InvalidInput",
+            "conflict": "DeleteConflict"}[kind]
     body = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
             f"<Code>{code}</Code><Message>injected {code}</Message></Error><RequestId>injected</RequestId></ErrorResponse>")
     return 400, "text/xml", body.encode()
@@ -89,7 +92,7 @@ class FaultProxy:
                 denied = proxy.authorize(service, action, self.headers, body)
                 if denied:
                     status, ctype, data = denied
-                elif rule:
+                elif rule and rule.kind != "lost":
                     status, ctype, data = error_response(service, rule.kind)
                 else:
                     conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
@@ -98,6 +101,8 @@ class FaultProxy:
                     resp = conn.getresponse()
                     status, ctype, data = resp.status, resp.getheader("Content-Type", ""), resp.read()
                     conn.close()
+                    if rule:  # "lost": it happened, but the caller never hears so
+                        status, ctype, data = error_response(service, "5xx")
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", ctype)

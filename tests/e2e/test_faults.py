@@ -68,3 +68,24 @@ def test_a_persistent_failure_fails_fast_naming_the_entity_and_the_rollback_leav
     assert cfn.delete(a["PhysicalResourceId"], p)["Status"] == "SUCCESS"
     assert iam_snapshot(iam) == EMPTY
     assert our_grants(kms, key_arn) == []
+
+
+def test_a_policy_version_whose_answer_was_lost_is_not_written_twice(faulty, iam, kms, key_arn):
+    cfn, proxy = faulty
+    props = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}]}
+    a = cfn.create(props)
+    proxy.rules.append(Rule(lambda s, act: act == "CreatePolicyVersion", "lost", times=1))
+    changed = dict(props, DeploymentBucket="orders-deploys")
+    assert cfn.update(a["PhysicalResourceId"], changed, props)["Status"] == "SUCCESS"
+    arn = iam_snapshot(iam)["policies"]["orders-prod-us-east-1-deploy"]["arn"]
+    assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) == 2, "one new version, not two"
+
+
+def test_delete_conflicts_iam_reports_after_the_dependencies_are_gone_are_retried(faulty, iam, kms, key_arn):
+    cfn, proxy = faulty
+    props = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}]}
+    a = cfn.create(props)
+    for action in ("DeletePolicy", "DeleteGroup", "DeleteRole"):
+        proxy.rules.append(Rule(lambda s, act, action=action: act == action, "conflict", times=2))
+    assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}

@@ -188,7 +188,12 @@ impl SdkIam {
 
     /// Deletes a managed policy: its other versions, then the policy. Refuses while it is attached to
     /// an entity the resource does not own.
-    pub(super) async fn delete_policy(&self, arn: &str, versions: &[String]) -> Result<()> {
+    pub(super) async fn delete_policy(
+        &self,
+        arn: &str,
+        versions: &[String],
+        own_groups: &[String],
+    ) -> Result<()> {
         let c = &self.client;
         let entities = match c
             .list_entities_for_policy()
@@ -200,12 +205,15 @@ impl SdkIam {
             Err(e) if not_found(&e) => return Ok(()),
             other => other?,
         };
-        // The resource's own groups were deleted (and detached) before its policies; anything
-        // still attached belongs to someone else, and the provider does not change it.
+        // The resource's own groups were deleted (and detached) before its policies, though IAM may
+        // still list them for a moment; anything else attached belongs to someone else, and the
+        // provider does not change it. A DeleteConflict that follows is retried (reconcile).
         let elsewhere: Vec<String> = entities
             .policy_groups()
             .iter()
-            .filter_map(|g| g.group_name().map(|n| format!("group {n}")))
+            .filter_map(|g| g.group_name())
+            .filter(|n| !own_groups.iter().any(|own| own == n))
+            .map(|n| format!("group {n}"))
             .chain(
                 entities
                     .policy_roles()

@@ -10,6 +10,7 @@ use crate::domain::change::IamChange;
 use crate::domain::guardrails::Claim;
 use crate::domain::observed::{Observed, ObservedGroup, ObservedPolicy, ObservedRole};
 use crate::domain::policy::from_iam;
+use crate::domain::policy::same;
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::ports::{Depth, IamPort};
 use aws_sdk_iam::types::{PolicyScopeType, Tag};
@@ -21,6 +22,24 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 pub struct SdkIam {
     client: Client,
     concurrency: usize,
+}
+
+impl SdkIam {
+    /// A managed policy as it is now: its default version's document and its other versions.
+    async fn policy_now(&self, arn: &str) -> Result<ObservedPolicy> {
+        let p = self
+            .client
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:GetPolicy", arn, e))?;
+        let p = p.policy();
+        let name = p.and_then(|p| p.policy_name()).unwrap_or_default();
+        let default = p.and_then(|p| p.default_version_id()).unwrap_or("v1");
+        self.policy(name.into(), arn.into(), default.into(), Depth::Full)
+            .await
+    }
 }
 
 fn gone_or<T>(r: Result<T>) -> Result<Option<T>> {
@@ -125,25 +144,46 @@ impl IamPort for SdkIam {
             self.policies_under(path),
         )
         .await?;
-        let groups = stream::iter(group_names.into_iter().map(|n| self.group(n, depth)))
-            .buffer_unordered(self.concurrency)
-            .try_collect::<Vec<ObservedGroup>>();
-        let roles = stream::iter(roles.into_iter().map(|(n, t)| self.role(n, t, depth)))
-            .buffer_unordered(self.concurrency)
-            .try_collect::<Vec<ObservedRole>>();
+        // An entity deleted between the listing and its details is absent, not an error.
+        let groups = stream::iter(
+            group_names
+                .into_iter()
+                .map(|n| async move { gone_or(self.group(n, depth).await) }),
+        )
+        .buffer_unordered(self.concurrency)
+        .try_collect::<Vec<Option<ObservedGroup>>>();
+        let roles = stream::iter(
+            roles
+                .into_iter()
+                .map(|(n, t)| async move { gone_or(self.role(n, t, depth).await) }),
+        )
+        .buffer_unordered(self.concurrency)
+        .try_collect::<Vec<Option<ObservedRole>>>();
         let policies = stream::iter(
             policies
                 .into_iter()
-                .map(|(n, a, v)| self.policy(n, a, v, depth)),
+                .map(|(n, a, v)| async move { gone_or(self.policy(n, a, v, depth).await) }),
         )
         .buffer_unordered(self.concurrency)
-        .try_collect::<Vec<ObservedPolicy>>();
+        .try_collect::<Vec<Option<ObservedPolicy>>>();
         let (groups, roles, policies) =
             futures_util::future::try_join3(groups, roles, policies).await?;
         Ok(Observed {
-            groups: groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
-            roles: roles.into_iter().map(|r| (r.name.clone(), r)).collect(),
-            policies: policies.into_iter().map(|p| (p.name.clone(), p)).collect(),
+            groups: groups
+                .into_iter()
+                .flatten()
+                .map(|g| (g.name.clone(), g))
+                .collect(),
+            roles: roles
+                .into_iter()
+                .flatten()
+                .map(|r| (r.name.clone(), r))
+                .collect(),
+            policies: policies
+                .into_iter()
+                .flatten()
+                .map(|p| (p.name.clone(), p))
+                .collect(),
             grants: vec![],
         })
     }
@@ -211,12 +251,20 @@ impl IamPort for SdkIam {
                     other => other.map(|_| None),
                 }
             }
-            IamChange::CreatePolicyVersion {
-                arn,
-                document,
-                delete_first,
-            } => {
-                for v in delete_first {
+            IamChange::CreatePolicyVersion { arn, document, .. } => {
+                // CreatePolicyVersion is not idempotent: an attempt that timed out may have landed.
+                // Look before writing, and make room from what exists now (IAM keeps 5 versions).
+                let now = self.policy_now(arn).await?;
+                let wanted: serde_json::Value =
+                    serde_json::from_str(document).map_err(|e| Error::Document {
+                        entity: arn.clone(),
+                        message: e.to_string(),
+                    })?;
+                if same(&now.document, &wanted) {
+                    return Ok(None);
+                }
+                let excess = (now.other_versions.len() + 2).saturating_sub(5);
+                for v in now.other_versions.iter().take(excess) {
                     gone_ok(
                         c.delete_policy_version()
                             .policy_arn(arn)
@@ -425,9 +473,14 @@ impl IamPort for SdkIam {
                 .delete_group(name, Some((inline, attached)))
                 .await
                 .map(|_| None),
-            IamChange::DeletePolicy { arn, versions } => {
-                self.delete_policy(arn, versions).await.map(|_| None)
-            }
+            IamChange::DeletePolicy {
+                arn,
+                versions,
+                own_groups,
+            } => self
+                .delete_policy(arn, versions, own_groups)
+                .await
+                .map(|_| None),
         }
     }
 }

@@ -45,6 +45,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> [Vec<Vec<IamChange>>; 3] 
             vec![IamChange::DeletePolicy {
                 arn: p.arn.clone(),
                 versions: p.other_versions.clone(),
+                own_groups: observed.groups.keys().cloned().collect(),
             }]
         })
         .collect();
