@@ -2,7 +2,9 @@
 a fixed latency to every call in front of moto. Reports, for 1, 10, 100 and 500 functions (each with
 a role and a grant): Create, no-op Update and Delete wall time with the AWS calls made (reads/writes),
 the same Create at concurrency 1, a concurrency sweep at 100 functions, peak RSS, cold start, and
-the binary's stripped and zipped size. A program, not a test: it prints figures, it asserts nothing."""
+the binary's stripped and zipped size; and a Create whose IAM writes are throttled above a fixed rate
+(the proxy imitates IAM's account-wide limit), against the bound that rate sets, with the number of
+throttled attempts. A program, not a test: it prints figures, it asserts nothing."""
 import argparse
 import json
 import os
@@ -15,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from harness import Cfn, Moto, Provider, RuntimeApi, reset_moto  # noqa: E402
-from proxy import FaultProxy  # noqa: E402
+from proxy import FaultProxy, RateLimit  # noqa: E402
 
 LOGS = ROOT / "target" / "bench"
 
@@ -76,6 +78,8 @@ def main():
     ap.add_argument("--latency-ms", type=float, default=50)
     ap.add_argument("--sizes", default="1,10,100,500")
     ap.add_argument("--sweep", default="1,4,8,16,32")
+    ap.add_argument("--limit-per-s", type=float, default=10)
+    ap.add_argument("--limited-functions", type=int, default=60)
     args = ap.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
     (LOGS / "provider.log").write_text("")
@@ -95,6 +99,11 @@ def main():
             rt, pv, _ = bench.provider(concurrency=c)
             sweep.append((c, bench.cycle(rt, 100, create_only=True)[0]))
             pv.stop()
+        rt, pv, _ = bench.provider(concurrency=16)
+        bench.proxy.iam_write_limit = limit = RateLimit(args.limit_per_s, burst=1)
+        limited = bench.cycle(rt, args.limited_functions, create_only=True)[0]
+        bench.proxy.iam_write_limit = None
+        pv.stop()
     finally:
         bench.stop()
     binary = Path(os.environ.get("SERVERLESS_ACCESS_BIN", ROOT / "target" / "release" / "serverless-access"))
@@ -110,6 +119,10 @@ def main():
         out.append(f"| {n} | {fmt(c)} | {fmt(u)} | {fmt(d)} | {fmt(serial[n])} | {c['bytes']} |")
     out.append("")
     out.append("Concurrency sweep, Create of 100 functions: " + ", ".join(f"{c}: {r['s']:.2f} s" for c, r in sweep))
+    bound = limit.allowed / args.limit_per_s
+    out.append(f"Rate-limited Create of {args.limited_functions} functions (IAM writes above {args.limit_per_s:.0f}/s throttled): "
+               f"{limited['s']:.1f} s for {limit.allowed} IAM writes, bound {bound:.1f} s ({100 * bound / limited['s']:.0f}% of the bound), "
+               f"{limit.throttled} throttled attempts ({100 * limit.throttled / max(1, limit.allowed):.0f}% of the writes), {limited['status']}.")
     out.append(f"Peak RSS of the function process: {rss_kb / 1024:.1f} MB. Cold start (process start to first Runtime API poll): {cold * 1000:.0f} ms.")
     out.append(f"Binary: {binary.stat().st_size / 1e6:.1f} MB stripped, {zpath.stat().st_size / 1e6:.1f} MB zipped.")
     print("\n".join(out))

@@ -65,11 +65,36 @@ def error_response(service, kind):
     return 400, "text/xml", body.encode()
 
 
+class RateLimit:
+    """IAM's account-wide write throttling, imitated: a token bucket of `per_second` writes (burst
+    `burst`); a write beyond it is answered `Throttling` without reaching moto."""
+
+    def __init__(self, per_second, burst=None):
+        self.rate = per_second
+        self.burst = burst or per_second
+        self.tokens = float(self.burst)
+        self.last = time.monotonic()
+        self.allowed = 0
+        self.throttled = 0
+
+    def admit(self):
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.allowed += 1
+            return True
+        self.throttled += 1
+        return False
+
+
 class FaultProxy:
     def __init__(self, upstream_port, latency_s=0.0, authorizer=None):
         self.upstream_port = upstream_port
         self.latency_s = latency_s
         self.authorizer = authorizer
+        self.iam_write_limit = None
         self.rules = []
         self.calls = collections.Counter()
         self.lock = threading.Lock()
@@ -87,6 +112,9 @@ class FaultProxy:
                 with proxy.lock:
                     proxy.calls[(service, action)] += 1
                     rule = next((r for r in proxy.rules if r.fires(service, action)), None)
+                    limit = proxy.iam_write_limit
+                    if rule is None and limit and service == "iam" and is_write(action) and not limit.admit():
+                        rule = Rule(lambda *_: True, "throttle")
                 if proxy.latency_s:
                     time.sleep(proxy.latency_s)
                 denied = proxy.authorize(service, action, self.headers, body)
