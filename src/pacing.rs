@@ -17,7 +17,7 @@ const MAX_RATE: f64 = 200.0;
 /// Multiplicative decrease on a throttle.
 const BACKOFF: f64 = 0.7;
 /// Additive increase per success, in writes per second.
-const STEP: f64 = 0.5;
+const STEP: f64 = 0.1;
 /// At most one decrease per this window.
 const REDUCTION_WINDOW: Duration = Duration::from_secs(1);
 
@@ -78,7 +78,9 @@ impl Pacer {
                     }
                     Some(rate) => {
                         let elapsed = (now - s.refilled).as_secs_f64();
-                        s.tokens = (s.tokens + elapsed * rate).min(rate.max(1.0));
+                        // No burst: a limit like IAM's refills continuously, and a burst after a
+                        // pause would be throttled as a whole.
+                        s.tokens = (s.tokens + elapsed * rate).min(1.0);
                         s.refilled = now;
                         if s.tokens >= 1.0 {
                             s.tokens -= 1.0;

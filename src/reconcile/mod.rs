@@ -199,18 +199,27 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
         Ok(())
     }
 
-    /// One IAM write attempt, paced: IAM's throttling slows the pace, successes speed it up.
+    /// One IAM write, paced: a throttled attempt lowers the pace and is tried again as soon as the
+    /// pace allows (the pacer, not exponential backoff, spaces throttled writes), a few times at most
+    /// and never past the deadline; successes raise the pace.
     async fn paced(&self, c: &IamChange) -> Result<Option<String>> {
-        self.pacer.acquire().await;
-        let r = self.iam.apply(c).await;
-        match &r {
-            Ok(_) => self.pacer.succeeded(),
-            Err(e) if e.aws_kind() == Some(crate::error::AwsErrorKind::Throttled) => {
-                self.pacer.throttled()
+        let mut throttles = 0;
+        loop {
+            self.pacer.acquire().await;
+            let r = self.iam.apply(c).await;
+            match &r {
+                Ok(_) => self.pacer.succeeded(),
+                Err(e) if e.aws_kind() == Some(crate::error::AwsErrorKind::Throttled) => {
+                    self.pacer.throttled();
+                    throttles += 1;
+                    if throttles < 8 && Instant::now() < self.stop_at {
+                        continue;
+                    }
+                }
+                Err(_) => {}
             }
-            Err(_) => {}
+            return r;
         }
-        r
     }
 }
 
