@@ -270,6 +270,20 @@ mod tests {
     }
 
     #[test]
+    fn a_grantee_arn_over_kms_256_characters_is_refused_before_any_write() {
+        let stack = crate::domain::arn::parse_stack_id(STACK).unwrap();
+        let mut spec = parse_with(full_props(), None).unwrap();
+        let deep = format!("/{}/", "p".repeat(200));
+        spec.naming =
+            crate::domain::names::Naming::new(&deep, STACK, "Access", &stack, "orders", "prod");
+        let e = Desired::from_spec(&spec, STACK, "Access").unwrap_err();
+        assert!(
+            e.iter().any(|m| m.contains("KMS grantee may have 256")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn generated_group_policies_fit_iams_limits() {
         let d =
             Desired::from_spec(&parse_with(full_props(), None).unwrap(), STACK, "Access").unwrap();

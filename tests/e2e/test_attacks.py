@@ -204,3 +204,11 @@ def test_the_provider_role_may_detach_anything_someone_attached_to_its_groups(te
 def test_the_default_boundary_fits_iams_managed_policy_limit(template):
     doc = template.boundary_document()
     assert len(json.dumps(doc, separators=(",", ":"))) <= 6144
+
+
+def test_reserved_concurrency_is_optional_and_none_by_default():
+    """Accounts with a low concurrency quota (new ones, every account a StackSet reaches) cannot
+    reserve any: the template reserves none unless asked."""
+    default = Rendered({}).resource("ProviderFunction")
+    assert "ReservedConcurrentExecutions" not in default
+    assert Rendered({"ReservedConcurrency": "5"}).resource("ProviderFunction")["ReservedConcurrentExecutions"] == "5"
