@@ -149,6 +149,9 @@ const ACTING: &[&str] = &[
     "eks:createaccessentry",
     "eks:associateaccesspolicy",
     "eks:createpodidentityassociation",
+    "states:updatestatemachine",
+    "states:createstatemachine",
+    "codedeploy:createdeployment",
     "cognito-identity:getcredentialsforidentity",
     "cognito-identity:getopenidtokenfordeveloperidentity",
 ];

@@ -109,7 +109,7 @@ fn attack_3_any_lambda_action_on_the_providers_own_function_is_refused() {
         "arn:aws:lambda:us-east-1:123456789012:function:serverless-access-*",
         "arn:aws:lambda:us-east-1:123456789012:function:serverless-*:*",
     ] {
-        assert_refused(allow("lambda:InvokeFunction", r), "provider's own function");
+        assert_refused(allow("lambda:InvokeFunction", r), "can reach the provider");
     }
     // Invoking another service's function stays allowed.
     assert_accepted(allow(
@@ -333,4 +333,84 @@ fn positive_controls_what_real_functions_need_is_accepted() {
     ] {
         assert_accepted(st);
     }
+}
+
+#[test]
+fn attack_reaching_the_provider_in_another_region_or_through_a_qualifier_or_its_queue_is_refused() {
+    for (a, r) in [
+        ("lambda:InvokeFunction", "arn:aws:lambda:eu-west-1:123456789012:function:serverless-access-*"),
+        ("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:serverless-access-ProviderFunction-AbC123:$LATEST"),
+        ("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:serverless-access-ProviderFunction-AbC123:live"),
+        ("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:serverless-*"),
+        ("sqs:ReceiveMessage", "arn:aws:sqs:us-east-1:123456789012:serverless-access-FailureQueue-X"),
+        ("logs:GetLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/serverless-access-ProviderFunction-AbC123:*"),
+    ] {
+        assert_refused(allow(a, r), "can reach");
+    }
+}
+
+#[test]
+fn attack_wildcards_inside_the_resource_type_and_policy_variables_are_refused() {
+    for (a, r) in [
+        (
+            "secretsmanager:GetSecretValue",
+            "arn:aws:secretsmanager:us-east-1:123456789012:s*",
+        ),
+        (
+            "ssm:GetParameter",
+            "arn:aws:ssm:us-east-1:123456789012:parameter*",
+        ),
+        (
+            "dynamodb:GetItem",
+            "arn:aws:dynamodb:us-east-1:123456789012:table?*",
+        ),
+    ] {
+        assert_refused(allow(a, r), "as wide as");
+    }
+    assert_refused(
+        allow(
+            "secretsmanager:GetSecretValue",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:${aws:UserAgent}",
+        ),
+        "policy variable",
+    );
+}
+
+#[test]
+fn attack_writing_another_stages_deployment_artifacts_is_refused() {
+    for r in [
+        "arn:aws:s3:::billing-prod-serverlessdeploymentbucket-*/serverless/billing/prod/*",
+        "arn:aws:s3:::serverless-framework-deployments-us-east-1-abcd/serverless/billing/prod/*",
+        "arn:aws:s3:::billing-*/*",
+    ] {
+        let e = refusal(allow("s3:PutObject", r), &guard());
+        assert!(e.iter().any(|m| m.contains("deployment")), "{r}: {e:?}");
+    }
+    assert_accepted(allow("s3:PutObject", "arn:aws:s3:::orders-data/incoming/*"));
+}
+
+#[test]
+fn attack_replacing_a_state_machine_definition_or_deploying_code_elsewhere_is_refused() {
+    assert_refused(
+        allow(
+            "states:UpdateStateMachine",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:billing-prod-x",
+        ),
+        "act as another principal",
+    );
+    assert_refused(
+        allow(
+            "codedeploy:CreateDeployment",
+            "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:app/group",
+        ),
+        "act as another principal",
+    );
+}
+
+#[test]
+fn positive_control_a_whole_api_of_the_service_may_be_invoked() {
+    assert_accepted(allow(
+        "execute-api:Invoke",
+        "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/*",
+    ));
 }

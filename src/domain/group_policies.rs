@@ -138,12 +138,14 @@ pub fn deploy_policy(spec: &Spec) -> Value {
                 &["s3:GetBucketLocation"],
                 vec![x.bucket.clone()],
             )
+            .when(x.region_only.clone())
             .to_json(),
             Statement::allow(
                 "Artifacts",
                 &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
                 vec![x.artifacts.clone()],
             )
+            .when(x.region_only.clone())
             .to_json(),
             Statement::allow(
                 "Functions",
@@ -289,13 +291,18 @@ pub fn deploy_policy(spec: &Spec) -> Value {
 fn bucket_list(spec: &Spec, x: &Arns) -> Value {
     let n = &spec.naming;
     let statement = Statement::allow("BucketList", &["s3:ListBucket"], vec![x.bucket.clone()]);
+    // S3 ARNs carry no region: the region condition keeps a claim of another region off this
+    // region's bucket (S3 serves a bucket only from its own region).
     match spec.deployment_bucket {
-        None => statement.to_json(),
+        None => statement.when(x.region_only.clone()).to_json(),
         Some(_) => statement
-            .when(json!({"StringLike": {"s3:prefix": [
-                format!("serverless/{}/{}", n.service, n.stage),
-                format!("serverless/{}/{}/*", n.service, n.stage)
-            ]}}))
+            .when(json!({
+                "StringLike": {"s3:prefix": [
+                    format!("serverless/{}/{}", n.service, n.stage),
+                    format!("serverless/{}/{}/*", n.service, n.stage)
+                ]},
+                "StringEquals": {"aws:RequestedRegion": x.r}
+            }))
             .to_json(),
     }
 }
@@ -378,6 +385,7 @@ pub fn admin_policy(spec: &Spec) -> Value {
                 ],
                 vec![x.bucket.clone()],
             )
+            .when(x.region_only.clone())
             .to_json(),
         );
         statements.push(
@@ -391,6 +399,7 @@ pub fn admin_policy(spec: &Spec) -> Value {
                 ],
                 vec![x.all_objects.clone()],
             )
+            .when(x.region_only.clone())
             .to_json(),
         );
     }

@@ -60,6 +60,10 @@ class Request:
 
 
 def _string_op(base, have, want, ctx):
+    if base in ("StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
+        want = substitute(want, ctx)
+        if want is None:
+            return False
     if base in ("StringEquals", "StringNotEquals"):
         return have == want
     if base in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
@@ -103,10 +107,16 @@ def condition_holds(cond, ctx):
             negated = base in NEGATED
             if qualifier in ("ForAllValues", "ForAnyValue"):
                 values = [str(v) for v in as_list(have)]
+
+                def value_holds(v):
+                    # A negated operator holds for a value that matches none of the policy's values.
+                    hit = any(_string_op(base, v, w, ctx) for w in wants)
+                    return not hit if negated else hit
+
                 if qualifier == "ForAllValues":
-                    ok = all(any(_string_op(base, v, w, ctx) != negated for w in wants) for v in values)
+                    ok = all(value_holds(v) for v in values)
                 else:
-                    ok = any(any(_string_op(base, v, w, ctx) != negated for w in wants) for v in values)
+                    ok = any(value_holds(v) for v in values)
                 if not ok:
                     return False
                 continue

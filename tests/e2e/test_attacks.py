@@ -82,6 +82,9 @@ def test_the_evaluator_follows_awss_rules():
                           "Condition": {"StringNotEquals": {"s3:prefix": "private"}}}]}
     assert allowed([neg], "s3:ListBucket") and not allowed([neg], "s3:ListBucket", context={"s3:prefix": "private"})
     assert glob("a?", "a1") and not glob("a?", "a12") and glob("a[b]", "a[b]") and not glob("a[b]", "ab")
+    none_of = {"Statement": [{"Effect": "Allow", "Action": "x:Y", "Resource": "*",
+                              "Condition": {"ForAllValues:StringNotEquals": {"k": ["a", "b"]}}}]}
+    assert not allowed([none_of], "x:Y", context={"k": ["a"]}) and allowed([none_of], "x:Y", context={"k": ["c"]})
 
 
 def test_attack_1_provider_takeover_by_name_is_refused(template, tmp_path):
@@ -134,6 +137,11 @@ ATTACKS_ON_THE_BOUNDARY = [
     ("lambda:UpdateFunctionConfiguration", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod2-api"),
     ("lambda:PublishLayerVersion", f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:shared"),
     ("lambda:InvokeFunction", PROVIDER_FN_ARN),
+    ("lambda:InvokeFunction", f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{STACK_NAME}-ProviderFunction-0ther"),
+    ("sqs:ReceiveMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK_NAME}-FailureQueue-X"),
+    ("s3:PutObject", "arn:aws:s3:::billing-prod-serverlessdeploymentbucket-abc/serverless/billing/prod/x.zip"),
+    ("s3:PutObject", "arn:aws:s3:::serverless-framework-deployments-us-east-1-abcd/serverless/billing/prod/x.zip"),
+    ("states:UpdateStateMachine", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:billing-prod-x"),
 ]
 
 ROLE_TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "prod"}
@@ -212,3 +220,15 @@ def test_reserved_concurrency_is_optional_and_none_by_default():
     default = Rendered({}).resource("ProviderFunction")
     assert "ReservedConcurrentExecutions" not in default
     assert Rendered({"ReservedConcurrency": "5"}).resource("ProviderFunction")["ReservedConcurrentExecutions"] == "5"
+
+
+def test_attack_a_claim_of_another_region_cannot_reach_this_regions_deployment_bucket(template, tmp_path):
+    """S3 ARNs carry no region: every bucket statement of the groups is limited to the claim's region."""
+    p = plan(PROPS, template, tmp_path)
+    bucket = "orders-prod-serverlessdeploymentbucket-1a2b3c4d5e6f"
+    artifact = f"arn:aws:s3:::{bucket}/serverless/orders/prod/1-2026/orders.zip"
+    for kind in ("admin", "developer", "ci"):
+        docs = group_docs(p, kind)
+        assert allowed(docs, "s3:PutObject", artifact, {"aws:RequestedRegion": REGION})
+        assert not allowed(docs, "s3:PutObject", artifact, {"aws:RequestedRegion": "eu-west-1"})
+        assert not allowed(docs, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"aws:RequestedRegion": "eu-west-1"})

@@ -207,6 +207,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         account: &ctx.stack.account,
         stage_prefix: &stage_prefix,
         provider_function: ctx.guardrails.provider_function.as_deref(),
+        provider_stack: ctx.guardrails.provider_stack.as_deref(),
         allowed_actions: &ctx.guardrails.allowed_actions,
         resource_accounts: &ctx.guardrails.resource_accounts,
     };

@@ -49,6 +49,8 @@ pub struct StatementRules<'a> {
     pub stage_prefix: &'a str,
     /// The provider's own function name, when known.
     pub provider_function: Option<&'a str>,
+    /// The provider's own stack name, when known: its function, log group and queue start with it.
+    pub provider_stack: Option<&'a str>,
     /// Actions the provider allows by name despite their family or on `*` (lower case).
     pub allowed_actions: &'a BTreeSet<String>,
     /// Accounts besides the stack's whose resources statements may name.
@@ -145,6 +147,16 @@ pub fn validate(
         if !allow {
             continue;
         }
+        if r.contains("${") {
+            errors.push(format!(
+                "{at}: Resource {r:?} has a policy variable: the caller could choose the resource"
+            ));
+            continue;
+        }
+        if let Some(why) = deployment_artifacts(&actions, &arn) {
+            errors.push(format!("{at}: Resource {r:?} {why}"));
+            continue;
+        }
         if is_wildcard_equivalent(&arn) {
             check_star(
                 at,
@@ -161,6 +173,10 @@ pub fn validate(
             && !rules.resource_accounts.iter().any(|a| a == arn.account);
         if foreign {
             errors.push(format!("{at}: Resource {r:?} is in account {}, which this provider does not allow (its ResourceAccountIds)", arn.account));
+        }
+        if let Some(what) = reaches_provider(&arn, rules) {
+            errors.push(format!("{at}: Resource {r:?} can reach {what}, in any region: nothing may be granted on the provider (invoking it forges requests)"));
+            continue;
         }
         check_lambda(at, &actions, r, &arn, rules, errors);
     }
@@ -314,6 +330,71 @@ fn check_star(
     }
 }
 
+/// S3 writes that could reach a deployment bucket: Serverless deploys and rolls back from the
+/// artifacts there, so writing another stage's artifacts runs code as that stage's roles. Refused
+/// for buckets named like deployment buckets (v3's per-stack, v4's shared) and for any bucket
+/// pattern with a wildcard (it could match one).
+fn deployment_artifacts(actions: &[String], arn: &Arn<'_>) -> Option<&'static str> {
+    if arn.service != "s3" {
+        return None;
+    }
+    let writes = actions.iter().any(|a| {
+        let a = a.to_ascii_lowercase();
+        a.starts_with("s3:put") || a.starts_with("s3:delete") || a.starts_with("s3:restore")
+    });
+    let bucket = arn.resource.split('/').next().unwrap_or_default();
+    let deployment = bucket.contains("serverlessdeploymentbucket")
+        || bucket.starts_with("serverless-framework-deployments");
+    match (writes, deployment, bucket.contains(['*', '?'])) {
+        (true, true, _) => Some("is a Serverless deployment bucket: roles may not write deployment artifacts"),
+        (true, false, true) => Some("names buckets by a wildcard for S3 writes: it could match another stage's deployment bucket; name the bucket"),
+        _ => None,
+    }
+}
+
+/// Whether `arn` could name one of the provider's own resources (its function with any qualifier,
+/// its log group, its failure queue, its stack), in any region: by its function name, or by the
+/// provider stack's name prefix that all of them carry.
+fn reaches_provider(arn: &Arn<'_>, rules: &StatementRules<'_>) -> Option<String> {
+    if !(arn.account.is_empty() || arn.account == rules.account || arn.account.contains(['*', '?']))
+    {
+        return None;
+    }
+    let rest = match arn.service {
+        "lambda" => arn.resource.strip_prefix("function:")?,
+        "logs" => arn.resource.strip_prefix("log-group:/aws/lambda/")?,
+        "sqs" => arn.resource,
+        "cloudformation" => arn.resource.strip_prefix("stack/")?,
+        _ => return None,
+    }
+    .to_ascii_lowercase();
+    let targets = rules
+        .provider_function
+        .map(|f| {
+            (
+                f.to_ascii_lowercase(),
+                format!("the provider's function {f}"),
+            )
+        })
+        .into_iter()
+        .chain(rules.provider_stack.map(|s| {
+            (
+                format!("{}-", s.to_ascii_lowercase()),
+                format!("the provider's resources ({s}-*)"),
+            )
+        }));
+    for (target, what) in targets {
+        let hit = match rest.find(['*', '?']) {
+            Some(i) => target.starts_with(&rest[..i]) || rest[..i].starts_with(&target),
+            None => rest.starts_with(&target) || target.trim_end_matches('-') == rest,
+        };
+        if hit {
+            return Some(what);
+        }
+    }
+    None
+}
+
 /// Lambda: code and configuration writes only on the stage's own functions and layers, and no
 /// Lambda action on the provider's own function.
 fn check_lambda(
@@ -331,16 +412,6 @@ fn check_lambda(
         .collect();
     if lambda.is_empty() {
         return;
-    }
-    if let Some(f) = rules.provider_function {
-        let own = format!(
-            "arn:{}:lambda:{}:{}:function:{f}",
-            rules.partition, rules.region, rules.account
-        );
-        if pattern_matches(r, &own) || pattern_matches(r, &format!("{own}:1")) {
-            errors.push(format!("{at}: Resource {r:?} reaches the provider's own function {f}: no Lambda action may be granted on it"));
-            return;
-        }
     }
     let writes: Vec<&str> = lambda
         .iter()

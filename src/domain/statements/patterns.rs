@@ -13,20 +13,15 @@ pub fn is_wildcard_equivalent(arn: &Arn<'_>) -> bool {
         return false;
     };
     let literal = &arn.resource[..first];
-    // S3, SQS and SNS resources carry no type: the bucket, queue or topic name comes first.
-    let typed = !matches!(arn.service, "s3" | "sqs" | "sns");
-    let rest = match literal.find(['/', ':']) {
-        Some(i)
-            if typed
-                && literal[..i]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            &literal[i + 1..]
-        }
-        _ => literal,
-    };
-    rest.is_empty()
+    // S3, SQS, SNS and execute-api resources carry no type: the bucket, queue, topic or API id
+    // comes first. Typed resources (`table/`, `secret:`) need literal text after their type.
+    if matches!(arn.service, "s3" | "sqs" | "sns" | "execute-api") {
+        return literal.is_empty();
+    }
+    match literal.find(['/', ':']) {
+        Some(i) => literal[i + 1..].is_empty(),
+        None => true,
+    }
 }
 
 /// IAM's condition operators (IAM User Guide, "IAM JSON policy elements: Condition operators"),

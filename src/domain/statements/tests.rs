@@ -8,6 +8,7 @@ pub(crate) fn rules(allowed: &BTreeSet<String>) -> StatementRules<'_> {
         account: "123456789012",
         stage_prefix: "orders-prod",
         provider_function: Some("serverless-access-ProviderFunction-AbC123"),
+        provider_stack: Some("serverless-access"),
         allowed_actions: allowed,
         resource_accounts: &[],
     }
