@@ -32,7 +32,7 @@ def is_write(action):
 class Rule:
     """Fail calls matching `match(service, action)`: `times` failures at most (None: always),
     `every` n-th matching call only, with `kind` throttle | 5xx | invalid_arn | malformed |
-    conflict (IAM's DeleteConflict, as IAM answers for a while after dependencies are removed) |
+    gone (NoSuchEntity, as for an entity deleted meanwhile) | conflict (IAM's DeleteConflict, as IAM answers for a while after dependencies are removed) |
     lost (the call reaches moto and takes effect, but its answer is a 5xx, as after a timeout)."""
 
     def __init__(self, match, kind, times=None, every=1):
@@ -59,10 +59,10 @@ def error_response(service, kind):
         code = {"throttle": "ThrottlingException", "invalid_arn": "InvalidArnException", "malformed": "ValidationException"}[kind]
         return 400, "application/x-amz-json-1.1", json.dumps({"__type": code, "message": f"injected {code}"}).encode()
     code = {"throttle": "Throttling", "malformed": "MalformedPolicyDocument", "invalid_arn": "InvalidInput",
-            "conflict": "DeleteConflict"}[kind]
+            "conflict": "DeleteConflict", "gone": "NoSuchEntity"}[kind]
     body = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
             f"<Code>{code}</Code><Message>injected {code}</Message></Error><RequestId>injected</RequestId></ErrorResponse>")
-    return 400, "text/xml", body.encode()
+    return (404 if kind == "gone" else 409 if kind == "conflict" else 400), "text/xml", body.encode()
 
 
 class RateLimit:

@@ -1,9 +1,8 @@
 """The access model end to end: groups, roles, grants through Create, Update, Delete."""
 import json
 
-import pytest
-
 from harness import ACCOUNT, STACK_ID, iam_snapshot, our_grants
+from proxy import Rule
 
 
 def full(key_arn, **over):
@@ -129,9 +128,6 @@ def test_delete_removes_everything_and_members_but_not_the_users(cfn, iam, kms, 
     assert iam.get_user(UserName="alice")["User"]["UserName"] == "alice"
 
 
-# Finding where the taken name lives needs GetRole outside the provider's path: AWS denies it, and
-# the provider reports the name as taken "outside this provider's IAM path".
-@pytest.mark.expect_denials("iam:GetRole", "iam:GetGroup")
 def test_a_name_taken_by_something_else_fails_create_and_survives_the_rollback(cfn, iam, key_arn):
     iam.create_role(RoleName="orders-prod-us-east-1-worker", Path="/teams/", AssumeRolePolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
@@ -183,6 +179,16 @@ def test_an_enforced_boundary_refuses_others_and_keys_outside_the_allowance(cfn_
     props = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}]}
     assert cfn.create(props)["Status"] == "SUCCESS"
     assert {r["boundary"] for r in iam_snapshot(iam)["roles"].values()} == {boundary}
+
+
+def test_an_entity_deleted_between_the_listing_and_its_details_is_absent_not_an_error(faulty, iam):
+    cfn, proxy = faulty
+    props = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}, {"Name": "worker"}]}
+    a = cfn.create(props)
+    # The next observation lists the role, then IAM answers NoSuchEntity for its details once.
+    proxy.rules.append(Rule(lambda s, act: act == "ListAttachedRolePolicies", "gone", times=1))
+    assert cfn.update(a["PhysicalResourceId"], props, props)["Status"] == "SUCCESS"
+    assert len(iam_snapshot(iam)["roles"]) == 2
 
 
 def foreign_policy(iam):

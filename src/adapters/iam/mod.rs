@@ -80,31 +80,6 @@ fn gone_ok(r: Result<()>) -> Result<()> {
 }
 
 impl SdkIam {
-    /// Where an existing entity lives, for ownership checks after `EntityAlreadyExists`.
-    async fn existing_path(&self, kind: &'static str, name: &str) -> Result<String> {
-        let c = &self.client;
-        Ok(match kind {
-            "IAM group" => c
-                .get_group()
-                .group_name(name)
-                .send()
-                .await
-                .map_err(|e| from_sdk("iam:GetGroup", name, e))?
-                .group()
-                .map(|g| g.path().to_string()),
-            "IAM role" => c
-                .get_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| from_sdk("iam:GetRole", name, e))?
-                .role()
-                .map(|r| r.path().to_string()),
-            _ => None,
-        }
-        .unwrap_or_default())
-    }
-
     async fn owned_or_conflict(
         &self,
         kind: &'static str,
@@ -115,21 +90,23 @@ impl SdkIam {
         if err.aws_kind() != Some(AwsErrorKind::AlreadyExists) {
             return Err(err);
         }
-        let existing = match self.existing_path(kind, name).await {
-            Ok(p) => p,
-            // The provider may only read under its own path: anything it cannot read is not its own.
-            Err(e) if e.aws_kind() == Some(AwsErrorKind::AccessDenied) => {
-                "outside this provider's IAM path".into()
-            }
-            Err(e) => return Err(e),
+        // Look only under the resource's own path (the provider may read nothing else): a
+        // duplicate delivery that got there first is found there; anything else is not its own.
+        let ours = match kind {
+            "IAM group" => self
+                .group_names_under(path)
+                .await?
+                .iter()
+                .any(|n| n == name),
+            _ => self.roles_under(path).await?.iter().any(|(n, _)| n == name),
         };
-        if existing == path {
+        if ours {
             Ok(())
         } else {
             Err(Error::NotOwned {
                 entity_type: kind,
                 name: name.to_string(),
-                detail: format!("it lives under path {existing}"),
+                detail: format!("it exists outside this resource's IAM path {path}"),
             })
         }
     }
