@@ -77,7 +77,7 @@ EVENT ?= create
 invoke: $(DEMO_VENV)/.cargo-lambda
 	VIRTUAL_ENV=$(CURDIR)/$(DEMO_VENV) $(DEMO_VENV)/bin/python tools/invoke.py $(EVENT)
 
-invoke-stop:
+invoke-stop: $(DEMO_VENV)/.installed
 	$(DEMO_VENV)/bin/python tools/invoke.py stop
 
 ## bench: wall time of Create / no-op Update / Delete against moto (no added latency yet)

@@ -344,6 +344,8 @@ fn attack_reaching_the_provider_in_another_region_or_through_a_qualifier_or_its_
         ("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:serverless-*"),
         ("sqs:ReceiveMessage", "arn:aws:sqs:us-east-1:123456789012:serverless-access-FailureQueue-X"),
         ("logs:GetLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/serverless-access-ProviderFunction-AbC123:*"),
+        ("cloudformation:DescribeStacks", "arn:aws:cloudformation:us-east-1:123456789012:stack/serverless-access/*"),
+        ("cloudformation:DescribeStacks", "arn:aws:cloudformation:eu-west-1:123456789012:stack/serverless-*/*"),
     ] {
         assert_refused(allow(a, r), "can reach");
     }

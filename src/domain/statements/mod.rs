@@ -361,10 +361,21 @@ fn reaches_provider(arn: &Arn<'_>, rules: &StatementRules<'_>) -> Option<String>
         return None;
     }
     let rest = match arn.service {
-        "lambda" => arn.resource.strip_prefix("function:")?,
-        "logs" => arn.resource.strip_prefix("log-group:/aws/lambda/")?,
-        "sqs" => arn.resource,
-        "cloudformation" => arn.resource.strip_prefix("stack/")?,
+        "lambda" => arn.resource.strip_prefix("function:")?.to_string(),
+        "logs" => arn
+            .resource
+            .strip_prefix("log-group:/aws/lambda/")?
+            .to_string(),
+        "sqs" => arn.resource.to_string(),
+        // `stack/{name}/{id}`: the stack's name, then a separator the name-prefix check expects.
+        "cloudformation" => {
+            let name = arn.resource.strip_prefix("stack/")?.split('/').next()?;
+            if name.contains(['*', '?']) {
+                name.to_string()
+            } else {
+                format!("{name}-")
+            }
+        }
         _ => return None,
     }
     .to_ascii_lowercase();
