@@ -371,3 +371,21 @@ impl SdkIam {
         Ok(merge_claims(found))
     }
 }
+
+impl SdkIam {
+    /// A managed policy as it is now: its default version's document and its other versions.
+    pub(super) async fn policy_now(&self, arn: &str) -> Result<ObservedPolicy> {
+        let p = self
+            .client
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:GetPolicy", arn, e))?;
+        let p = p.policy();
+        let name = p.and_then(|p| p.policy_name()).unwrap_or_default();
+        let default = p.and_then(|p| p.default_version_id()).unwrap_or("v1");
+        self.policy(name.into(), arn.into(), default.into(), Depth::Full)
+            .await
+    }
+}
