@@ -205,12 +205,12 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
     async fn paced(&self, c: &IamChange) -> Result<Option<String>> {
         let mut throttles = 0;
         loop {
-            self.pacer.acquire().await;
+            let sent = self.pacer.acquire().await;
             let r = self.iam.apply(c).await;
             match &r {
                 Ok(_) => self.pacer.succeeded(),
                 Err(e) if e.aws_kind() == Some(crate::error::AwsErrorKind::Throttled) => {
-                    self.pacer.throttled();
+                    self.pacer.throttled(sent);
                     throttles += 1;
                     if throttles < 8 && Instant::now() < self.stop_at {
                         continue;

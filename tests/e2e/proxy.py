@@ -3,6 +3,7 @@
 The provider reaches it through AWS_ENDPOINT_URL exactly as it would reach AWS: no test-only code
 path. Rules say which calls to fail and how; every forwarded call is counted by service and action."""
 import collections
+import hashlib
 import http.client
 import json
 import threading
@@ -76,17 +77,46 @@ class RateLimit:
         self.last = time.monotonic()
         self.allowed = 0
         self.throttled = 0
+        self.events = []
 
     def admit(self):
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
         self.last = now
-        if self.tokens >= 1:
+        ok = self.tokens >= 1
+        self.events.append((now, ok))
+        if ok:
             self.tokens -= 1
             self.allowed += 1
             return True
         self.throttled += 1
         return False
+
+
+def kms_list_grants_page(request_body, moto_answer):
+    """KMS's ListGrants as AWS answers it, from moto's answer (moto ignores `Limit` and `Marker` and
+    shows grantee ARNs): `Limit` 1–100, 50 when absent, else ValidationException; pages chained by
+    `NextMarker`/`Truncated`; a role grantee shown by its unique id (AROA…), as AWS does for a role
+    recreated since the grant (so nothing may rely on grantee ARNs there). Returns (status, body,
+    the Limit asked)."""
+    req = json.loads(request_body or b"{}")
+    limit = req.get("Limit", 50)
+    if not isinstance(limit, int) or not 1 <= limit <= 100:
+        err = {"__type": "ValidationException",
+               "message": f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: "
+                          "Member must have value less than or equal to 100"}
+        return 400, json.dumps(err).encode(), limit
+    answer = json.loads(moto_answer)
+    grants = answer.get("Grants", [])
+    start = int(req.get("Marker") or 0)
+    page = grants[start:start + limit]
+    for g in page:
+        if ":role/" in g.get("GranteePrincipal", ""):
+            g["GranteePrincipal"] = "AROA" + hashlib.sha1(g["GranteePrincipal"].encode()).hexdigest()[:17].upper()
+    out = {"Grants": page, "Truncated": start + limit < len(grants)}
+    if out["Truncated"]:
+        out["NextMarker"] = str(start + limit)
+    return 200, json.dumps(out).encode(), limit
 
 
 class FaultProxy:
@@ -96,6 +126,9 @@ class FaultProxy:
         self.authorizer = authorizer
         self.iam_write_limit = None
         self.rules = []
+        # The Limit of every ListGrants call, and the pages that were truncated.
+        self.list_grants_limits = []
+        self.truncated_grant_pages = 0
         self.calls = collections.Counter()
         self.lock = threading.Lock()
         proxy = self
@@ -129,6 +162,11 @@ class FaultProxy:
                     resp = conn.getresponse()
                     status, ctype, data = resp.status, resp.getheader("Content-Type", ""), resp.read()
                     conn.close()
+                    if service == "kms" and action == "ListGrants" and status == 200:
+                        status, data, limit = kms_list_grants_page(body, data)
+                        with proxy.lock:
+                            proxy.list_grants_limits.append(limit)
+                            proxy.truncated_grant_pages += b'"Truncated": true' in data
                     if rule:  # "lost": it happened, but the caller never hears so
                         status, ctype, data = error_response(service, "5xx")
                 try:

@@ -89,3 +89,24 @@ def test_delete_conflicts_iam_reports_after_the_dependencies_are_gone_are_retrie
         proxy.rules.append(Rule(lambda s, act, action=action: act == action, "conflict", times=2))
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
     assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+
+
+def test_grants_are_found_by_name_across_pages_of_at_most_100_and_never_by_grantee_arn(faulty, kms, key_arn):
+    # The proxy pages ListGrants as KMS does (Limit ≤ 100, 50 by default) and shows role grantees as
+    # unique ids; 150 grants of others put the provider's own on later pages.
+    cfn, proxy = faulty
+    for i in range(150):
+        kms.create_grant(KeyId=key_arn, Name=f"others-{i}", Operations=["Decrypt"],
+                         GranteePrincipal=f"arn:aws:iam::123456789012:role/others-{i}")
+    p = props(key_arn, n=3)
+    a = cfn.create(p)
+    assert a["Status"] == "SUCCESS", a
+    changed = {**p, "Functions": [*p["Functions"][:2], {"Name": "f2"}]}
+    assert cfn.update(a["PhysicalResourceId"], changed, p)["Status"] == "SUCCESS"
+    assert len(our_grants(kms, key_arn)) == 2, "the grant on the last page was found and retired"
+    assert cfn.delete(a["PhysicalResourceId"], changed)["Status"] == "SUCCESS"
+    assert our_grants(kms, key_arn) == []
+    others = [g for page in kms.get_paginator("list_grants").paginate(KeyId=key_arn) for g in page["Grants"]]
+    assert len(others) == 150, "nobody else's grant was touched"
+    assert proxy.truncated_grant_pages > 0, "the listing really spanned pages"
+    assert proxy.list_grants_limits and set(proxy.list_grants_limits) == {100}, proxy.list_grants_limits
