@@ -119,6 +119,21 @@ def kms_list_grants_page(request_body, moto_answer):
     return 200, json.dumps(out).encode(), limit
 
 
+def with_stale_groups(xml, groups):
+    """A ListEntitiesForPolicy answer that still lists `groups`, as IAM does for a while after a
+    group's policy was detached (eventual consistency)."""
+    members = "".join(f"<member><GroupName>{g}</GroupName><GroupId>AGPA{abs(hash(g)) % 10**17:017d}</GroupId></member>"
+                      for g in groups)
+    text = xml.decode()
+    if "<PolicyGroups>" in text:
+        text = text.replace("<PolicyGroups>", "<PolicyGroups>" + members, 1)
+    elif "<PolicyGroups/>" in text:
+        text = text.replace("<PolicyGroups/>", f"<PolicyGroups>{members}</PolicyGroups>", 1)
+    else:
+        text = text.replace("<IsTruncated>", f"<PolicyGroups>{members}</PolicyGroups><IsTruncated>", 1)
+    return text.encode()
+
+
 class FaultProxy:
     def __init__(self, upstream_port, latency_s=0.0, authorizer=None):
         self.upstream_port = upstream_port
@@ -129,6 +144,11 @@ class FaultProxy:
         # The Limit of every ListGrants call, and the pages that were truncated.
         self.list_grants_limits = []
         self.truncated_grant_pages = 0
+        # Seconds a detached group is still listed by ListEntitiesForPolicy (0: never), and the
+        # detachments seen: (policy ARN, group name, when).
+        self.stale_detachments_s = 0.0
+        self.detachments = []
+        self.stale_listings = 0
         self.calls = collections.Counter()
         self.lock = threading.Lock()
         proxy = self
@@ -162,6 +182,8 @@ class FaultProxy:
                     resp = conn.getresponse()
                     status, ctype, data = resp.status, resp.getheader("Content-Type", ""), resp.read()
                     conn.close()
+                    if service == "iam" and status == 200 and action in ("DetachGroupPolicy", "ListEntitiesForPolicy"):
+                        data = proxy.eventually_consistent(action, body, data)
                     if service == "kms" and action == "ListGrants" and status == 200:
                         status, data, limit = kms_list_grants_page(body, data)
                         with proxy.lock:
@@ -185,6 +207,21 @@ class FaultProxy:
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def eventually_consistent(self, action, body, data):
+        """Records a group's detachment; answers a policy's listing with the groups detached from
+        it in the last `stale_detachments_s` seconds still in it."""
+        form = urllib.parse.parse_qs(body.decode(errors="replace"))
+        arn = form.get("PolicyArn", [""])[0]
+        now = time.monotonic()
+        with self.lock:
+            if action == "DetachGroupPolicy":
+                self.detachments.append((arn, form.get("GroupName", [""])[0], now))
+                return data
+            stale = sorted({g for a, g, t in self.detachments if a == arn and now - t < self.stale_detachments_s})
+            if stale:
+                self.stale_listings += 1
+        return with_stale_groups(data, stale) if stale else data
 
     def authorize(self, service, action, headers, body):
         """AWS's AccessDenied answer when the authorizer refuses the call, else None."""

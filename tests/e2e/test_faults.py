@@ -110,3 +110,17 @@ def test_grants_are_found_by_name_across_pages_of_at_most_100_and_never_by_grant
     assert len(others) == 150, "nobody else's grant was touched"
     assert proxy.truncated_grant_pages > 0, "the listing really spanned pages"
     assert proxy.list_grants_limits and set(proxy.list_grants_limits) == {100}, proxy.list_grants_limits
+
+
+def test_the_resources_own_groups_iam_still_lists_after_their_detachment_do_not_block_the_delete(faulty, iam, kms, key_arn):
+    # IAM lists a policy's groups for a while after they were detached and deleted; the provider's
+    # own groups are not "attached elsewhere".
+    cfn, proxy = faulty
+    proxy.stale_detachments_s = 30
+    p = props(key_arn, n=1)
+    a = cfn.create(p)
+    assert a["Status"] == "SUCCESS", a
+    d = cfn.delete(a["PhysicalResourceId"], p)
+    assert d["Status"] == "SUCCESS", d
+    assert proxy.stale_listings > 0, "the policy's listing still showed the deleted groups"
+    assert iam_snapshot(iam) == EMPTY
