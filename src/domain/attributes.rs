@@ -1,7 +1,8 @@
 //! The `Fn::GetAtt` attributes of a resource, in the order they are offered.
 //!
-//! Always present (for the groups that exist): `{Admin,Developer,Ci}Group{Name,Arn}`, plus
-//! `RoleArnPrefix` (append a role name from the naming scheme to get any role's ARN) and `RolePath`.
+//! Always present (for the groups that exist): `{Admin,Developer,Ci,Invoker}Group{Name,Arn}`;
+//! `InvokePolicyArn` while something is marked for invocation; `RoleArnPrefix` (append a role name
+//! from the naming scheme to get any role's ARN) and `RolePath`.
 //! Then `Roles.<Name>.Arn` per function, in the order of `Functions`, as far as the 4096-byte answer
 //! allows; which ones fit depends only on the properties and the stack, never on the request.
 
@@ -16,6 +17,10 @@ pub fn fixed(d: &Desired) -> Vec<(String, String)> {
             format!("{}GroupArn", g.kind.attribute()),
             d.naming.group_arn(&g.name),
         ));
+    }
+    let invoke = d.naming.invoke_policy_name();
+    if let Some(p) = d.policies.iter().find(|p| p.name == invoke) {
+        out.push(("InvokePolicyArn".into(), p.arn.clone()));
     }
     out.push(("RoleArnPrefix".into(), d.naming.role_arn_prefix()));
     out.push(("RolePath".into(), d.naming.path.clone()));

@@ -3,6 +3,7 @@
 use super::group_policies::{
     admin_policy, deploy_policy, operate_policy, ADMIN_POLICY_NAME, OPERATE_POLICY_NAME,
 };
+use super::invoke_policy::invoke_policy;
 use super::names::{self, GroupKind, Naming};
 use super::policy::{self, iam_size};
 use super::role_policies::{execution_policy, trust_policy};
@@ -123,44 +124,64 @@ impl Desired {
         let mut errors = Vec::new();
         let mut policies = Vec::new();
         let mut groups = Vec::new();
-        if !spec.groups.is_empty() {
+        let deploy_arn = spec.groups.iter().any(|g| g.deploys()).then(|| {
             let name = n.deploy_policy_name();
             let document = deploy_policy(spec);
-            let size = iam_size(&document);
+            let arn = n.policy_arn(&name);
+            policies.push(DesiredPolicy {
+                name,
+                arn: arn.clone(),
+                document,
+            });
+            arn
+        });
+        let invoke_arn = invoke_policy(spec).map(|document| {
+            let name = n.invoke_policy_name();
+            let arn = n.policy_arn(&name);
+            policies.push(DesiredPolicy {
+                name,
+                arn: arn.clone(),
+                document,
+            });
+            arn
+        });
+        for p in &policies {
+            let size = iam_size(&p.document);
             if size > policy::MANAGED_POLICY_MAX {
                 errors.push(format!(
-                    "deploy policy {name} is {size} characters; IAM allows {}",
+                    "policy {} is {size} characters; IAM allows {}",
+                    p.name,
                     policy::MANAGED_POLICY_MAX
                 ));
             }
-            let arn = n.policy_arn(&name);
-            for kind in &spec.groups {
-                let mut inline = BTreeMap::new();
-                if matches!(kind, GroupKind::Admin | GroupKind::Developer) {
-                    inline.insert(OPERATE_POLICY_NAME.to_string(), operate_policy(spec));
-                }
-                if *kind == GroupKind::Admin {
-                    inline.insert(ADMIN_POLICY_NAME.to_string(), admin_policy(spec));
-                }
-                let name = n.group_name(*kind);
-                let size: usize = inline.values().map(iam_size).sum();
-                if size > policy::GROUP_INLINE_MAX {
-                    errors.push(format!(
-                        "inline policies of group {name} are {size} characters; IAM allows {}",
-                        policy::GROUP_INLINE_MAX
-                    ));
-                }
-                groups.push(DesiredGroup {
-                    kind: *kind,
-                    name,
-                    inline,
-                    attached: vec![arn.clone()],
-                });
+        }
+        for kind in &spec.groups {
+            // The invoker group exists while something is marked for invocation: removing the
+            // last mark removes the policy and the group with it.
+            let attached = match (kind.deploys(), &deploy_arn, &invoke_arn) {
+                (true, Some(arn), _) | (false, _, Some(arn)) => vec![arn.clone()],
+                _ => continue,
+            };
+            let mut inline = BTreeMap::new();
+            if matches!(kind, GroupKind::Admin | GroupKind::Developer) {
+                inline.insert(OPERATE_POLICY_NAME.to_string(), operate_policy(spec));
             }
-            policies.push(DesiredPolicy {
+            if *kind == GroupKind::Admin {
+                inline.insert(ADMIN_POLICY_NAME.to_string(), admin_policy(spec));
+            }
+            let name = n.group_name(*kind);
+            let size: usize = inline.values().map(iam_size).sum();
+            if size > policy::GROUP_INLINE_MAX {
+                errors.push(format!(
+                    "inline policies of group {name} are {size} characters; IAM allows {}",
+                    policy::GROUP_INLINE_MAX
+                ));
+            }
+            groups.push(DesiredGroup {
+                kind: *kind,
                 name,
-                arn,
-                document,
+                inline,
+                attached,
             });
         }
 

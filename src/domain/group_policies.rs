@@ -1,6 +1,6 @@
 //! The admin, developer and ci policies for one service and stage.
 //!
-//! Every group gets the **deploy** managed policy (what `serverless deploy` with change sets
+//! Every group that deploys gets the **deploy** managed policy (what `serverless deploy` with change sets
 //! needs); developer and admin add the inline **operate** policy (invoke, read logs, metrics); admin
 //! adds the inline **admin** policy (create and delete the stack and its deployment bucket). No
 //! statement grants an IAM write other than `iam:PassRole` of this resource's own execution roles to
@@ -13,8 +13,9 @@
 
 use super::names::Naming;
 use super::policy::{document, Statement};
-use super::spec::{generated_bucket_prefix, Spec};
+use super::spec::{generated_bucket_prefix, Spec, Vpc};
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Name of the inline policy with interactive rights (developer, admin).
 pub const OPERATE_POLICY_NAME: &str = "operate";
@@ -94,195 +95,237 @@ pub fn deny_provider(spec: &Spec) -> Option<Value> {
     })
 }
 
-/// The deploy managed policy: every group has it.
+/// Explicit Denies that keep each function with a scoped `Vpc` on its declared subnets and
+/// security groups: creating or reconfiguring it with any other is refused (`lambda:SubnetIds` and
+/// `lambda:SecurityGroupIds`, which the Service Authorization Reference lists on CreateFunction and
+/// UpdateFunctionConfiguration). The complement of an Allow with `ForAllValues:StringEquals`, as a
+/// Deny so that no Allow elsewhere can outweigh it. A request without a VPC configuration carries
+/// neither key and is not refused: its role's network rights stay the declared ones regardless.
+pub fn deny_other_vpc_config(spec: &Spec) -> Vec<Value> {
+    let mut by_config: BTreeMap<(&BTreeSet<String>, &BTreeSet<String>), Vec<String>> =
+        BTreeMap::new();
+    for f in &spec.functions {
+        if let Vpc::Scoped {
+            subnets,
+            security_groups,
+        } = &f.vpc
+        {
+            by_config
+                .entry((subnets, security_groups))
+                .or_default()
+                .push(spec.naming.function_arn(&f.name));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, ((subnets, security_groups), functions)) in by_config.into_iter().enumerate() {
+        for (what, key, ids) in [
+            ("Subnets", "lambda:SubnetIds", subnets),
+            ("SecurityGroups", "lambda:SecurityGroupIds", security_groups),
+        ] {
+            out.push(json!({
+                "Sid": format!("DenyOther{what}{}", i + 1),
+                "Effect": "Deny",
+                "Action": ["lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"],
+                "Resource": functions,
+                "Condition": {"ForAnyValue:StringNotEquals": {key: ids}},
+            }));
+        }
+    }
+    out
+}
+
+/// The deploy managed policy: every group that deploys has it.
 pub fn deploy_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
     let (p, r, a, s) = (&x.p, &x.r, &x.a, &x.s);
     document(
-        deny_provider(spec).into_iter().chain([
-            Statement::allow(
-                "StackChangeSets",
-                &[
-                    "cloudformation:CreateChangeSet",
-                    "cloudformation:DescribeChangeSet",
-                    "cloudformation:ExecuteChangeSet",
-                    "cloudformation:DeleteChangeSet",
-                    "cloudformation:ListChangeSets",
-                    "cloudformation:DescribeStacks",
-                    "cloudformation:DescribeStackEvents",
-                    "cloudformation:DescribeStackResource",
-                    "cloudformation:DescribeStackResources",
-                    "cloudformation:ListStackResources",
-                    "cloudformation:GetTemplate",
-                    "cloudformation:GetTemplateSummary",
-                ],
-                vec![x.stack.clone()],
-            )
-            .to_json(),
-            // AWS authorises these on "*" only (Service Authorization Reference): template validation,
-            // listing event source mappings and log groups. Limited to the stack's region.
-            Statement::allow(
-                "NoResourceScopingDeployReads",
-                &[
-                    "cloudformation:ValidateTemplate",
-                    "lambda:ListEventSourceMappings",
-                    "logs:DescribeLogGroups",
-                ],
-                vec!["*".into()],
-            )
-            .when(x.region_only.clone())
-            .to_json(),
-            bucket_list(spec, &x),
-            Statement::allow(
-                "BucketLocation",
-                &["s3:GetBucketLocation"],
-                vec![x.bucket.clone()],
-            )
-            .when(x.region_only.clone())
-            .to_json(),
-            Statement::allow(
-                "Artifacts",
-                &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-                vec![x.artifacts.clone()],
-            )
-            .when(x.region_only.clone())
-            .to_json(),
-            Statement::allow(
-                "Functions",
-                &[
-                    "lambda:CreateFunction",
-                    "lambda:DeleteFunction",
-                    "lambda:GetFunction",
-                    "lambda:GetFunctionConfiguration",
-                    "lambda:UpdateFunctionCode",
-                    "lambda:UpdateFunctionConfiguration",
-                    "lambda:PublishVersion",
-                    "lambda:ListVersionsByFunction",
-                    "lambda:CreateAlias",
-                    "lambda:UpdateAlias",
-                    "lambda:DeleteAlias",
-                    "lambda:GetAlias",
-                    "lambda:ListAliases",
-                    "lambda:AddPermission",
-                    "lambda:RemovePermission",
-                    "lambda:GetPolicy",
-                    "lambda:TagResource",
-                    "lambda:UntagResource",
-                    "lambda:ListTags",
-                    "lambda:PutFunctionConcurrency",
-                    "lambda:DeleteFunctionConcurrency",
-                    "lambda:GetFunctionConcurrency",
-                    "lambda:PutFunctionEventInvokeConfig",
-                    "lambda:UpdateFunctionEventInvokeConfig",
-                    "lambda:DeleteFunctionEventInvokeConfig",
-                    "lambda:GetFunctionEventInvokeConfig",
-                    "lambda:CreateFunctionUrlConfig",
-                    "lambda:UpdateFunctionUrlConfig",
-                    "lambda:DeleteFunctionUrlConfig",
-                    "lambda:GetFunctionUrlConfig",
-                ],
-                vec![x.functions.clone()],
-            )
-            .to_json(),
-            // CreateEventSourceMapping has no resource type; the function it targets is the condition.
-            Statement::allow(
-                "EventSourceMappings",
-                &[
-                    "lambda:GetEventSourceMapping",
-                    "lambda:UpdateEventSourceMapping",
-                    "lambda:DeleteEventSourceMapping",
-                ],
-                vec![format!("arn:{p}:lambda:{r}:{a}:event-source-mapping:*")],
-            )
-            .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
-            .to_json(),
-            Statement::allow(
-                "EventSourceMappingCreate",
-                &["lambda:CreateEventSourceMapping"],
-                // AWS authorises CreateEventSourceMapping on "*" only; the condition names the function.
-                vec!["*".into()],
-            )
-            .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
-            .to_json(),
-            Statement::allow(
-                "Layers",
-                &[
-                    "lambda:PublishLayerVersion",
-                    "lambda:GetLayerVersion",
-                    "lambda:DeleteLayerVersion",
-                ],
-                vec![format!("arn:{p}:lambda:{r}:{a}:layer:{s}-*")],
-            )
-            .to_json(),
-            Statement::allow(
-                "LogGroups",
-                &[
-                    "logs:CreateLogGroup",
-                    "logs:DeleteLogGroup",
-                    "logs:PutRetentionPolicy",
-                    "logs:DeleteRetentionPolicy",
-                    "logs:TagResource",
-                    "logs:UntagResource",
-                    "logs:ListTagsForResource",
-                    "logs:TagLogGroup",
-                    "logs:ListTagsLogGroup",
-                ],
-                vec![x.log_groups.clone()],
-            )
-            .to_json(),
-            Statement::allow(
-                "EventRules",
-                &[
-                    "events:PutRule",
-                    "events:DeleteRule",
-                    "events:DescribeRule",
-                    "events:EnableRule",
-                    "events:DisableRule",
-                    "events:PutTargets",
-                    "events:RemoveTargets",
-                    "events:ListTargetsByRule",
-                    "events:TagResource",
-                    "events:UntagResource",
-                    "events:ListTagsForResource",
-                ],
-                vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
-            )
-            .to_json(),
-            // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
-            // HTTP APIs (see README, "API Gateway").
-            Statement::allow(
-                "ApiGateway",
-                &[
-                    "apigateway:GET",
-                    "apigateway:POST",
-                    "apigateway:PUT",
-                    "apigateway:PATCH",
-                    "apigateway:DELETE",
-                    "apigateway:UpdateRestApiPolicy",
-                ],
-                vec![
-                    format!("arn:{p}:apigateway:{r}::/restapis"),
-                    format!("arn:{p}:apigateway:{r}::/restapis/*"),
-                    format!("arn:{p}:apigateway:{r}::/apis"),
-                    format!("arn:{p}:apigateway:{r}::/apis/*"),
-                    format!("arn:{p}:apigateway:{r}::/tags/*"),
-                ],
-            )
-            .to_json(),
-            Statement::allow(
-                "ExecutionRolesRead",
-                &["iam:GetRole"],
-                vec![x.roles.clone()],
-            )
-            .to_json(),
-            Statement::allow(
-                "ExecutionRolesPass",
-                &["iam:PassRole"],
-                vec![x.roles.clone()],
-            )
-            .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
-            .to_json(),
-        ]),
+        deny_provider(spec)
+            .into_iter()
+            .chain(deny_other_vpc_config(spec))
+            .chain([
+                Statement::allow(
+                    "StackChangeSets",
+                    &[
+                        "cloudformation:CreateChangeSet",
+                        "cloudformation:DescribeChangeSet",
+                        "cloudformation:ExecuteChangeSet",
+                        "cloudformation:DeleteChangeSet",
+                        "cloudformation:ListChangeSets",
+                        "cloudformation:DescribeStacks",
+                        "cloudformation:DescribeStackEvents",
+                        "cloudformation:DescribeStackResource",
+                        "cloudformation:DescribeStackResources",
+                        "cloudformation:ListStackResources",
+                        "cloudformation:GetTemplate",
+                        "cloudformation:GetTemplateSummary",
+                    ],
+                    vec![x.stack.clone()],
+                )
+                .to_json(),
+                // AWS authorises these on "*" only (Service Authorization Reference): template validation,
+                // listing event source mappings and log groups. Limited to the stack's region.
+                Statement::allow(
+                    "NoResourceScopingDeployReads",
+                    &[
+                        "cloudformation:ValidateTemplate",
+                        "lambda:ListEventSourceMappings",
+                        "logs:DescribeLogGroups",
+                    ],
+                    vec!["*".into()],
+                )
+                .when(x.region_only.clone())
+                .to_json(),
+                bucket_list(spec, &x),
+                Statement::allow(
+                    "BucketLocation",
+                    &["s3:GetBucketLocation"],
+                    vec![x.bucket.clone()],
+                )
+                .when(x.region_only.clone())
+                .to_json(),
+                Statement::allow(
+                    "Artifacts",
+                    &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                    vec![x.artifacts.clone()],
+                )
+                .when(x.region_only.clone())
+                .to_json(),
+                Statement::allow(
+                    "Functions",
+                    &[
+                        "lambda:CreateFunction",
+                        "lambda:DeleteFunction",
+                        "lambda:GetFunction",
+                        "lambda:GetFunctionConfiguration",
+                        "lambda:UpdateFunctionCode",
+                        "lambda:UpdateFunctionConfiguration",
+                        "lambda:PublishVersion",
+                        "lambda:ListVersionsByFunction",
+                        "lambda:CreateAlias",
+                        "lambda:UpdateAlias",
+                        "lambda:DeleteAlias",
+                        "lambda:GetAlias",
+                        "lambda:ListAliases",
+                        "lambda:AddPermission",
+                        "lambda:RemovePermission",
+                        "lambda:GetPolicy",
+                        "lambda:TagResource",
+                        "lambda:UntagResource",
+                        "lambda:ListTags",
+                        "lambda:PutFunctionConcurrency",
+                        "lambda:DeleteFunctionConcurrency",
+                        "lambda:GetFunctionConcurrency",
+                        "lambda:PutFunctionEventInvokeConfig",
+                        "lambda:UpdateFunctionEventInvokeConfig",
+                        "lambda:DeleteFunctionEventInvokeConfig",
+                        "lambda:GetFunctionEventInvokeConfig",
+                        "lambda:CreateFunctionUrlConfig",
+                        "lambda:UpdateFunctionUrlConfig",
+                        "lambda:DeleteFunctionUrlConfig",
+                        "lambda:GetFunctionUrlConfig",
+                    ],
+                    vec![x.functions.clone()],
+                )
+                .to_json(),
+                // CreateEventSourceMapping has no resource type; the function it targets is the condition.
+                Statement::allow(
+                    "EventSourceMappings",
+                    &[
+                        "lambda:GetEventSourceMapping",
+                        "lambda:UpdateEventSourceMapping",
+                        "lambda:DeleteEventSourceMapping",
+                    ],
+                    vec![format!("arn:{p}:lambda:{r}:{a}:event-source-mapping:*")],
+                )
+                .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
+                .to_json(),
+                Statement::allow(
+                    "EventSourceMappingCreate",
+                    &["lambda:CreateEventSourceMapping"],
+                    // AWS authorises CreateEventSourceMapping on "*" only; the condition names the function.
+                    vec!["*".into()],
+                )
+                .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
+                .to_json(),
+                Statement::allow(
+                    "Layers",
+                    &[
+                        "lambda:PublishLayerVersion",
+                        "lambda:GetLayerVersion",
+                        "lambda:DeleteLayerVersion",
+                    ],
+                    vec![format!("arn:{p}:lambda:{r}:{a}:layer:{s}-*")],
+                )
+                .to_json(),
+                Statement::allow(
+                    "LogGroups",
+                    &[
+                        "logs:CreateLogGroup",
+                        "logs:DeleteLogGroup",
+                        "logs:PutRetentionPolicy",
+                        "logs:DeleteRetentionPolicy",
+                        "logs:TagResource",
+                        "logs:UntagResource",
+                        "logs:ListTagsForResource",
+                        "logs:TagLogGroup",
+                        "logs:ListTagsLogGroup",
+                    ],
+                    vec![x.log_groups.clone()],
+                )
+                .to_json(),
+                Statement::allow(
+                    "EventRules",
+                    &[
+                        "events:PutRule",
+                        "events:DeleteRule",
+                        "events:DescribeRule",
+                        "events:EnableRule",
+                        "events:DisableRule",
+                        "events:PutTargets",
+                        "events:RemoveTargets",
+                        "events:ListTargetsByRule",
+                        "events:TagResource",
+                        "events:UntagResource",
+                        "events:ListTagsForResource",
+                    ],
+                    vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
+                )
+                .to_json(),
+                // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
+                // HTTP APIs (see README, "API Gateway").
+                Statement::allow(
+                    "ApiGateway",
+                    &[
+                        "apigateway:GET",
+                        "apigateway:POST",
+                        "apigateway:PUT",
+                        "apigateway:PATCH",
+                        "apigateway:DELETE",
+                        "apigateway:UpdateRestApiPolicy",
+                    ],
+                    vec![
+                        format!("arn:{p}:apigateway:{r}::/restapis"),
+                        format!("arn:{p}:apigateway:{r}::/restapis/*"),
+                        format!("arn:{p}:apigateway:{r}::/apis"),
+                        format!("arn:{p}:apigateway:{r}::/apis/*"),
+                        format!("arn:{p}:apigateway:{r}::/tags/*"),
+                    ],
+                )
+                .to_json(),
+                Statement::allow(
+                    "ExecutionRolesRead",
+                    &["iam:GetRole"],
+                    vec![x.roles.clone()],
+                )
+                .to_json(),
+                Statement::allow(
+                    "ExecutionRolesPass",
+                    &["iam:PassRole"],
+                    vec![x.roles.clone()],
+                )
+                .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
+                .to_json(),
+            ]),
     )
 }
 

@@ -12,6 +12,7 @@ pub mod charset;
 pub mod desired;
 pub mod group_policies;
 pub mod guardrails;
+pub mod invoke_policy;
 pub mod names;
 pub mod observed;
 pub mod plan;

@@ -80,27 +80,43 @@ pub enum GroupKind {
     Developer,
     /// Deploys from a pipeline.
     Ci,
+    /// Only invokes the functions (and APIs) marked for it; never deploys.
+    Invoker,
 }
 
 impl GroupKind {
     /// All kinds, in attribute order.
-    pub const ALL: [GroupKind; 3] = [GroupKind::Admin, GroupKind::Developer, GroupKind::Ci];
+    pub const ALL: [GroupKind; 4] = [
+        GroupKind::Admin,
+        GroupKind::Developer,
+        GroupKind::Ci,
+        GroupKind::Invoker,
+    ];
+    /// The groups made when `Groups` is not given: the three that deploy.
+    pub const DEFAULT: [GroupKind; 3] = [GroupKind::Admin, GroupKind::Developer, GroupKind::Ci];
 
-    /// The property value and name suffix (`admin`, `developer`, `ci`).
+    /// Whether the group deploys (holds the deploy policy).
+    pub fn deploys(self) -> bool {
+        self != GroupKind::Invoker
+    }
+
+    /// The property value and name suffix (`admin`, `developer`, `ci`, `invoker`).
     pub fn as_str(self) -> &'static str {
         match self {
             GroupKind::Admin => "admin",
             GroupKind::Developer => "developer",
             GroupKind::Ci => "ci",
+            GroupKind::Invoker => "invoker",
         }
     }
 
-    /// The attribute prefix (`Admin`, `Developer`, `Ci`).
+    /// The attribute prefix (`Admin`, `Developer`, `Ci`, `Invoker`).
     pub fn attribute(self) -> &'static str {
         match self {
             GroupKind::Admin => "Admin",
             GroupKind::Developer => "Developer",
             GroupKind::Ci => "Ci",
+            GroupKind::Invoker => "Invoker",
         }
     }
 
@@ -166,9 +182,25 @@ impl Naming {
         format!("{}-{}", self.prefix(), kind.as_str())
     }
 
-    /// The managed policy holding deploy rights, attached to every group.
+    /// The managed policy holding deploy rights, attached to every group that deploys.
     pub fn deploy_policy_name(&self) -> String {
         format!("{}-deploy", self.prefix())
+    }
+
+    /// The managed policy holding invoke rights on the functions (and APIs) marked for it.
+    pub fn invoke_policy_name(&self) -> String {
+        format!("{}-invoke", self.prefix())
+    }
+
+    /// The deployed name's ARN of function `function` (unqualified).
+    pub fn function_arn(&self, function: &str) -> String {
+        format!(
+            "arn:{}:lambda:{}:{}:function:{}",
+            self.partition,
+            self.region,
+            self.account,
+            self.function_name(function)
+        )
     }
 
     /// The execution role of function `function`.

@@ -2,7 +2,7 @@
 
 use super::names::Naming;
 use super::policy::{document, Statement};
-use super::spec::FunctionSpec;
+use super::spec::{FunctionSpec, Vpc};
 use serde_json::{json, Value};
 
 /// The trust policy: only Lambda may assume the role. Trust policies cannot be constrained by IAM
@@ -35,7 +35,32 @@ pub fn execution_policy(n: &Naming, f: &FunctionSpec) -> Value {
         vec![log_group.clone(), format!("{log_group}:*")],
     )
     .to_json()];
-    if f.vpc {
+    if f.vpc.is_some() {
+        // CreateNetworkInterface is authorised on the interface, the subnet and the security
+        // groups; the other three on the interface only. The scoped form names the subnets and
+        // security groups; the wide form (`Vpc: true`) allows any of the region's.
+        let (subnets, security_groups) = match &f.vpc {
+            Vpc::Scoped {
+                subnets,
+                security_groups,
+            } => (
+                subnets
+                    .iter()
+                    .map(|id| format!("arn:{p}:ec2:{r}:{a}:subnet/{id}"))
+                    .collect(),
+                security_groups
+                    .iter()
+                    .map(|id| format!("arn:{p}:ec2:{r}:{a}:security-group/{id}"))
+                    .collect(),
+            ),
+            _ => (
+                vec![format!("arn:{p}:ec2:{r}:{a}:subnet/*")],
+                vec![format!("arn:{p}:ec2:{r}:{a}:security-group/*")],
+            ),
+        };
+        let mut resources = vec![format!("arn:{p}:ec2:{r}:{a}:network-interface/*")];
+        resources.extend::<Vec<String>>(subnets);
+        resources.extend::<Vec<String>>(security_groups);
         statements.push(
             Statement::allow(
                 "ServerlessAccessVpcEni",
@@ -45,11 +70,7 @@ pub fn execution_policy(n: &Naming, f: &FunctionSpec) -> Value {
                     "ec2:AssignPrivateIpAddresses",
                     "ec2:UnassignPrivateIpAddresses",
                 ],
-                vec![
-                    format!("arn:{p}:ec2:{r}:{a}:network-interface/*"),
-                    format!("arn:{p}:ec2:{r}:{a}:subnet/*"),
-                    format!("arn:{p}:ec2:{r}:{a}:security-group/*"),
-                ],
+                resources,
             )
             .to_json(),
         );
@@ -81,4 +102,49 @@ pub fn execution_policy(n: &Naming, f: &FunctionSpec) -> Value {
     }
     statements.extend(f.statements.iter().cloned());
     document(statements)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::spec::tests::{full_props, parse_with};
+    use serde_json::json;
+
+    fn eni_resources(vpc: Value) -> Vec<Value> {
+        let mut p = full_props();
+        p["Functions"][1]["Vpc"] = vpc;
+        let spec = parse_with(p, None).unwrap();
+        let doc = execution_policy(&spec.naming, &spec.functions[1]);
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "ServerlessAccessVpcEni")
+            .map(|s| s["Resource"].as_array().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_scoped_vpc_limits_network_interfaces_to_the_declared_subnets_and_security_groups() {
+        let r = eni_resources(
+            json!({"SubnetIds": ["subnet-1a2b3c4d", "subnet-0123456789abcdef0"], "SecurityGroupIds": ["sg-1a2b3c4d"]}),
+        );
+        let e = "arn:aws:ec2:us-east-1:123456789012";
+        assert_eq!(
+            r,
+            vec![
+                json!(format!("{e}:network-interface/*")),
+                json!(format!("{e}:subnet/subnet-0123456789abcdef0")),
+                json!(format!("{e}:subnet/subnet-1a2b3c4d")),
+                json!(format!("{e}:security-group/sg-1a2b3c4d")),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_wide_vpc_form_keeps_every_subnet_and_no_vpc_has_no_network_rights() {
+        let r = eni_resources(json!("true"));
+        assert!(r.contains(&json!("arn:aws:ec2:us-east-1:123456789012:subnet/*")));
+        assert!(eni_resources(json!("false")).is_empty());
+    }
 }

@@ -7,6 +7,34 @@ use crate::domain::statements::{self, StatementRules};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How a function reaches a VPC: what its role may create network interfaces in.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Vpc {
+    /// Not in a VPC: no network-interface rights.
+    #[default]
+    None,
+    /// `Vpc: true`, the wide form: any subnet and security group of the region.
+    Any,
+    /// `Vpc: {SubnetIds, SecurityGroupIds}`: only these (sorted, unique).
+    Scoped {
+        /// `subnet-…` ids, 1 to 16.
+        subnets: BTreeSet<String>,
+        /// `sg-…` ids, 1 to 5.
+        security_groups: BTreeSet<String>,
+    },
+}
+
+impl Vpc {
+    /// Whether the function runs in a VPC at all.
+    pub fn is_some(&self) -> bool {
+        *self != Vpc::None
+    }
+}
+
+/// Lambda's limits on a function's VPC configuration (API reference, VpcConfig).
+const MAX_SUBNETS: usize = 16;
+const MAX_SECURITY_GROUPS: usize = 5;
+
 /// One function's execution role and grant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionSpec {
@@ -18,10 +46,14 @@ pub struct FunctionSpec {
     pub kms: BTreeSet<String>,
     /// Grant encryption context constraint (EncryptionContextSubset).
     pub encryption_context: BTreeMap<String, String>,
-    /// ENI permissions for VPC functions.
-    pub vpc: bool,
+    /// Network-interface permissions for VPC functions.
+    pub vpc: Vpc,
     /// X-Ray permissions.
     pub tracing: bool,
+    /// Others may invoke it: it is in the invoke policy.
+    pub invoke: bool,
+    /// It has an IAM-authorized function URL, which the invoke policy also covers.
+    pub invoke_url: bool,
 }
 
 const FUNCTION_KEYS: &[&str] = &[
@@ -31,6 +63,8 @@ const FUNCTION_KEYS: &[&str] = &[
     "EncryptionContext",
     "Vpc",
     "Tracing",
+    "Invoke",
+    "InvokeUrl",
 ];
 
 /// Parses and validates `Functions`.
@@ -149,8 +183,15 @@ pub fn parse_functions(
         if !encryption_context.is_empty() && kms.is_empty() {
             errors.push(format!("{at}: EncryptionContext needs Kms operations"));
         }
-        let vpc = boolean(f.get("Vpc"), &format!("{at}: Vpc"), errors);
+        let vpc = parse_vpc(f.get("Vpc"), &format!("{at}: Vpc"), errors);
         let tracing = boolean(f.get("Tracing"), &format!("{at}: Tracing"), errors);
+        let invoke = boolean(f.get("Invoke"), &format!("{at}: Invoke"), errors);
+        let invoke_url = boolean(f.get("InvokeUrl"), &format!("{at}: InvokeUrl"), errors);
+        if invoke_url && !invoke {
+            errors.push(format!(
+                "{at}: InvokeUrl needs Invoke: true (the URL is invoked through the invoke policy)"
+            ));
+        }
         out.push(FunctionSpec {
             name,
             statements,
@@ -158,7 +199,88 @@ pub fn parse_functions(
             encryption_context,
             vpc,
             tracing,
+            invoke,
+            invoke_url,
         });
     }
     out
+}
+
+/// `Vpc`: a boolean (the wide form) or `{SubnetIds: [...], SecurityGroupIds: [...]}`.
+fn parse_vpc(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> Vpc {
+    let Some(Value::Object(o)) = v else {
+        return if boolean(v, at, errors) {
+            Vpc::Any
+        } else {
+            Vpc::None
+        };
+    };
+    for k in o.keys() {
+        if k != "SubnetIds" && k != "SecurityGroupIds" {
+            errors.push(format!(
+                "{at}: unknown key {k:?} (known: SubnetIds, SecurityGroupIds)"
+            ));
+        }
+    }
+    let subnets = id_list(
+        o.get("SubnetIds"),
+        &format!("{at}: SubnetIds"),
+        "subnet-",
+        MAX_SUBNETS,
+        errors,
+    );
+    let security_groups = id_list(
+        o.get("SecurityGroupIds"),
+        &format!("{at}: SecurityGroupIds"),
+        "sg-",
+        MAX_SECURITY_GROUPS,
+        errors,
+    );
+    Vpc::Scoped {
+        subnets,
+        security_groups,
+    }
+}
+
+/// A list of 1 to `max` EC2 ids `{prefix}` + 8 or 17 lowercase hex digits, each once.
+fn id_list(
+    v: Option<&Value>,
+    at: &str,
+    prefix: &str,
+    max: usize,
+    errors: &mut Vec<String>,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Some(items) = v.and_then(Value::as_array) else {
+        errors.push(format!("{at} must be a list of 1 to {max} ids"));
+        return out;
+    };
+    for item in items {
+        let Some(id) = item.as_str().filter(|s| is_ec2_id(s, prefix)) else {
+            errors.push(format!(
+                "{at}: {item} is not an id {prefix} followed by 8 or 17 hex digits"
+            ));
+            continue;
+        };
+        if !out.insert(id.to_string()) {
+            errors.push(format!("{at}: {id} is listed twice"));
+        }
+    }
+    if items.is_empty() || items.len() > max {
+        errors.push(format!(
+            "{at}: {} ids; Lambda takes 1 to {max}",
+            items.len()
+        ));
+    }
+    out
+}
+
+/// `{prefix}` + 8 or 17 lowercase hex digits, as EC2 forms resource ids.
+fn is_ec2_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|hex| {
+        matches!(hex.len(), 8 | 17)
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
 }

@@ -6,9 +6,11 @@
 //! collected so that one answer lists all of them; nothing is written before validation passes.
 
 mod functions;
+mod invoke;
 mod values;
 
-pub use functions::FunctionSpec;
+pub use functions::{FunctionSpec, Vpc};
+pub use invoke::InvokeApi;
 pub use values::{boolean, check_bucket_name};
 
 use super::arn::{self, KeyArn, StackRef};
@@ -16,6 +18,7 @@ use super::guardrails::{self, Guardrails};
 use super::names::{self, GroupKind, Naming};
 use super::statements::StatementRules;
 use functions::parse_functions;
+use invoke::parse_invoke_apis;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use values::{optional_string, required_string, string_map};
@@ -53,6 +56,8 @@ pub struct Spec {
     pub tags: BTreeMap<String, String>,
     /// Functions, in the order given.
     pub functions: Vec<FunctionSpec>,
+    /// API stages the invoke policy covers.
+    pub invoke_apis: Vec<InvokeApi>,
     /// The provider's own function, which every group policy denies.
     pub provider_function: Option<String>,
     /// The provider's own stack, which every group policy denies.
@@ -93,7 +98,16 @@ const TOP_KEYS: &[&str] = &[
     "KmsKeyArn",
     "Tags",
     "Functions",
+    "InvokeApis",
 ];
+impl Spec {
+    /// Whether anything may be invoked through the invoke policy: a function marked `Invoke`, or
+    /// an API stage. Without, there is no invoke policy, no invoker group and no attribute.
+    pub fn invokable(&self) -> bool {
+        self.functions.iter().any(|f| f.invoke) || !self.invoke_apis.is_empty()
+    }
+}
+
 /// Reads just the service and stage, for naming a resource whose other properties are invalid.
 pub fn service_and_stage(props: &Value) -> Option<(String, String)> {
     let service = props.get("ServiceName")?.as_str()?;
@@ -133,11 +147,13 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
     }
 
     let groups = match obj.get("Groups") {
-        None => GroupKind::ALL.into_iter().collect(),
+        None => GroupKind::DEFAULT.into_iter().collect(),
         Some(v) => {
             let mut set = BTreeSet::new();
             match v.as_array() {
-                None => errors.push("Groups must be a list of admin, developer, ci".into()),
+                None => {
+                    errors.push("Groups must be a list of admin, developer, ci, invoker".into())
+                }
                 Some(items) => {
                     for item in items {
                         match item.as_str().and_then(GroupKind::parse) {
@@ -145,8 +161,9 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
                                 errors.push(format!("Groups lists {:?} twice", k.as_str()))
                             }
                             Some(_) => {}
-                            None => errors
-                                .push(format!("Groups: {item} is not one of admin, developer, ci")),
+                            None => errors.push(format!(
+                                "Groups: {item} is not one of admin, developer, ci, invoker"
+                            )),
                         }
                     }
                 }
@@ -219,6 +236,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         &rules,
         &mut errors,
     );
+    let invoke_apis = parse_invoke_apis(obj.get("InvokeApis"), &mut errors);
 
     if !errors.is_empty() {
         return Err(errors);
@@ -234,7 +252,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         &service,
         &stage,
     );
-    if deployment_bucket.is_none() && !groups.is_empty() {
+    if deployment_bucket.is_none() && groups.iter().any(|g| g.deploys()) {
         let pattern = generated_bucket_prefix(&naming);
         // CloudFormation truncates generated names to 63 characters; the random suffix takes 13.
         if pattern.len() + 13 > 63 {
@@ -266,6 +284,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         kms_key,
         tags,
         functions,
+        invoke_apis,
         provider_function: ctx.guardrails.provider_function.clone(),
         provider_stack: ctx.guardrails.provider_stack.clone(),
     })

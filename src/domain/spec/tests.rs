@@ -55,7 +55,7 @@ pub fn full_props() -> Value {
 #[test]
 fn string_booleans_are_parsed_and_false_is_false() {
     let spec = parse_with(full_props(), None).unwrap();
-    assert!(spec.functions[0].vpc);
+    assert_eq!(spec.functions[0].vpc, Vpc::Any);
     assert!(!spec.functions[0].tracing);
     assert!(spec.functions[1].tracing);
     assert_eq!(spec.groups.len(), 3);
@@ -155,4 +155,154 @@ fn kms_grant_constraint_limits_are_enforced_before_any_write() {
     let mut p = full_props();
     p["Functions"][0]["EncryptionContext"] = json!({"k": "v".repeat(385)});
     assert!(parse_with(p, None).unwrap_err()[0].contains("1-384"));
+}
+
+#[test]
+fn a_scoped_vpc_keeps_its_subnets_and_security_groups_sorted_and_unique() {
+    let mut p = full_props();
+    p["Functions"][1]["Vpc"] = json!({"SubnetIds": ["subnet-0123456789abcdef0", "subnet-1a2b3c4d"],
+                                      "SecurityGroupIds": ["sg-0123456789abcdef0"]});
+    let spec = parse_with(p, None).unwrap();
+    let Vpc::Scoped {
+        subnets,
+        security_groups,
+    } = &spec.functions[1].vpc
+    else {
+        panic!("{:?}", spec.functions[1].vpc)
+    };
+    assert_eq!(
+        subnets.iter().collect::<Vec<_>>(),
+        ["subnet-0123456789abcdef0", "subnet-1a2b3c4d"]
+    );
+    assert_eq!(security_groups.len(), 1);
+}
+
+#[test]
+fn a_scoped_vpc_outside_lambdas_limits_or_with_malformed_ids_is_refused() {
+    let cases = [
+        (
+            json!({"SubnetIds": [], "SecurityGroupIds": ["sg-1a2b3c4d"]}),
+            "0 ids; Lambda takes 1 to 16",
+        ),
+        (
+            json!({"SubnetIds": (0..17).map(|i| format!("subnet-{i:08x}")).collect::<Vec<_>>(), "SecurityGroupIds": ["sg-1a2b3c4d"]}),
+            "17 ids; Lambda takes 1 to 16",
+        ),
+        (
+            json!({"SubnetIds": ["subnet-1a2b3c4d"], "SecurityGroupIds": (0..6).map(|i| format!("sg-{i:08x}")).collect::<Vec<_>>()}),
+            "6 ids; Lambda takes 1 to 5",
+        ),
+        (
+            json!({"SubnetIds": ["subnet-*"], "SecurityGroupIds": ["sg-1a2b3c4d"]}),
+            "\"subnet-*\" is not an id subnet-",
+        ),
+        (
+            json!({"SubnetIds": ["subnet-1A2B3C4D"], "SecurityGroupIds": ["sg-1a2b3c4d"]}),
+            "is not an id subnet-",
+        ),
+        (
+            json!({"SubnetIds": ["sg-1a2b3c4d"], "SecurityGroupIds": ["sg-1a2b3c4d"]}),
+            "is not an id subnet-",
+        ),
+        (
+            json!({"SubnetIds": ["subnet-1a2b3c4d", "subnet-1a2b3c4d"], "SecurityGroupIds": ["sg-1a2b3c4d"]}),
+            "listed twice",
+        ),
+        (
+            json!({"SubnetIds": ["subnet-1a2b3c4d"]}),
+            "SecurityGroupIds must be a list",
+        ),
+        (
+            json!({"SubnetIds": ["subnet-1a2b3c4d"], "SecurityGroupIds": ["sg-1a2b3c4d"], "VpcId": "vpc-1a2b3c4d"}),
+            "unknown key \"VpcId\"",
+        ),
+    ];
+    for (vpc, expected) in cases {
+        let mut p = full_props();
+        p["Functions"][1]["Vpc"] = vpc.clone();
+        let e = parse_with(p, None).unwrap_err();
+        assert!(
+            e.iter()
+                .any(|m| m.contains("function worker: Vpc") && m.contains(expected)),
+            "{vpc}: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn invoke_marks_and_api_stages_are_parsed_and_an_url_needs_invoke() {
+    let mut p = full_props();
+    p["Functions"][0]["Invoke"] = json!("true");
+    p["Functions"][0]["InvokeUrl"] = json!(true);
+    p["InvokeApis"] = json!([{"ApiId": "a1b2c3d4e5", "Stage": "prod"}, {"ApiId": "z9y8x7w6v5", "Stage": "$default"}]);
+    let spec = parse_with(p, None).unwrap();
+    assert!(spec.functions[0].invoke && spec.functions[0].invoke_url);
+    assert!(!spec.functions[1].invoke);
+    assert_eq!(spec.invoke_apis.len(), 2);
+    assert!(spec.invokable());
+    let mut p = full_props();
+    p["Functions"][1]["InvokeUrl"] = json!("true");
+    let e = parse_with(p, None).unwrap_err();
+    assert!(
+        e.iter()
+            .any(|m| m.contains("function worker: InvokeUrl needs Invoke")),
+        "{e:?}"
+    );
+    assert!(!parse_with(full_props(), None).unwrap().invokable());
+}
+
+#[test]
+fn an_api_stage_that_could_widen_the_execute_api_arn_is_refused() {
+    for (api, expected) in [
+        (json!({"ApiId": "*", "Stage": "prod"}), "ApiId \"*\" is not"),
+        (
+            json!({"ApiId": "a1b2c3d4e5", "Stage": "*"}),
+            "Stage \"*\" must be",
+        ),
+        (
+            json!({"ApiId": "a1b2c3d4e5", "Stage": "prod/GET"}),
+            "Stage \"prod/GET\" must be",
+        ),
+        (
+            json!({"ApiId": "a1b2c3d4e5", "Stage": "${aws:username}"}),
+            "must be",
+        ),
+        (
+            json!({"ApiId": "A1B2C3D4E5", "Stage": "prod"}),
+            "is not an API Gateway id",
+        ),
+        (json!({"ApiId": "a1b2c3d4e5"}), "Stage \"\" must be"),
+        (
+            json!({"ApiId": "a1b2c3d4e5", "Stage": "prod", "Method": "GET"}),
+            "unknown key \"Method\"",
+        ),
+    ] {
+        let mut p = full_props();
+        p["InvokeApis"] = json!([api.clone()]);
+        let e = parse_with(p, None).unwrap_err();
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("InvokeApis[0]") && m.contains(expected)),
+            "{api}: {e:?}"
+        );
+    }
+    let mut p = full_props();
+    p["InvokeApis"] =
+        json!([{"ApiId": "a1b2c3d4e5", "Stage": "prod"}, {"ApiId": "a1b2c3d4e5", "Stage": "prod"}]);
+    assert!(parse_with(p, None)
+        .unwrap_err()
+        .iter()
+        .any(|m| m.contains("listed twice")));
+}
+
+#[test]
+fn invoker_is_a_group_kind_only_when_listed() {
+    let mut p = full_props();
+    p["Groups"] = json!(["developer", "invoker"]);
+    let spec = parse_with(p, None).unwrap();
+    assert!(spec.groups.contains(&GroupKind::Invoker));
+    assert!(!parse_with(full_props(), None)
+        .unwrap()
+        .groups
+        .contains(&GroupKind::Invoker));
 }
