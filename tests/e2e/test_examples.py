@@ -100,6 +100,12 @@ INVALID = {
         {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}]},
     "function key with a dot": {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api.v2"}]},
     "reserved tag": {"ServiceName": "orders", "Stage": "prod", "Tags": {"aws:team": "x"}},
+    "misspelt invoker group": {"ServiceName": "orders", "Stage": "prod", "Groups": ["invokers"]},
+    "17 subnets": {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api", "Vpc": {
+        "SubnetIds": [f"subnet-{i:08x}" for i in range(17)], "SecurityGroupIds": ["sg-1a2b3c4d"]}}]},
+    "wildcard subnet": {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api", "Vpc": {
+        "SubnetIds": ["subnet-*"], "SecurityGroupIds": ["sg-1a2b3c4d"]}}]},
+    "wildcard API stage": {"ServiceName": "orders", "Stage": "prod", "InvokeApis": [{"ApiId": "a1b2c3d4e5", "Stage": "*"}]},
 }
 
 
@@ -150,6 +156,11 @@ def test_the_example_app_uses_the_roles_and_names_plan_prints(tmp_path):
         actions = {a for st in roles[key]["inline"]["execution"]["Statement"] for a in st["Action"]}
         assert ("ec2:CreateNetworkInterface" in actions) == ("vpc" in fn)
         assert ("xray:PutTraceSegments" in actions) == (fn.get("tracing") == "Active")
+        declared = next(f for f in props["Functions"] if f["Name"] == key)
+        if isinstance(declared.get("Vpc"), dict):
+            assert sorted(fn["vpc"]["subnetIds"]) == sorted(declared["Vpc"]["SubnetIds"])
+            assert sorted(fn["vpc"]["securityGroupIds"]) == sorted(declared["Vpc"]["SecurityGroupIds"])
+        assert (fn.get("url", {}).get("authorizer") == "aws_iam") == (declared.get("InvokeUrl") == "true")
     assert {g["function"] for g in planned["grants"]} == set(roles)
 
 

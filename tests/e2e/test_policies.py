@@ -23,8 +23,11 @@ def broad(key_arn, stage="dev", **over):
              "Statements": [{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
                              "Resource": [f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/orders", f"arn:aws:dynamodb:{R}:{ACCOUNT}:table/orders/index/*"]},
                             {"Effect": "Deny", "Action": "dynamodb:DeleteTable", "Resource": "*"}]},
-            {"Name": "worker"},
+            {"Name": "worker", "Invoke": "true", "InvokeUrl": "true",
+             "Vpc": {"SubnetIds": ["subnet-0a1b2c3d4e5f60718"], "SecurityGroupIds": ["sg-1a2b3c4d"]}},
         ],
+        "Groups": ["admin", "developer", "ci", "invoker"],
+        "InvokeApis": [{"ApiId": "a1b2c3d4e5", "Stage": stage}],
     }
     p.update(over)
     return p
