@@ -1,7 +1,8 @@
 //! Validated spec → the IAM and KMS state the resource should have.
 
 use super::group_policies::{
-    admin_policy, deploy_policy, operate_policy, ADMIN_POLICY_NAME, OPERATE_POLICY_NAME,
+    admin_policy, deploy_functions_policy, deploy_policy, operate_policy, ADMIN_POLICY_NAME,
+    OPERATE_POLICY_NAME,
 };
 use super::invoke_policy::invoke_policy;
 use super::names::{self, GroupKind, Naming};
@@ -124,17 +125,24 @@ impl Desired {
         let mut errors = Vec::new();
         let mut policies = Vec::new();
         let mut groups = Vec::new();
-        let deploy_arn = spec.groups.iter().any(|g| g.deploys()).then(|| {
-            let name = n.deploy_policy_name();
-            let document = deploy_policy(spec);
-            let arn = n.policy_arn(&name);
-            policies.push(DesiredPolicy {
-                name,
-                arn: arn.clone(),
-                document,
-            });
-            arn
-        });
+        let mut deploy_arns = Vec::new();
+        if spec.groups.iter().any(|g| g.deploys()) {
+            for (name, document) in [
+                (n.deploy_policy_name(), deploy_policy(spec)),
+                (
+                    n.deploy_functions_policy_name(),
+                    deploy_functions_policy(spec),
+                ),
+            ] {
+                let arn = n.policy_arn(&name);
+                deploy_arns.push(arn.clone());
+                policies.push(DesiredPolicy {
+                    name,
+                    arn,
+                    document,
+                });
+            }
+        }
         let invoke_arn = invoke_policy(spec).map(|document| {
             let name = n.invoke_policy_name();
             let arn = n.policy_arn(&name);
@@ -158,9 +166,10 @@ impl Desired {
         for kind in &spec.groups {
             // The invoker group exists while something is marked for invocation: removing the
             // last mark removes the policy and the group with it.
-            let attached = match (kind.deploys(), &deploy_arn, &invoke_arn) {
-                (true, Some(arn), _) | (false, _, Some(arn)) => vec![arn.clone()],
-                _ => continue,
+            let attached = match (kind.deploys(), &invoke_arn) {
+                (true, _) => deploy_arns.clone(),
+                (false, Some(arn)) => vec![arn.clone()],
+                (false, None) => continue,
             };
             let mut inline = BTreeMap::new();
             if matches!(kind, GroupKind::Admin | GroupKind::Developer) {

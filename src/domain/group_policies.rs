@@ -134,62 +134,86 @@ pub fn deny_other_vpc_config(spec: &Spec) -> Vec<Value> {
     out
 }
 
-/// The deploy managed policy: every group that deploys has it.
+/// The deploy managed policy: every group that deploys has it. The stack, the artifacts, and
+/// passing this resource's roles to Lambda.
 pub fn deploy_policy(spec: &Spec) -> Value {
+    let x = Arns::new(spec);
+    document(
+        deny_provider(spec).into_iter().chain([
+            Statement::allow(
+                "StackChangeSets",
+                &[
+                    "cloudformation:CreateChangeSet",
+                    "cloudformation:DescribeChangeSet",
+                    "cloudformation:ExecuteChangeSet",
+                    "cloudformation:DeleteChangeSet",
+                    "cloudformation:ListChangeSets",
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:DescribeStackEvents",
+                    "cloudformation:DescribeStackResource",
+                    "cloudformation:DescribeStackResources",
+                    "cloudformation:ListStackResources",
+                    "cloudformation:GetTemplate",
+                    "cloudformation:GetTemplateSummary",
+                ],
+                vec![x.stack.clone()],
+            )
+            .to_json(),
+            // AWS authorises these on "*" only (Service Authorization Reference): template validation,
+            // listing event source mappings and log groups. Limited to the stack's region.
+            Statement::allow(
+                "NoResourceScopingDeployReads",
+                &[
+                    "cloudformation:ValidateTemplate",
+                    "lambda:ListEventSourceMappings",
+                    "logs:DescribeLogGroups",
+                ],
+                vec!["*".into()],
+            )
+            .when(x.region_only.clone())
+            .to_json(),
+            bucket_list(spec, &x),
+            Statement::allow(
+                "BucketLocation",
+                &["s3:GetBucketLocation"],
+                vec![x.bucket.clone()],
+            )
+            .when(x.region_only.clone())
+            .to_json(),
+            Statement::allow(
+                "Artifacts",
+                &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                vec![x.artifacts.clone()],
+            )
+            .when(x.region_only.clone())
+            .to_json(),
+            Statement::allow(
+                "ExecutionRolesRead",
+                &["iam:GetRole"],
+                vec![x.roles.clone()],
+            )
+            .to_json(),
+            Statement::allow(
+                "ExecutionRolesPass",
+                &["iam:PassRole"],
+                vec![x.roles.clone()],
+            )
+            .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
+            .to_json(),
+        ]),
+    )
+}
+
+/// The deploy-functions managed policy: every group that deploys has it too. What CloudFormation
+/// does with the deployer's rights for the stage's functions and their triggers (a second policy:
+/// one would pass IAM's 6,144 characters).
+pub fn deploy_functions_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
     let (p, r, a, s) = (&x.p, &x.r, &x.a, &x.s);
     document(
-        deny_provider(spec)
+        deny_other_vpc_config(spec)
             .into_iter()
-            .chain(deny_other_vpc_config(spec))
             .chain([
-                Statement::allow(
-                    "StackChangeSets",
-                    &[
-                        "cloudformation:CreateChangeSet",
-                        "cloudformation:DescribeChangeSet",
-                        "cloudformation:ExecuteChangeSet",
-                        "cloudformation:DeleteChangeSet",
-                        "cloudformation:ListChangeSets",
-                        "cloudformation:DescribeStacks",
-                        "cloudformation:DescribeStackEvents",
-                        "cloudformation:DescribeStackResource",
-                        "cloudformation:DescribeStackResources",
-                        "cloudformation:ListStackResources",
-                        "cloudformation:GetTemplate",
-                        "cloudformation:GetTemplateSummary",
-                    ],
-                    vec![x.stack.clone()],
-                )
-                .to_json(),
-                // AWS authorises these on "*" only (Service Authorization Reference): template validation,
-                // listing event source mappings and log groups. Limited to the stack's region.
-                Statement::allow(
-                    "NoResourceScopingDeployReads",
-                    &[
-                        "cloudformation:ValidateTemplate",
-                        "lambda:ListEventSourceMappings",
-                        "logs:DescribeLogGroups",
-                    ],
-                    vec!["*".into()],
-                )
-                .when(x.region_only.clone())
-                .to_json(),
-                bucket_list(spec, &x),
-                Statement::allow(
-                    "BucketLocation",
-                    &["s3:GetBucketLocation"],
-                    vec![x.bucket.clone()],
-                )
-                .when(x.region_only.clone())
-                .to_json(),
-                Statement::allow(
-                    "Artifacts",
-                    &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-                    vec![x.artifacts.clone()],
-                )
-                .when(x.region_only.clone())
-                .to_json(),
                 Statement::allow(
                     "Functions",
                     &[
@@ -206,7 +230,6 @@ pub fn deploy_policy(spec: &Spec) -> Value {
                         "lambda:DeleteAlias",
                         "lambda:GetAlias",
                         "lambda:ListAliases",
-                        "lambda:AddPermission",
                         "lambda:RemovePermission",
                         "lambda:GetPolicy",
                         "lambda:TagResource",
@@ -219,14 +242,22 @@ pub fn deploy_policy(spec: &Spec) -> Value {
                         "lambda:UpdateFunctionEventInvokeConfig",
                         "lambda:DeleteFunctionEventInvokeConfig",
                         "lambda:GetFunctionEventInvokeConfig",
-                        "lambda:CreateFunctionUrlConfig",
-                        "lambda:UpdateFunctionUrlConfig",
                         "lambda:DeleteFunctionUrlConfig",
                         "lambda:GetFunctionUrlConfig",
                     ],
                     vec![x.functions.clone()],
                 )
                 .to_json(),
+                // Resource-policy statements only for AWS services (API Gateway, EventBridge, S3, SQS,
+                // SNS, …): never another account or everyone, which could then invoke the function.
+                Statement::allow(
+                    "FunctionPermissionsForServices",
+                    &["lambda:AddPermission"],
+                    vec![x.functions.clone()],
+                )
+                .when(json!({"StringLike": {"lambda:Principal": "*.amazonaws.com"}}))
+                .to_json(),
+                function_urls(spec, &x),
                 // CreateEventSourceMapping has no resource type; the function it targets is the condition.
                 Statement::allow(
                     "EventSourceMappings",
@@ -281,7 +312,6 @@ pub fn deploy_policy(spec: &Spec) -> Value {
                         "events:DescribeRule",
                         "events:EnableRule",
                         "events:DisableRule",
-                        "events:PutTargets",
                         "events:RemoveTargets",
                         "events:ListTargetsByRule",
                         "events:TagResource",
@@ -290,6 +320,19 @@ pub fn deploy_policy(spec: &Spec) -> Value {
                     ],
                     vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
                 )
+                .to_json(),
+                // A rule's targets: this stage's functions (any qualifier) and queues, in this account and
+                // region only, so no rule forwards events elsewhere.
+                Statement::allow(
+                    "EventRuleTargets",
+                    &["events:PutTargets"],
+                    vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
+                )
+                .when(json!({"ForAllValues:ArnLike": {"events:TargetArn": [
+                    x.functions,
+                    format!("{}:*", x.functions),
+                    format!("arn:{p}:sqs:{r}:{a}:{s}-*"),
+                ]}}))
                 .to_json(),
                 // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
                 // HTTP APIs (see README, "API Gateway").
@@ -312,21 +355,45 @@ pub fn deploy_policy(spec: &Spec) -> Value {
                     ],
                 )
                 .to_json(),
-                Statement::allow(
-                    "ExecutionRolesRead",
-                    &["iam:GetRole"],
-                    vec![x.roles.clone()],
-                )
-                .to_json(),
-                Statement::allow(
-                    "ExecutionRolesPass",
-                    &["iam:PassRole"],
-                    vec![x.roles.clone()],
-                )
-                .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
-                .to_json(),
-            ]),
+            ])
+            .chain(public_url_permission(spec, &x)),
     )
+}
+
+/// Function URLs: IAM-authorized only, unless the resource allows public ones
+/// (`PublicFunctionUrls`), which then also need the permission for everyone that a public URL is.
+fn function_urls(spec: &Spec, x: &Arns) -> Value {
+    let mut auth_types = vec!["AWS_IAM"];
+    if spec.public_function_urls {
+        auth_types.push("NONE");
+    }
+    Statement::allow(
+        "FunctionUrls",
+        &[
+            "lambda:CreateFunctionUrlConfig",
+            "lambda:UpdateFunctionUrlConfig",
+        ],
+        vec![x.functions.clone()],
+    )
+    .when(json!({"StringEquals": {"lambda:FunctionUrlAuthType": auth_types}}))
+    .to_json()
+}
+
+/// With `PublicFunctionUrls`: the permission a public (`NONE`) URL needs, for everyone, on the URL
+/// only (`lambda:FunctionUrlAuthType`), never for plain invocation.
+fn public_url_permission(spec: &Spec, x: &Arns) -> Option<Value> {
+    spec.public_function_urls.then(|| {
+        Statement::allow(
+            "PublicFunctionUrlPermission",
+            &["lambda:AddPermission"],
+            vec![x.functions.clone()],
+        )
+        .when(json!({"StringEquals": {
+            "lambda:Principal": "*",
+            "lambda:FunctionUrlAuthType": "NONE"
+        }}))
+        .to_json()
+    })
 }
 
 /// Listing the deployment bucket: the generated bucket is this stage's alone, so it may be listed

@@ -187,6 +187,11 @@ impl Naming {
         format!("{}-deploy", self.prefix())
     }
 
+    /// The second managed policy of the groups that deploy: functions and their triggers.
+    pub fn deploy_functions_policy_name(&self) -> String {
+        format!("{}-deploy-functions", self.prefix())
+    }
+
     /// The managed policy holding invoke rights on the functions (and APIs) marked for it.
     pub fn invoke_policy_name(&self) -> String {
         format!("{}-invoke", self.prefix())

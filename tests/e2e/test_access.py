@@ -34,11 +34,11 @@ def test_create_makes_scoped_groups_roles_and_grants(cfn, iam, kms, key_arn):
     snap = iam_snapshot(iam)
     assert sorted(snap["groups"]) == ["orders-prod-us-east-1-admin", "orders-prod-us-east-1-ci", "orders-prod-us-east-1-developer"]
     assert sorted(snap["roles"]) == ["orders-prod-us-east-1-api", "orders-prod-us-east-1-worker"]
-    assert list(snap["policies"]) == ["orders-prod-us-east-1-deploy"]
+    assert sorted(snap["policies"]) == ["orders-prod-us-east-1-deploy", "orders-prod-us-east-1-deploy-functions"]
     assert sorted(snap["groups"]["orders-prod-us-east-1-admin"]["inline"]) == ["admin", "operate"]
     assert snap["groups"]["orders-prod-us-east-1-ci"]["inline"] == {}
     for g in snap["groups"].values():
-        assert g["attached"] == [snap["policies"]["orders-prod-us-east-1-deploy"]["arn"]]
+        assert g["attached"] == sorted(p["arn"] for p in snap["policies"].values())
     api = snap["roles"]["orders-prod-us-east-1-api"]
     assert api["trust"]["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert api["tags"]["team"] == "payments" and api["tags"]["serverless-access:stack-id"] == STACK_ID
@@ -226,7 +226,7 @@ def test_update_repairs_a_managed_policy_someone_attached_to_a_group(cfn, iam, k
     iam.attach_group_policy(GroupName="orders-prod-us-east-1-developer", PolicyArn=foreign_policy(iam))
     assert cfn.update(a["PhysicalResourceId"], props, props)["Status"] == "SUCCESS"
     attached = iam.list_attached_group_policies(GroupName="orders-prod-us-east-1-developer")["AttachedPolicies"]
-    assert [p["PolicyName"] for p in attached] == ["orders-prod-us-east-1-deploy"]
+    assert sorted(p["PolicyName"] for p in attached) == ["orders-prod-us-east-1-deploy", "orders-prod-us-east-1-deploy-functions"]
 
 
 def test_attack_2_a_claim_nesting_with_a_live_one_is_refused_in_either_order(cfn, iam):

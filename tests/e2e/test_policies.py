@@ -187,7 +187,8 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
         ("lambda:UpdateFunctionConfiguration", fn, {}),
         ("lambda:PublishVersion", fn, {}),
         ("lambda:ListVersionsByFunction", fn, {}),
-        ("lambda:AddPermission", fn, {}),
+        ("lambda:AddPermission", fn, {"lambda:Principal": "apigateway.amazonaws.com"}),
+        ("lambda:CreateFunctionUrlConfig", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"}),
         ("lambda:TagResource", fn, {}),
         ("lambda:PutFunctionConcurrency", fn, {}),
         ("lambda:CreateEventSourceMapping", "*", {"lambda:FunctionArn": fn}),
@@ -197,7 +198,8 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
         ("logs:PutRetentionPolicy", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
         ("logs:DescribeLogGroups", "*", {}),
         ("events:PutRule", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456", {}),
-        ("events:PutTargets", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456", {}),
+        ("events:PutTargets", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456",
+         {"events:TargetArn": [fn]}),
         ("apigateway:POST", f"arn:aws:apigateway:{R}::/restapis", {}),
         ("apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages/{stage}", {}),
         ("apigateway:POST", f"arn:aws:apigateway:{R}::/apis", {}),
@@ -253,3 +255,28 @@ def test_every_service_condition_key_a_generated_statement_uses_is_one_its_actio
                 assert keys <= carried, f"{name} {st.get('Sid')}: {action} carries none of {keys - carried}"
                 checked += bool(keys)
     assert checked >= 5, "the VPC Denies, the URL auth type, event source mappings and PassRole were checked"
+
+
+@pytest.mark.parametrize("public_urls", [False, True])
+def test_groups_give_function_permissions_to_aws_services_only_and_rule_targets_stay_in_the_stage(cfn_factory, iam, key_arn, public_urls):
+    cfn = cfn_factory()
+    over = {"PublicFunctionUrls": "true"} if public_urls else {}
+    assert cfn.create(broad(key_arn, **over))["Status"] == "SUCCESS"
+    snap = iam_snapshot(iam)
+    fn = f"arn:aws:lambda:{R}:{ACCOUNT}:function:orders-dev-api"
+    rule = f"arn:aws:events:{R}:{ACCOUNT}:rule/orders-dev-schedule"
+    for group in ("orders-dev-us-east-1-admin", "orders-dev-us-east-1-developer", "orders-dev-us-east-1-ci"):
+        docs = group_docs(snap, group)
+        for principal in ("apigateway.amazonaws.com", "events.amazonaws.com", "s3.amazonaws.com"):
+            assert allowed(docs, "lambda:AddPermission", fn, {"lambda:Principal": principal})
+        for principal in ("210987654321", "arn:aws:iam::210987654321:root", "*"):
+            assert not allowed(docs, "lambda:AddPermission", fn, {"lambda:Principal": principal}), principal
+        # A public URL and the permission for everyone it needs: only when the resource allows them.
+        public = {"lambda:Principal": "*", "lambda:FunctionUrlAuthType": "NONE"}
+        assert allowed(docs, "lambda:AddPermission", fn, public) == public_urls
+        assert allowed(docs, "lambda:CreateFunctionUrlConfig", fn, {"lambda:FunctionUrlAuthType": "NONE"}) == public_urls
+        assert allowed(docs, "lambda:UpdateFunctionUrlConfig", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"})
+        assert allowed(docs, "events:PutTargets", rule, {"events:TargetArn": [fn, f"{fn}:live", f"arn:aws:sqs:{R}:{ACCOUNT}:orders-dev-jobs"]})
+        for target in (f"arn:aws:lambda:{R}:210987654321:function:orders-dev-api", f"arn:aws:lambda:{R}:{ACCOUNT}:function:orders-prod-api",
+                       f"arn:aws:sqs:us-west-2:{ACCOUNT}:orders-dev-jobs", f"arn:aws:events:{R}:210987654321:event-bus/default"):
+            assert not allowed(docs, "events:PutTargets", rule, {"events:TargetArn": [fn, target]}), target

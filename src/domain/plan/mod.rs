@@ -64,16 +64,18 @@ mod tests {
         let (apply, delete) = plan_iam(&d, &Observed::default());
         assert!(delete.is_empty());
         assert_eq!(apply.len(), 2);
+        for policy in &apply[0][..2] {
+            assert!(matches!(
+                policy[0],
+                Change::Iam(IamChange::CreatePolicy { .. })
+            ));
+        }
         assert!(matches!(
-            apply[0][0][0],
-            Change::Iam(IamChange::CreatePolicy { .. })
-        ));
-        assert!(matches!(
-            apply[0][1][0],
+            apply[0][2][0],
             Change::Iam(IamChange::CreateRole { .. })
         ));
         assert!(matches!(
-            apply[0][1][1],
+            apply[0][2][1],
             Change::Iam(IamChange::PutRolePolicy { .. })
         ));
         assert_eq!(apply[1].len(), 3, "three groups");

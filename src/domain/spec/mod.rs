@@ -58,6 +58,8 @@ pub struct Spec {
     pub functions: Vec<FunctionSpec>,
     /// API stages the invoke policy covers.
     pub invoke_apis: Vec<InvokeApi>,
+    /// Deployers may make function URLs without IAM authorization (public).
+    pub public_function_urls: bool,
     /// The provider's own function, which every group policy denies.
     pub provider_function: Option<String>,
     /// The provider's own stack, which every group policy denies.
@@ -99,6 +101,7 @@ const TOP_KEYS: &[&str] = &[
     "Tags",
     "Functions",
     "InvokeApis",
+    "PublicFunctionUrls",
 ];
 impl Spec {
     /// Whether anything may be invoked through the invoke policy: a function marked `Invoke`, or
@@ -237,6 +240,11 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         &mut errors,
     );
     let invoke_apis = parse_invoke_apis(obj.get("InvokeApis"), &mut errors);
+    let public_function_urls = boolean(
+        obj.get("PublicFunctionUrls"),
+        "PublicFunctionUrls",
+        &mut errors,
+    );
 
     if !errors.is_empty() {
         return Err(errors);
@@ -285,6 +293,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         tags,
         functions,
         invoke_apis,
+        public_function_urls,
         provider_function: ctx.guardrails.provider_function.clone(),
         provider_stack: ctx.guardrails.provider_stack.clone(),
     })
