@@ -31,6 +31,9 @@ struct Arns {
     all_objects: String,
     log_groups: String,
     roles: String,
+    shared_bucket: String,
+    shared_artifacts: String,
+    stage_prefixes: Value,
     region_only: Value,
     p: String,
     r: String,
@@ -59,6 +62,18 @@ impl Arns {
             bucket,
             log_groups: format!("arn:{p}:logs:{r}:{a}:log-group:/aws/lambda/{s}-*"),
             roles: n.role_arn("*"),
+            shared_artifacts: format!(
+                "{}/serverless/{}/{}/*",
+                shared_bucket_arn(&p, &r),
+                n.service,
+                n.stage
+            ),
+            shared_bucket: shared_bucket_arn(&p, &r),
+            // Serverless lists with both forms (with and without the trailing slash).
+            stage_prefixes: json!([
+                format!("serverless/{}/{}", n.service, n.stage),
+                format!("serverless/{}/{}/*", n.service, n.stage)
+            ]),
             region_only: json!({"StringEquals": {"aws:RequestedRegion": r}}),
             p,
             r,
@@ -67,6 +82,16 @@ impl Arns {
         }
     }
 }
+
+/// Serverless v4's shared deployment bucket of region `r`: `serverless-framework-deployments-{r}-`
+/// and the first 13 characters of a UUID (packages/util/src/globalBucket/deployment.js). Thirteen
+/// `?`, not `*`: a `*` would run on into object keys (`…-x/serverless/billing/prod/serverless/orders/…`).
+fn shared_bucket_arn(p: &str, r: &str) -> String {
+    format!("arn:{p}:s3:::serverless-framework-deployments-{r}-?????????????")
+}
+
+/// SSM parameter where Serverless v4 keeps the shared bucket's name.
+pub const SHARED_BUCKET_PARAMETER: &str = "serverless-framework/deployment/s3-bucket";
 
 /// An explicit Deny of everything on the provider's own function, its log group and its stack, so
 /// that no group pattern, today's or a future edit's, can reach the provider (validation already
@@ -139,68 +164,75 @@ pub fn deny_other_vpc_config(spec: &Spec) -> Vec<Value> {
 pub fn deploy_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
     document(
-        deny_provider(spec).into_iter().chain([
-            Statement::allow(
-                "StackChangeSets",
-                &[
-                    "cloudformation:CreateChangeSet",
-                    "cloudformation:DescribeChangeSet",
-                    "cloudformation:ExecuteChangeSet",
-                    "cloudformation:DeleteChangeSet",
-                    "cloudformation:ListChangeSets",
-                    "cloudformation:DescribeStacks",
-                    "cloudformation:DescribeStackEvents",
-                    "cloudformation:DescribeStackResource",
-                    "cloudformation:DescribeStackResources",
-                    "cloudformation:ListStackResources",
-                    "cloudformation:GetTemplate",
-                    "cloudformation:GetTemplateSummary",
-                ],
-                vec![x.stack.clone()],
-            )
-            .to_json(),
-            // AWS authorises these on "*" only (Service Authorization Reference): template validation,
-            // listing event source mappings and log groups. Limited to the stack's region.
-            Statement::allow(
-                "NoResourceScopingDeployReads",
-                &[
-                    "cloudformation:ValidateTemplate",
-                    "lambda:ListEventSourceMappings",
-                    "logs:DescribeLogGroups",
-                ],
-                vec!["*".into()],
-            )
-            .when(x.region_only.clone())
-            .to_json(),
-            bucket_list(spec, &x),
-            Statement::allow(
-                "BucketLocation",
-                &["s3:GetBucketLocation"],
-                vec![x.bucket.clone()],
-            )
-            .when(x.region_only.clone())
-            .to_json(),
-            Statement::allow(
-                "Artifacts",
-                &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-                vec![x.artifacts.clone()],
-            )
-            .when(x.region_only.clone())
-            .to_json(),
-            Statement::allow(
-                "ExecutionRolesRead",
-                &["iam:GetRole"],
-                vec![x.roles.clone()],
-            )
-            .to_json(),
-            Statement::allow(
-                "ExecutionRolesPass",
-                &["iam:PassRole"],
-                vec![x.roles.clone()],
-            )
-            .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
-            .to_json(),
-        ]),
+        deny_provider(spec)
+            .into_iter()
+            .chain([
+                Statement::allow(
+                    "StackDeploys",
+                    &[
+                        // v4 deploys directly (UpdateStack), v3 through change sets.
+                        "cloudformation:UpdateStack",
+                        "cloudformation:CreateChangeSet",
+                        "cloudformation:DescribeChangeSet",
+                        "cloudformation:ExecuteChangeSet",
+                        "cloudformation:DeleteChangeSet",
+                        "cloudformation:ListChangeSets",
+                        "cloudformation:DescribeStacks",
+                        "cloudformation:DescribeStackEvents",
+                        "cloudformation:DescribeStackResource",
+                        "cloudformation:DescribeStackResources",
+                        "cloudformation:ListStackResources",
+                        "cloudformation:GetTemplate",
+                        "cloudformation:GetTemplateSummary",
+                    ],
+                    vec![x.stack.clone()],
+                )
+                .to_json(),
+                // AWS authorises these on "*" only (Service Authorization Reference): template validation,
+                // listing event source mappings and log groups. Limited to the stack's region.
+                Statement::allow(
+                    "NoResourceScopingDeployReads",
+                    &[
+                        "cloudformation:ValidateTemplate",
+                        "lambda:ListEventSourceMappings",
+                        "logs:DescribeLogGroups",
+                    ],
+                    vec!["*".into()],
+                )
+                .when(x.region_only.clone())
+                .to_json(),
+                bucket_list(spec, &x),
+                Statement::allow(
+                    "BucketLocation",
+                    &["s3:GetBucketLocation"],
+                    vec![x.bucket.clone()],
+                )
+                .when(x.region_only.clone())
+                .to_json(),
+                Statement::allow(
+                    "Artifacts",
+                    &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                    vec![x.artifacts.clone()],
+                )
+                .when(x.region_only.clone())
+                .to_json(),
+            ])
+            .chain(shared_bucket(spec, &x))
+            .chain([
+                Statement::allow(
+                    "ExecutionRolesRead",
+                    &["iam:GetRole"],
+                    vec![x.roles.clone()],
+                )
+                .to_json(),
+                Statement::allow(
+                    "ExecutionRolesPass",
+                    &["iam:PassRole"],
+                    vec![x.roles.clone()],
+                )
+                .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
+                .to_json(),
+            ]),
     )
 }
 
@@ -360,6 +392,58 @@ pub fn deploy_functions_policy(spec: &Spec) -> Value {
     )
 }
 
+/// Serverless v4's shared deployment bucket (when no `DeploymentBucket` is named): its name from SSM,
+/// then, on every deploy, `CreateBucket` and (where that succeeds: us-east-1 answers an owner's
+/// repeat with 200) `PutBucketVersioning` (packages/util/src/globalBucket/index.js,
+/// packages/engine/src/lib/aws/s3.js); listing only this stage's prefix; artifacts under it. The
+/// bucket is every service's, so neither its policy nor its deletion is granted, and its first
+/// creation (with `ssm:PutParameter`) is the platform team's (README).
+fn shared_bucket(spec: &Spec, x: &Arns) -> Vec<Value> {
+    if spec.deployment_bucket.is_some() {
+        return vec![];
+    }
+    let n = &spec.naming;
+    vec![
+        Statement::allow(
+            "SharedBucketName",
+            &["ssm:GetParameter"],
+            vec![format!(
+                "arn:{}:ssm:{}:{}:parameter/{SHARED_BUCKET_PARAMETER}",
+                n.partition, n.region, n.account
+            )],
+        )
+        .to_json(),
+        Statement::allow(
+            "SharedBucketEnsure",
+            &[
+                "s3:CreateBucket",
+                "s3:PutBucketVersioning",
+                "s3:GetBucketLocation",
+            ],
+            vec![x.shared_bucket.clone()],
+        )
+        .when(x.region_only.clone())
+        .to_json(),
+        Statement::allow(
+            "SharedBucketList",
+            &["s3:ListBucket"],
+            vec![x.shared_bucket.clone()],
+        )
+        .when(json!({
+            "StringLike": {"s3:prefix": x.stage_prefixes},
+            "StringEquals": {"aws:RequestedRegion": x.r}
+        }))
+        .to_json(),
+        Statement::allow(
+            "SharedBucketArtifacts",
+            &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+            vec![x.shared_artifacts.clone()],
+        )
+        .when(x.region_only.clone())
+        .to_json(),
+    ]
+}
+
 /// Function URLs: IAM-authorized only, unless the resource allows public ones
 /// (`PublicFunctionUrls`), which then also need the permission for everyone that a public URL is.
 fn function_urls(spec: &Spec, x: &Arns) -> Value {
@@ -399,7 +483,6 @@ fn public_url_permission(spec: &Spec, x: &Arns) -> Option<Value> {
 /// Listing the deployment bucket: the generated bucket is this stage's alone, so it may be listed
 /// whole (HeadBucket needs that); a named bucket may be shared, so only this stage's prefix.
 fn bucket_list(spec: &Spec, x: &Arns) -> Value {
-    let n = &spec.naming;
     let statement = Statement::allow("BucketList", &["s3:ListBucket"], vec![x.bucket.clone()]);
     // S3 ARNs carry no region: the region condition keeps a claim of another region off this
     // region's bucket (S3 serves a bucket only from its own region).
@@ -407,10 +490,7 @@ fn bucket_list(spec: &Spec, x: &Arns) -> Value {
         None => statement.when(x.region_only.clone()).to_json(),
         Some(_) => statement
             .when(json!({
-                "StringLike": {"s3:prefix": [
-                    format!("serverless/{}/{}", n.service, n.stage),
-                    format!("serverless/{}/{}/*", n.service, n.stage)
-                ]},
+                "StringLike": {"s3:prefix": x.stage_prefixes},
                 "StringEquals": {"aws:RequestedRegion": x.r}
             }))
             .to_json(),
@@ -468,6 +548,41 @@ pub fn admin_policy(spec: &Spec) -> Value {
     )
     .to_json()];
     if spec.deployment_bucket.is_none() {
+        // `serverless remove` (v4) empties this stage's prefix of the shared, versioned bucket:
+        // every version of every object under it.
+        // `remove` first checks the shared bucket with HeadBucket, which S3 authorises as a
+        // ListBucket without a prefix (a 403 fails the command): admin may list the key names of
+        // the shared bucket of its region; reading and deleting stay limited to its prefix.
+        statements.push(
+            Statement::allow(
+                "SharedBucketHead",
+                &["s3:ListBucket"],
+                vec![x.shared_bucket.clone()],
+            )
+            .when(x.region_only.clone())
+            .to_json(),
+        );
+        statements.push(
+            Statement::allow(
+                "SharedBucketRemove",
+                &["s3:ListBucketVersions"],
+                vec![x.shared_bucket.clone()],
+            )
+            .when(json!({
+                "StringLike": {"s3:prefix": x.stage_prefixes},
+                "StringEquals": {"aws:RequestedRegion": x.r}
+            }))
+            .to_json(),
+        );
+        statements.push(
+            Statement::allow(
+                "SharedBucketRemoveObjects",
+                &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                vec![x.shared_artifacts.clone()],
+            )
+            .when(x.region_only.clone())
+            .to_json(),
+        );
         // The generated bucket belongs to this stage alone: admin creates, configures, empties and
         // deletes it with the stack. A named DeploymentBucket may be shared by stages, so its
         // lifecycle and policy stay with whoever owns it (PutBucketPolicy there would reach other stages).

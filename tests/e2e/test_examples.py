@@ -140,8 +140,11 @@ def test_the_example_access_stack_passes_cfn_lint():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_the_example_app_uses_the_roles_and_names_plan_prints(tmp_path):
-    app = yaml.safe_load((ROOT / "examples" / "serverless.yml").read_text())
+@pytest.mark.parametrize("app_file", ["serverless.yml", "serverless.v3.yml"])
+def test_the_example_app_uses_the_roles_and_names_plan_prints(tmp_path, app_file):
+    app = yaml.safe_load((ROOT / "examples" / app_file).read_text())
+    # Each deployer's defaults: no deploymentMethod and no deploymentBucket to work around the groups.
+    assert "deploymentMethod" not in app["provider"] and "deploymentBucket" not in app["provider"]
     props = example_properties()
     assert app["service"] == props["ServiceName"] and app["provider"]["stage"] == props["Stage"]
     planned = json.loads(plan(props, "--json", tmp_path=tmp_path).stdout)

@@ -1,0 +1,109 @@
+"""The groups against what Serverless v4 (defaults: direct deploys, the shared bucket) and v3 (osls:
+change sets, the per-service bucket) call, command by command (`deployer_calls.py`, each row with
+its source): every call of a command a group runs is allowed; a command it does not run has a call
+it is refused; the same calls on another stage, another service and another region are refused."""
+import pytest
+
+import iam_eval
+from deployer_calls import CALLS, COMMANDS
+from harness import ACCOUNT, iam_snapshot
+
+R = "us-east-1"
+GROUPS = ("admin", "developer", "ci")
+V4_BUCKET = "serverless-framework-deployments-{r}-0a1b2c3d-4e5f"
+V3_BUCKET = "{svc}-{stage}-serverlessdeploymentbucket-1a2b3c4d5e6f"
+
+
+def fill(template, svc="orders", stage="dev", region=R):
+    values = {"r": region, "a": ACCOUNT, "svc": svc, "stage": stage, "s": f"{svc}-{stage}"}
+    values["v4bucket"] = V4_BUCKET.format(**values)
+    values["v3bucket"] = V3_BUCKET.format(**values)
+    return template.format(**values)
+
+
+def request(row, **where):
+    deployer, command, action, resource, ctx, shared, source = row
+    region = where.get("region", R)
+    context = {k: fill(v, **where) for k, v in ctx.items()}
+    context["aws:RequestedRegion"] = region
+    return action, fill(resource, **where), context
+
+
+def group_docs(snap, group):
+    g = snap["groups"][f"orders-dev-us-east-1-{group}"]
+    return list(g["inline"].values()) + [p["document"] for p in snap["policies"].values() if p["arn"] in g["attached"]]
+
+
+@pytest.fixture()
+def docs(cfn, iam):
+    """The three groups of orders/dev (Serverless's generated or shared bucket)."""
+    assert cfn.create({"ServiceName": "orders", "Stage": "dev", "Functions": [{"Name": "api"}]})["Status"] == "SUCCESS"
+    snap = iam_snapshot(iam)
+    return {g: group_docs(snap, g) for g in GROUPS}
+
+
+def runs(group, deployer, command):
+    if deployer == "v3" and command == "deploy (first)":
+        # A change set of type CREATE needs nothing an update's does not (CloudFormation has no
+        # condition key for ChangeSetType): under v3 any deploying group can make the stack.
+        return True
+    return group in COMMANDS[command]
+
+
+def commands():
+    return sorted({(row[0], row[1]) for row in CALLS})
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_each_group_runs_exactly_its_commands_with_v4_and_v3(docs, group):
+    problems = []
+    for deployer, command in commands():
+        rows = [row for row in CALLS if row[:2] == (deployer, command)]
+        verdicts = [(row, iam_eval.allowed(docs[group], *request(row))) for row in rows]
+        if runs(group, deployer, command):
+            refused = [(row[2], row[6]) for row, ok in verdicts if not ok]
+            if refused:
+                problems.append(f"cannot run `serverless {command}` ({deployer}): {refused}")
+        elif all(ok for _, ok in verdicts):
+            problems.append(f"can run `serverless {command}` ({deployer})")
+    assert not problems, f"{group}: " + "; ".join(problems)
+
+
+ELSEWHERE = [{"stage": "dev2"}, {"stage": "prod"}, {"svc": "billing"}, {"svc": "orders-api"}, {"region": "us-west-2"}]
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_no_call_reaches_another_stage_service_or_region(docs, group):
+    reached = []
+    for elsewhere in ELSEWHERE:
+        for row in CALLS:
+            action, resource, ctx = request(row, **elsewhere)
+            if resource == "*" and "region" not in elsewhere:
+                continue  # authorised on "*" only (ValidateTemplate, metrics): region-limited, see README
+            if row[5] and "region" not in elsewhere:
+                continue  # the shared bucket and its SSM parameter are every stage's of the region
+            if (group == "admin" and action == "s3:ListBucket" and "region" not in elsewhere
+                    and resource.startswith("arn:aws:s3:::serverless-framework-deployments-")):
+                # remove's HeadBucket is a ListBucket without prefix: admin may list the key names
+                # of its region's shared bucket (README); objects stay out of reach (other rows).
+                continue
+            if iam_eval.allowed(docs[group], action, resource, ctx):
+                reached.append((elsewhere, row[0], row[1], action, resource))
+    assert not reached, f"{group} reaches: {reached}"
+
+
+def test_the_call_list_cites_a_source_for_every_row_and_covers_every_command():
+    for row in CALLS:
+        assert row[6].startswith(("V3 ", "V4 ", "UTIL ", "packages/")) and any(c.isdigit() for c in row[6]), row
+    for deployer in ("v3", "v4"):
+        assert {c for d, c in commands() if d == deployer} == set(COMMANDS), deployer
+
+
+def test_admin_lists_key_names_of_the_shared_bucket_but_reads_and_deletes_only_its_stage(docs):
+    bucket = "arn:aws:s3:::" + fill(V4_BUCKET)
+    ctx = {"aws:RequestedRegion": R}
+    assert iam_eval.allowed(docs["admin"], "s3:ListBucket", bucket, ctx)
+    assert not iam_eval.allowed(docs["developer"], "s3:ListBucket", bucket, ctx)
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+        for key in ("serverless/orders/dev2/1/x.zip", "serverless/billing/dev/1/x.zip", "other/orders/dev/1/x.zip"):
+            assert not iam_eval.allowed(docs["admin"], action, f"{bucket}/{key}", ctx), (action, key)
