@@ -193,10 +193,29 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_write_let_go_after_a_decrease_lowers_the_pace_again_down_to_the_floor() {
         let p = Pacer::default();
-        for _ in 0..50 {
+        let mut burst = Vec::new();
+        for _ in 0..100 {
+            burst.push(p.acquire().await);
+        }
+        p.throttled(burst[0]);
+        let mut rate = p.rate().unwrap();
+        assert!((rate - 75.0).abs() < 0.01, "75% of 100 sent: {rate}");
+        // The rest of the burst was let go before the decrease: it says nothing new.
+        p.throttled(burst[99]);
+        assert_eq!(p.rate(), Some(rate));
+        let mut decreases = 0;
+        while rate > MIN_RATE {
             let sent = p.acquire().await;
             p.throttled(sent);
+            let now = p.rate().unwrap();
+            assert!(
+                now < rate,
+                "a write let go after the decrease lowers it: {rate} -> {now}"
+            );
+            rate = now;
+            decreases += 1;
         }
+        assert!(decreases >= 5, "75/s down to 2/s by 75% steps: {decreases}");
         assert_eq!(p.rate(), Some(MIN_RATE));
     }
 

@@ -33,6 +33,9 @@ struct Arns {
     roles: String,
     shared_bucket: String,
     shared_artifacts: String,
+    /// For S3: this region and this account (S3 ARNs carry neither, so a bucket name pattern could
+    /// match another account's bucket, or, for a claim of another region, this region's).
+    s3_only: Value,
     stage_prefixes: Value,
     region_only: Value,
     p: String,
@@ -69,6 +72,7 @@ impl Arns {
                 n.stage
             ),
             shared_bucket: shared_bucket_arn(&p, &r),
+            s3_only: json!({"StringEquals": {"aws:RequestedRegion": r, "s3:ResourceAccount": a}}),
             // Serverless lists with both forms (with and without the trailing slash).
             stage_prefixes: json!([
                 format!("serverless/{}/{}", n.service, n.stage),
@@ -138,7 +142,10 @@ pub fn deny_other_vpc_config(spec: &Spec) -> Vec<Value> {
             by_config
                 .entry((subnets, security_groups))
                 .or_default()
-                .push(spec.naming.function_arn(&f.name));
+                .extend({
+                    let arn = spec.naming.function_arn(&f.name);
+                    [format!("{arn}:*"), arn]
+                });
         }
     }
     let mut out = Vec::new();
@@ -207,14 +214,14 @@ pub fn deploy_policy(spec: &Spec) -> Value {
                     &["s3:GetBucketLocation"],
                     vec![x.bucket.clone()],
                 )
-                .when(x.region_only.clone())
+                .when(x.s3_only.clone())
                 .to_json(),
                 Statement::allow(
                     "Artifacts",
                     &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
                     vec![x.artifacts.clone()],
                 )
-                .when(x.region_only.clone())
+                .when(x.s3_only.clone())
                 .to_json(),
             ])
             .chain(shared_bucket(spec, &x))
@@ -243,8 +250,9 @@ pub fn deploy_functions_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
     let (p, r, a, s) = (&x.p, &x.r, &x.a, &x.s);
     document(
-        deny_other_vpc_config(spec)
+        deny_provider(spec)
             .into_iter()
+            .chain(deny_other_vpc_config(spec))
             .chain([
                 Statement::allow(
                     "Functions",
@@ -280,14 +288,15 @@ pub fn deploy_functions_policy(spec: &Spec) -> Value {
                     vec![x.functions.clone()],
                 )
                 .to_json(),
-                // Resource-policy statements only for AWS services (API Gateway, EventBridge, S3, SQS,
-                // SNS, …): never another account or everyone, which could then invoke the function.
+                // Resource-policy statements only for the AWS services Serverless's events use, by
+                // exact name: a pattern such as `*.amazonaws.com` would also match a role ARN
+                // (`arn:aws:iam::<other>:role/x.amazonaws.com`), and so another account.
                 Statement::allow(
                     "FunctionPermissionsForServices",
                     &["lambda:AddPermission"],
                     vec![x.functions.clone()],
                 )
-                .when(json!({"StringLike": {"lambda:Principal": "*.amazonaws.com"}}))
+                .when(json!({"StringEquals": {"lambda:Principal": service_principals(r)}}))
                 .to_json(),
                 function_urls(spec, &x),
                 // CreateEventSourceMapping has no resource type; the function it targets is the condition.
@@ -422,7 +431,7 @@ fn shared_bucket(spec: &Spec, x: &Arns) -> Vec<Value> {
             ],
             vec![x.shared_bucket.clone()],
         )
-        .when(x.region_only.clone())
+        .when(x.s3_only.clone())
         .to_json(),
         Statement::allow(
             "SharedBucketList",
@@ -431,7 +440,7 @@ fn shared_bucket(spec: &Spec, x: &Arns) -> Vec<Value> {
         )
         .when(json!({
             "StringLike": {"s3:prefix": x.stage_prefixes},
-            "StringEquals": {"aws:RequestedRegion": x.r}
+            "StringEquals": {"aws:RequestedRegion": x.r, "s3:ResourceAccount": x.a}
         }))
         .to_json(),
         Statement::allow(
@@ -439,7 +448,7 @@ fn shared_bucket(spec: &Spec, x: &Arns) -> Vec<Value> {
             &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
             vec![x.shared_artifacts.clone()],
         )
-        .when(x.region_only.clone())
+        .when(x.s3_only.clone())
         .to_json(),
     ]
 }
@@ -466,32 +475,55 @@ fn function_urls(spec: &Spec, x: &Arns) -> Value {
 /// With `PublicFunctionUrls`: the permission a public (`NONE`) URL needs, for everyone, on the URL
 /// only (`lambda:FunctionUrlAuthType`), never for plain invocation.
 fn public_url_permission(spec: &Spec, x: &Arns) -> Option<Value> {
+    // Since October 2025 a public URL also needs a `lambda:InvokeFunction` permission for `*`
+    // (`InvokedViaFunctionUrl`, which no condition key exposes): the opt-in therefore allows the
+    // permission for everyone as such. Public means public: whoever reaches the URL invokes it.
     spec.public_function_urls.then(|| {
         Statement::allow(
             "PublicFunctionUrlPermission",
             &["lambda:AddPermission"],
             vec![x.functions.clone()],
         )
-        .when(json!({"StringEquals": {
-            "lambda:Principal": "*",
-            "lambda:FunctionUrlAuthType": "NONE"
-        }}))
+        .when(json!({"StringEquals": {"lambda:Principal": "*"}}))
         .to_json()
     })
+}
+
+/// The service principals Serverless's events give permissions to (API Gateway for `http`,
+/// `httpApi` and `websocket`; EventBridge for `schedule`, `eventBridge`, `cloudwatchEvent`; S3; SNS;
+/// CloudWatch Logs of the region for `cloudwatchLog`; IoT; Cognito user pools; ALB; Alexa).
+fn service_principals(region: &str) -> Vec<String> {
+    let mut out: Vec<String> = [
+        "apigateway.amazonaws.com",
+        "events.amazonaws.com",
+        "s3.amazonaws.com",
+        "sns.amazonaws.com",
+        "iot.amazonaws.com",
+        "cognito-idp.amazonaws.com",
+        "elasticloadbalancing.amazonaws.com",
+        "alexa-appkit.amazon.com",
+        "alexa-connectedhome.amazon.com",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
+    out.push(format!("logs.{region}.amazonaws.com"));
+    out
 }
 
 /// Listing the deployment bucket: the generated bucket is this stage's alone, so it may be listed
 /// whole (HeadBucket needs that); a named bucket may be shared, so only this stage's prefix.
 fn bucket_list(spec: &Spec, x: &Arns) -> Value {
     let statement = Statement::allow("BucketList", &["s3:ListBucket"], vec![x.bucket.clone()]);
-    // S3 ARNs carry no region: the region condition keeps a claim of another region off this
-    // region's bucket (S3 serves a bucket only from its own region).
+    // S3 ARNs carry no region and no account: the conditions keep a claim of another region off
+    // this region's bucket (S3 serves a bucket only from its own region), and every claim off a
+    // same-named bucket of another account.
     match spec.deployment_bucket {
-        None => statement.when(x.region_only.clone()).to_json(),
+        None => statement.when(x.s3_only.clone()).to_json(),
         Some(_) => statement
             .when(json!({
                 "StringLike": {"s3:prefix": x.stage_prefixes},
-                "StringEquals": {"aws:RequestedRegion": x.r}
+                "StringEquals": {"aws:RequestedRegion": x.r, "s3:ResourceAccount": x.a}
             }))
             .to_json(),
     }
@@ -559,7 +591,7 @@ pub fn admin_policy(spec: &Spec) -> Value {
                 &["s3:ListBucket"],
                 vec![x.shared_bucket.clone()],
             )
-            .when(x.region_only.clone())
+            .when(x.s3_only.clone())
             .to_json(),
         );
         statements.push(
@@ -570,7 +602,7 @@ pub fn admin_policy(spec: &Spec) -> Value {
             )
             .when(json!({
                 "StringLike": {"s3:prefix": x.stage_prefixes},
-                "StringEquals": {"aws:RequestedRegion": x.r}
+                "StringEquals": {"aws:RequestedRegion": x.r, "s3:ResourceAccount": x.a}
             }))
             .to_json(),
         );
@@ -580,7 +612,7 @@ pub fn admin_policy(spec: &Spec) -> Value {
                 &["s3:DeleteObject", "s3:DeleteObjectVersion"],
                 vec![x.shared_artifacts.clone()],
             )
-            .when(x.region_only.clone())
+            .when(x.s3_only.clone())
             .to_json(),
         );
         // The generated bucket belongs to this stage alone: admin creates, configures, empties and
@@ -610,7 +642,7 @@ pub fn admin_policy(spec: &Spec) -> Value {
                 ],
                 vec![x.bucket.clone()],
             )
-            .when(x.region_only.clone())
+            .when(x.s3_only.clone())
             .to_json(),
         );
         statements.push(
@@ -624,7 +656,7 @@ pub fn admin_policy(spec: &Spec) -> Value {
                 ],
                 vec![x.all_objects.clone()],
             )
-            .when(x.region_only.clone())
+            .when(x.s3_only.clone())
             .to_json(),
         );
     }

@@ -229,6 +229,22 @@ def test_attack_a_claim_of_another_region_cannot_reach_this_regions_deployment_b
     artifact = f"arn:aws:s3:::{bucket}/serverless/orders/prod/1-2026/orders.zip"
     for kind in ("admin", "developer", "ci"):
         docs = group_docs(p, kind)
-        assert allowed(docs, "s3:PutObject", artifact, {"aws:RequestedRegion": REGION})
-        assert not allowed(docs, "s3:PutObject", artifact, {"aws:RequestedRegion": "eu-west-1"})
-        assert not allowed(docs, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"aws:RequestedRegion": "eu-west-1"})
+        here = {"aws:RequestedRegion": REGION, "s3:ResourceAccount": "123456789012"}
+        assert allowed(docs, "s3:PutObject", artifact, here)
+        assert not allowed(docs, "s3:PutObject", artifact, dict(here, **{"aws:RequestedRegion": "eu-west-1"}))
+        assert not allowed(docs, "s3:ListBucket", f"arn:aws:s3:::{bucket}", dict(here, **{"aws:RequestedRegion": "eu-west-1"}))
+
+
+def test_attack_a_same_named_bucket_of_another_account_is_out_of_reach(template, tmp_path):
+    """S3 ARNs carry no account: every bucket statement of the groups names this account
+    (s3:ResourceAccount), so a bucket that matches a pattern elsewhere cannot receive or leak data."""
+    p = plan(PROPS, template, tmp_path)
+    for bucket in ("orders-prod-serverlessdeploymentbucket-1a2b3c4d5e6f", "serverless-framework-deployments-us-east-1-0a1b2c3d-4e5f"):
+        artifact = f"arn:aws:s3:::{bucket}/serverless/orders/prod/1-2026/orders.zip"
+        for kind in ("admin", "developer", "ci"):
+            docs = group_docs(p, kind)
+            mine = {"aws:RequestedRegion": REGION, "s3:ResourceAccount": "123456789012"}
+            theirs = dict(mine, **{"s3:ResourceAccount": "210987654321"})
+            assert allowed(docs, "s3:PutObject", artifact, mine), (kind, bucket)
+            for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
+                assert not allowed(docs, action, artifact, theirs), (kind, action, bucket)

@@ -14,8 +14,8 @@ V4_BUCKET = "serverless-framework-deployments-{r}-0a1b2c3d-4e5f"
 V3_BUCKET = "{svc}-{stage}-serverlessdeploymentbucket-1a2b3c4d5e6f"
 
 
-def fill(template, svc="orders", stage="dev", region=R):
-    values = {"r": region, "a": ACCOUNT, "svc": svc, "stage": stage, "s": f"{svc}-{stage}"}
+def fill(template, svc="orders", stage="dev", region=R, account=ACCOUNT):
+    values = {"r": region, "a": account, "svc": svc, "stage": stage, "s": f"{svc}-{stage}"}
     values["v4bucket"] = V4_BUCKET.format(**values)
     values["v3bucket"] = V3_BUCKET.format(**values)
     return template.format(**values)
@@ -26,6 +26,8 @@ def request(row, **where):
     region = where.get("region", R)
     context = {k: fill(v, **where) for k, v in ctx.items()}
     context["aws:RequestedRegion"] = region
+    if action.startswith("s3:"):
+        context["s3:ResourceAccount"] = where.get("account", ACCOUNT)
     return action, fill(resource, **where), context
 
 
@@ -69,7 +71,8 @@ def test_each_group_runs_exactly_its_commands_with_v4_and_v3(docs, group):
     assert not problems, f"{group}: " + "; ".join(problems)
 
 
-ELSEWHERE = [{"stage": "dev2"}, {"stage": "prod"}, {"svc": "billing"}, {"svc": "orders-api"}, {"region": "us-west-2"}]
+ELSEWHERE = [{"stage": "dev2"}, {"stage": "prod"}, {"svc": "billing"}, {"svc": "orders-api"}, {"region": "us-west-2"},
+             {"account": "210987654321"}]
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -80,9 +83,12 @@ def test_no_call_reaches_another_stage_service_or_region(docs, group):
             action, resource, ctx = request(row, **elsewhere)
             if resource == "*" and "region" not in elsewhere:
                 continue  # authorised on "*" only (ValidateTemplate, metrics): region-limited, see README
-            if row[5] and "region" not in elsewhere:
+            if "account" in elsewhere and not action.startswith("s3:"):
+                continue  # every other ARN names this account; S3 ARNs name none (s3:ResourceAccount)
+                continue  # authorised on "*" only (ValidateTemplate, metrics): region-limited, see README
+            if row[5] and not {"region", "account"} & set(elsewhere):
                 continue  # the shared bucket and its SSM parameter are every stage's of the region
-            if (group == "admin" and action == "s3:ListBucket" and "region" not in elsewhere
+            if (group == "admin" and action == "s3:ListBucket" and not {"region", "account"} & set(elsewhere)
                     and resource.startswith("arn:aws:s3:::serverless-framework-deployments-")):
                 # remove's HeadBucket is a ListBucket without prefix: admin may list the key names
                 # of its region's shared bucket (README); objects stay out of reach (other rows).
@@ -101,7 +107,7 @@ def test_the_call_list_cites_a_source_for_every_row_and_covers_every_command():
 
 def test_admin_lists_key_names_of_the_shared_bucket_but_reads_and_deletes_only_its_stage(docs):
     bucket = "arn:aws:s3:::" + fill(V4_BUCKET)
-    ctx = {"aws:RequestedRegion": R}
+    ctx = {"aws:RequestedRegion": R, "s3:ResourceAccount": ACCOUNT}
     assert iam_eval.allowed(docs["admin"], "s3:ListBucket", bucket, ctx)
     assert not iam_eval.allowed(docs["developer"], "s3:ListBucket", bucket, ctx)
     for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):

@@ -149,7 +149,10 @@ def test_generated_policies_fit_iams_limits_per_entity(generated):
 
 def allowed(docs, action, resource, ctx=None):
     """The IAM evaluator (iam_eval.py) with the request's region."""
-    return iam_eval.allowed(docs, action, resource, dict(ctx or {}, **{"aws:RequestedRegion": R}))
+    base = {"aws:RequestedRegion": R}
+    if action.startswith("s3:"):
+        base["s3:ResourceAccount"] = ACCOUNT  # S3 requests carry the bucket owner's account
+    return iam_eval.allowed(docs, action, resource, dict(base, **(ctx or {})))
 
 
 def group_docs(snap, group):
@@ -267,13 +270,21 @@ def test_groups_give_function_permissions_to_aws_services_only_and_rule_targets_
     rule = f"arn:aws:events:{R}:{ACCOUNT}:rule/orders-dev-schedule"
     for group in ("orders-dev-us-east-1-admin", "orders-dev-us-east-1-developer", "orders-dev-us-east-1-ci"):
         docs = group_docs(snap, group)
-        for principal in ("apigateway.amazonaws.com", "events.amazonaws.com", "s3.amazonaws.com"):
-            assert allowed(docs, "lambda:AddPermission", fn, {"lambda:Principal": principal})
-        for principal in ("210987654321", "arn:aws:iam::210987654321:root", "*"):
+        for principal in ("apigateway.amazonaws.com", "events.amazonaws.com", "s3.amazonaws.com", "sns.amazonaws.com",
+                          f"logs.{R}.amazonaws.com", "alexa-appkit.amazon.com", "elasticloadbalancing.amazonaws.com"):
+            assert allowed(docs, "lambda:AddPermission", fn, {"lambda:Principal": principal}), principal
+        for principal in ("210987654321", "arn:aws:iam::210987654321:root", "*",
+                          # names that end like a service principal but are another account's role or user
+                          "arn:aws:iam::210987654321:role/x.amazonaws.com", "arn:aws:iam::210987654321:user/events.amazonaws.com",
+                          "evil.amazonaws.com", "logs.us-west-2.amazonaws.com"):
+            if principal == "*" and public_urls:
+                continue
             assert not allowed(docs, "lambda:AddPermission", fn, {"lambda:Principal": principal}), principal
-        # A public URL and the permission for everyone it needs: only when the resource allows them.
+        # A public URL and the permissions for everyone it needs (since October 2025 also an
+        # InvokeFunction permission, which carries no auth type): only when the resource allows them.
         public = {"lambda:Principal": "*", "lambda:FunctionUrlAuthType": "NONE"}
         assert allowed(docs, "lambda:AddPermission", fn, public) == public_urls
+        assert allowed(docs, "lambda:AddPermission", fn, {"lambda:Principal": "*"}) == public_urls
         assert allowed(docs, "lambda:CreateFunctionUrlConfig", fn, {"lambda:FunctionUrlAuthType": "NONE"}) == public_urls
         assert allowed(docs, "lambda:UpdateFunctionUrlConfig", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"})
         assert allowed(docs, "events:PutTargets", rule, {"events:TargetArn": [fn, f"{fn}:live", f"arn:aws:sqs:{R}:{ACCOUNT}:orders-dev-jobs"]})
