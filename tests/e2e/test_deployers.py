@@ -113,3 +113,19 @@ def test_admin_lists_key_names_of_the_shared_bucket_but_reads_and_deletes_only_i
     for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
         for key in ("serverless/orders/dev2/1/x.zip", "serverless/billing/dev/1/x.zip", "other/orders/dev/1/x.zip"):
             assert not iam_eval.allowed(docs["admin"], action, f"{bucket}/{key}", ctx), (action, key)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_deploy_function_can_never_hand_a_function_a_role_outside_this_resource(cfn, iam, group):
+    # UpdateFunctionConfiguration with a new Role needs iam:PassRole of that role (Lambda checks it):
+    # only this resource's execution roles, and only to Lambda.
+    assert cfn.create({"ServiceName": "orders", "Stage": "dev", "Functions": [{"Name": "api"}]})["Status"] == "SUCCESS"
+    snap = iam_snapshot(iam)
+    docs = group_docs(snap, group)
+    own = snap["roles"]["orders-dev-us-east-1-api"]["arn"]
+    to_lambda = {"iam:PassedToService": "lambda.amazonaws.com", "aws:RequestedRegion": R}
+    assert iam_eval.allowed(docs, "iam:PassRole", own, to_lambda)
+    for foreign in (f"arn:aws:iam::{ACCOUNT}:role/admin", f"arn:aws:iam::{ACCOUNT}:role/serverless-access/billing/dev/x/billing-dev-us-east-1-api",
+                    own.replace("orders-dev-us-east-1-api", "orders-prod-us-east-1-api").replace("/dev/", "/prod/")):
+        assert not iam_eval.allowed(docs, "iam:PassRole", foreign, to_lambda), foreign
+    assert not iam_eval.allowed(docs, "iam:PassRole", own, dict(to_lambda, **{"iam:PassedToService": "ec2.amazonaws.com"}))
