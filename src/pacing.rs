@@ -24,6 +24,8 @@ const TARGET: f64 = 0.95;
 const APPROACH: f64 = 0.15;
 /// Slowest climb per success, in writes per second (the probe above the target).
 const STEP: f64 = 0.03;
+/// Shortest time a burst's rate is measured over.
+const MIN_WINDOW: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 struct State {
@@ -111,8 +113,14 @@ impl Pacer {
         s.reduced = Some(now);
         forget_older_than_a_second(&mut s.sent, now);
         // The pace a throttle interrupts is the ceiling; before the first throttle, the rate
-        // actually sent in the last second (an unpaced burst) is.
-        let sent = s.sent.len() as f64;
+        // actually sent (an unpaced burst): the writes of the last second over the time they took,
+        // at least a tenth of a second — two writes let go at once are not a rate of two a second.
+        let window = s
+            .sent
+            .front()
+            .map_or(Duration::from_secs(1), |t| now - *t)
+            .clamp(MIN_WINDOW, Duration::from_secs(1));
+        let sent = s.sent.len() as f64 / window.as_secs_f64();
         let ceiling = s
             .rate
             .map_or(sent, |r| r.min(sent.max(MIN_RATE)))
@@ -169,14 +177,16 @@ mod tests {
         let mut burst = Vec::new();
         for _ in 0..20 {
             burst.push(p.acquire().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         for sent in burst {
             p.throttled(sent);
         }
         let rate = p.rate().unwrap();
+        // 20 writes over the last second: 20/s sent; 75% of it.
         assert!(
             (rate - 15.0).abs() < 0.01,
-            "75% of 20 sent, once per burst: {rate}"
+            "75% of what was sent, once per burst: {rate}"
         );
         let start = Instant::now();
         for _ in 0..30 {
@@ -199,7 +209,10 @@ mod tests {
         }
         p.throttled(burst[0]);
         let mut rate = p.rate().unwrap();
-        assert!((rate - 75.0).abs() < 0.01, "75% of 100 sent: {rate}");
+        assert!(
+            (rate - 750.0).abs() < 0.01,
+            "75% of 100 let go at once, over a tenth of a second: {rate}"
+        );
         // The rest of the burst was let go before the decrease: it says nothing new.
         p.throttled(burst[99]);
         assert_eq!(p.rate(), Some(rate));
@@ -217,6 +230,17 @@ mod tests {
         }
         assert!(decreases >= 5, "75/s down to 2/s by 75% steps: {decreases}");
         assert_eq!(p.rate(), Some(MIN_RATE));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttle_of_a_tiny_burst_does_not_pace_writes_at_a_crawl() {
+        // Two writes let go at once (a phase of two policies) and one throttled: that says the
+        // burst was too sudden, not that IAM allows two writes a second.
+        let p = Pacer::default();
+        let first = p.acquire().await;
+        p.acquire().await;
+        p.throttled(first);
+        assert!(p.rate().unwrap() >= 15.0, "{:?}", p.rate());
     }
 
     /// IAM imitated as a token bucket of `limit` writes/s holding at most `burst`; `writers`

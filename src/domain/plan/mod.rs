@@ -23,11 +23,12 @@ use super::desired::Desired;
 /// plan may create) and everything but deletions of roles, groups and policies (which wait until
 /// the grants on them are retired). Returns the create/update phases and the delete phases.
 pub fn plan_iam(desired: &Desired, observed: &Observed) -> (Vec<Phase>, Vec<Phase>) {
-    // Roles depend on nothing else, groups on the managed policy they attach: the policy and the
-    // roles go first, side by side, then the groups.
-    let mut first = iam_phase(policies::plan(desired, observed));
-    first.extend(iam_phase(roles::plan(desired, observed)));
-    let apply = [first, iam_phase(groups::plan(desired, observed))]
+    // Groups depend on the managed policies they attach, roles on nothing: the policies go first,
+    // then roles and groups side by side, so that under IAM's rate limit no group waits behind
+    // every role.
+    let mut second = iam_phase(roles::plan(desired, observed));
+    second.extend(iam_phase(groups::plan(desired, observed)));
+    let apply = [iam_phase(policies::plan(desired, observed)), second]
         .into_iter()
         .filter(|p| !p.is_empty())
         .collect();
@@ -59,31 +60,32 @@ mod tests {
     }
 
     #[test]
-    fn create_from_nothing_makes_the_policy_and_roles_before_the_groups_that_attach_it() {
+    fn create_from_nothing_makes_the_policies_before_the_roles_and_the_groups_that_attach_them() {
         let d = desired();
         let (apply, delete) = plan_iam(&d, &Observed::default());
         assert!(delete.is_empty());
         assert_eq!(apply.len(), 2);
-        for policy in &apply[0][..2] {
+        assert_eq!(apply[0].len(), 2, "the two deploy policies");
+        for policy in &apply[0] {
             assert!(matches!(
                 policy[0],
                 Change::Iam(IamChange::CreatePolicy { .. })
             ));
         }
         assert!(matches!(
-            apply[0][2][0],
+            apply[1][0][0],
             Change::Iam(IamChange::CreateRole { .. })
         ));
         assert!(matches!(
-            apply[0][2][1],
+            apply[1][0][1],
             Change::Iam(IamChange::PutRolePolicy { .. })
         ));
-        assert_eq!(apply[1].len(), 3, "three groups");
-        assert!(matches!(
-            apply[1][0][0],
-            Change::Iam(IamChange::CreateGroup { .. })
-        ));
-        assert!(apply[1][0]
+        let groups: Vec<_> = apply[1]
+            .iter()
+            .filter(|t| matches!(t[0], Change::Iam(IamChange::CreateGroup { .. })))
+            .collect();
+        assert_eq!(groups.len(), 3, "three groups, beside the roles");
+        assert!(groups[0]
             .iter()
             .any(|c| matches!(c, Change::Iam(IamChange::AttachGroupPolicy { .. }))));
     }
