@@ -142,10 +142,7 @@ pub fn deny_other_vpc_config(spec: &Spec) -> Vec<Value> {
             by_config
                 .entry((subnets, security_groups))
                 .or_default()
-                .extend({
-                    let arn = spec.naming.function_arn(&f.name);
-                    [format!("{arn}:*"), arn]
-                });
+                .extend(spec.naming.function_arns(&f.name));
         }
     }
     let mut out = Vec::new();

@@ -21,12 +21,7 @@ pub fn invoke_policy(spec: &Spec) -> Option<Value> {
         .functions
         .iter()
         .filter(|f| f.invoke)
-        .flat_map(|f| {
-            let arn = n.function_arn(&f.name);
-            // Versions and aliases are `{arn}:{qualifier}`; the function's own name ends at the
-            // qualifier's colon, so `:*` never reaches another function.
-            [format!("{arn}:*"), arn]
-        })
+        .flat_map(|f| n.function_arns(&f.name))
         .collect();
     if !functions.is_empty() {
         statements.push(
@@ -37,10 +32,7 @@ pub fn invoke_policy(spec: &Spec) -> Option<Value> {
         .functions
         .iter()
         .filter(|f| f.invoke_url)
-        .flat_map(|f| {
-            let arn = n.function_arn(&f.name);
-            [format!("{arn}:*"), arn]
-        })
+        .flat_map(|f| n.function_arns(&f.name))
         .collect();
     if !urls.is_empty() {
         statements.push(

@@ -197,15 +197,17 @@ impl Naming {
         format!("{}-invoke", self.prefix())
     }
 
-    /// The deployed name's ARN of function `function` (unqualified).
-    pub fn function_arn(&self, function: &str) -> String {
-        format!(
+    /// The ARNs of function `function`, qualified (versions, aliases: `…:*`) and not. Function
+    /// names cannot hold `:`, so the qualified pattern never reaches another function.
+    pub fn function_arns(&self, function: &str) -> [String; 2] {
+        let arn = format!(
             "arn:{}:lambda:{}:{}:function:{}",
             self.partition,
             self.region,
             self.account,
             self.function_name(function)
-        )
+        );
+        [format!("{arn}:*"), arn]
     }
 
     /// The execution role of function `function`.

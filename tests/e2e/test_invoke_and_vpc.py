@@ -8,6 +8,7 @@ import pytest
 import iam_eval
 from harness import ACCOUNT, iam_snapshot
 from test_access import writes_of_last_request
+from test_policies import group_docs
 
 R = "us-east-1"
 SUBNETS = ["subnet-0a1b2c3d4e5f60718", "subnet-1a2b3c4d"]
@@ -36,11 +37,6 @@ def props(stage="dev", **over):
 
 def allowed(docs, action, resource, ctx=None):
     return iam_eval.allowed(docs, action, resource, dict(ctx or {}, **{"aws:RequestedRegion": R}))
-
-
-def group_docs(snap, group):
-    g = snap["groups"][group]
-    return list(g["inline"].values()) + [p["document"] for p in snap["policies"].values() if p["arn"] in g["attached"]]
 
 
 @pytest.fixture()
