@@ -5,6 +5,8 @@
 //!   (default `/serverless-access/`).
 //! - `SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN`: the boundary every role gets; when set, a request
 //!   naming another boundary is refused. Unset: the `PermissionsBoundary` property is applied as given.
+//! - `SERVERLESS_ACCESS_DEPLOYMENT_BOUNDARY_ARN`: the boundary of every deployment role (the role
+//!   CloudFormation deploys a stage with). Unset: deployment roles get none (local runs).
 //! - `SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS`: comma-separated key ARNs grants may be made on; an
 //!   entry ending in `key/*` allows every key of that account and region. Unset: any key of the
 //!   function's own account and region. Set but empty: KMS grants are refused.
@@ -40,6 +42,8 @@ pub struct Settings {
     pub iam_path: String,
     /// The enforced permissions boundary, if any.
     pub permissions_boundary: Option<String>,
+    /// The boundary of every deployment role, if any.
+    pub deployment_boundary: Option<String>,
     /// Which KMS keys grants may be made on.
     pub allowed_keys: KeyAllowList,
     /// What validation enforces beyond the defaults.
@@ -67,6 +71,12 @@ impl Settings {
         if let Some(b) = &permissions_boundary {
             crate::domain::arn::check_policy_arn(b).map_err(|e| {
                 Error::Config(format!("SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN: {e}"))
+            })?;
+        }
+        let deployment_boundary = non_empty("SERVERLESS_ACCESS_DEPLOYMENT_BOUNDARY_ARN");
+        if let Some(b) = &deployment_boundary {
+            crate::domain::arn::check_policy_arn(b).map_err(|e| {
+                Error::Config(format!("SERVERLESS_ACCESS_DEPLOYMENT_BOUNDARY_ARN: {e}"))
             })?;
         }
         let allowed_keys = match get("SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS") {
@@ -132,6 +142,10 @@ impl Settings {
                 "SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN",
                 permissions_boundary.as_deref(),
             ),
+            (
+                "SERVERLESS_ACCESS_DEPLOYMENT_BOUNDARY_ARN",
+                deployment_boundary.as_deref(),
+            ),
         ] {
             if let Some(path) = arn.and_then(iam_path_of) {
                 if path.starts_with(&iam_path) {
@@ -142,6 +156,7 @@ impl Settings {
         Ok(Settings {
             iam_path,
             permissions_boundary,
+            deployment_boundary,
             allowed_keys,
             guardrails,
             provider_role_arn,

@@ -167,6 +167,7 @@ fn desired(ctx: &Ctx, props: &Value) -> Result<Desired, String> {
         stack: &ctx.stack,
         iam_path: &ctx.settings.iam_path,
         enforced_boundary: ctx.settings.permissions_boundary.as_deref(),
+        deployment_boundary: ctx.settings.deployment_boundary.as_deref(),
         allowed_keys: &ctx.settings.allowed_keys,
         provider_account: &ctx.account,
         provider_region: &ctx.region,

@@ -1,8 +1,8 @@
 //! How `plan` prints: the documents a Create would make, and an Update's changes.
 
+use crate::domain::attributes;
 use crate::domain::change::{Change, GrantChange, IamChange};
 use crate::domain::desired::Desired;
-use crate::domain::{attributes, names};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 
@@ -28,9 +28,10 @@ pub fn create_json(d: &Desired) -> Value {
             "name": g.name, "arn": d.naming.group_arn(&g.name), "attached": g.attached, "inline": g.inline
         })).collect::<Vec<_>>(),
         "roles": d.roles.iter().map(|r| json!({
-            "function": r.function, "functionName": d.naming.function_name(&r.function), "name": r.name, "arn": r.arn,
+            "kind": if r.function.is_some() { "execution" } else { "deployment" },
+            "function": r.function, "functionName": r.function.as_ref().map(|f| d.naming.function_name(f)), "name": r.name, "arn": r.arn,
             "permissionsBoundary": r.boundary, "tags": r.tags, "trustPolicy": r.trust,
-            "inline": {names::ROLE_POLICY_NAME: r.policy}
+            "inline": {r.policy_name: r.policy}
         })).collect::<Vec<_>>(),
         "grants": d.grants.iter().map(|g| json!({
             "function": g.function, "keyArn": g.key_arn, "grantee": g.role_arn, "operations": g.operations,
@@ -80,14 +81,17 @@ pub fn create_text(d: &Desired) -> String {
         let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(
             out,
-            "role {} ({})\n  function: {}\n  permissions boundary: {}\n  tags: {}\n  trust policy:\n{}  inline policy {}:\n{}",
+            "role {} ({})\n  {}\n  permissions boundary: {}\n  tags: {}\n  trust policy:\n{}  inline policy {}:\n{}",
             r.name,
             r.arn,
-            d.naming.function_name(&r.function),
+            match &r.function {
+                Some(f) => format!("execution role of function {}", d.naming.function_name(f)),
+                None => "deployment role (CloudFormation deploys the stack with it)".to_string(),
+            },
             r.boundary.as_deref().unwrap_or("none"),
             tags.join(", "),
             indent(&pretty(&r.trust), "    "),
-            names::ROLE_POLICY_NAME,
+            r.policy_name,
             indent(&pretty(&r.policy), "    ")
         );
     }

@@ -1,7 +1,8 @@
 //! The `Fn::GetAtt` attributes of a resource, in the order they are offered.
 //!
 //! Always present (for the groups that exist): `{Admin,Developer,Ci,Invoker}Group{Name,Arn}`;
-//! `InvokePolicyArn` while something is marked for invocation; `RoleArnPrefix` (append a role name
+//! `InvokePolicyArn` while something is marked for invocation; `DeploymentRoleArn` while the
+//! deployment role exists (`DeployWith: role` and a group that deploys); `RoleArnPrefix` (append a role name
 //! from the naming scheme to get any role's ARN) and `RolePath`.
 //! Then `Roles.<Name>.Arn` per function, in the order of `Functions`, as far as the 4096-byte answer
 //! allows; which ones fit depends only on the properties and the stack, never on the request.
@@ -22,6 +23,9 @@ pub fn fixed(d: &Desired) -> Vec<(String, String)> {
     if let Some(p) = d.policies.iter().find(|p| p.name == invoke) {
         out.push(("InvokePolicyArn".into(), p.arn.clone()));
     }
+    if let Some(r) = d.roles.iter().find(|r| r.function.is_none()) {
+        out.push(("DeploymentRoleArn".into(), r.arn.clone()));
+    }
     out.push(("RoleArnPrefix".into(), d.naming.role_arn_prefix()));
     out.push(("RolePath".into(), d.naming.path.clone()));
     out
@@ -31,6 +35,6 @@ pub fn fixed(d: &Desired) -> Vec<(String, String)> {
 pub fn per_function(d: &Desired) -> Vec<(String, String)> {
     d.roles
         .iter()
-        .map(|r| (format!("Roles.{}.Arn", r.function), r.arn.clone()))
+        .filter_map(|r| Some((format!("Roles.{}.Arn", r.function.as_ref()?), r.arn.clone())))
         .collect()
 }

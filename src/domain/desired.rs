@@ -1,5 +1,6 @@
 //! Validated spec → the IAM and KMS state the resource should have.
 
+use super::deployment_role::{deployment_policy, deployment_trust_policy};
 use super::group_policies::{
     admin_policy, deploy_functions_policy, deploy_policy, operate_policy, ADMIN_POLICY_NAME,
     OPERATE_POLICY_NAME,
@@ -8,7 +9,7 @@ use super::invoke_policy::invoke_policy;
 use super::names::{self, GroupKind, Naming};
 use super::policy::{self, iam_size};
 use super::role_policies::{execution_policy, trust_policy};
-use super::spec::{Spec, OWNER_TAG_PREFIX};
+use super::spec::{DeployWith, Spec, OWNER_TAG_PREFIX};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -36,18 +37,20 @@ pub struct DesiredPolicy {
     pub document: Value,
 }
 
-/// One function's execution role.
+/// A role of the resource: a function's execution role, or the stage's deployment role.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredRole {
-    /// Function key.
-    pub function: String,
+    /// Function key; `None` for the deployment role.
+    pub function: Option<String>,
     /// Role name.
     pub name: String,
     /// Role ARN.
     pub arn: String,
     /// Trust policy.
     pub trust: Value,
-    /// The inline policy (named [`names::ROLE_POLICY_NAME`]).
+    /// The inline policy's name ([`names::ROLE_POLICY_NAME`] or [`names::DEPLOYMENT_POLICY_NAME`]).
+    pub policy_name: &'static str,
+    /// The inline policy.
     pub policy: Value,
     /// Permissions boundary.
     pub boundary: Option<String>,
@@ -101,7 +104,7 @@ pub struct Desired {
     pub policies: Vec<DesiredPolicy>,
     /// Groups.
     pub groups: Vec<DesiredGroup>,
-    /// Roles, in function order.
+    /// Roles, in function order, then the deployment role (if any).
     pub roles: Vec<DesiredRole>,
     /// Grants, in function order.
     pub grants: Vec<DesiredGrant>,
@@ -127,13 +130,14 @@ impl Desired {
         let mut groups = Vec::new();
         let mut deploy_arns = Vec::new();
         if spec.groups.iter().any(|g| g.deploys()) {
-            for (name, document) in [
-                (n.deploy_policy_name(), deploy_policy(spec)),
-                (
+            let mut deploy = vec![(n.deploy_policy_name(), deploy_policy(spec))];
+            if spec.deploy_with == DeployWith::Caller {
+                deploy.push((
                     n.deploy_functions_policy_name(),
                     deploy_functions_policy(spec),
-                ),
-            ] {
+                ));
+            }
+            for (name, document) in deploy {
                 let arn = n.policy_arn(&name);
                 deploy_arns.push(arn.clone());
                 policies.push(DesiredPolicy {
@@ -240,7 +244,7 @@ impl Desired {
                 });
             }
             roles.push(DesiredRole {
-                function: f.name.clone(),
+                function: Some(f.name.clone()),
                 description: format!(
                     "Execution role of Lambda function {}, managed by serverless-access",
                     n.function_name(&f.name)
@@ -248,9 +252,35 @@ impl Desired {
                 name,
                 arn,
                 trust: trust_policy(),
+                policy_name: names::ROLE_POLICY_NAME,
                 policy,
                 boundary: spec.permissions_boundary.clone(),
                 tags: tags.clone(),
+            });
+        }
+        if spec.deploy_with == DeployWith::Role && spec.groups.iter().any(|g| g.deploys()) {
+            let name = n.deployment_role_name();
+            let policy = deployment_policy(spec);
+            let size = iam_size(&policy);
+            if size > policy::ROLE_INLINE_MAX {
+                errors.push(format!(
+                    "the deployment role's policy is {size} characters; IAM allows {} (use DeployWith: caller)",
+                    policy::ROLE_INLINE_MAX
+                ));
+            }
+            roles.push(DesiredRole {
+                function: None,
+                description: format!(
+                    "Role CloudFormation deploys stack {} with, managed by serverless-access",
+                    n.stack_name()
+                ),
+                arn: n.role_arn(&name),
+                name,
+                trust: deployment_trust_policy(),
+                policy_name: names::DEPLOYMENT_POLICY_NAME,
+                policy,
+                boundary: spec.deployment_boundary.clone(),
+                tags,
             });
         }
         if !errors.is_empty() {

@@ -13,7 +13,7 @@
 
 use super::names::Naming;
 use super::policy::{document, Statement};
-use super::spec::{generated_bucket_prefix, Spec, Vpc};
+use super::spec::{generated_bucket_prefix, DeployWith, Spec, Vpc};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,29 +23,31 @@ pub const OPERATE_POLICY_NAME: &str = "operate";
 pub const ADMIN_POLICY_NAME: &str = "admin";
 
 /// ARNs the policies are built from.
-struct Arns {
-    stack: String,
-    functions: String,
-    bucket: String,
-    artifacts: String,
-    all_objects: String,
-    log_groups: String,
-    roles: String,
-    shared_bucket: String,
-    shared_artifacts: String,
+pub(super) struct Arns {
+    pub(super) stack: String,
+    pub(super) functions: String,
+    pub(super) bucket: String,
+    pub(super) artifacts: String,
+    pub(super) all_objects: String,
+    pub(super) log_groups: String,
+    pub(super) roles: String,
+    /// The deployment role (exists with `DeployWith: role`).
+    pub(super) deployment_role: String,
+    pub(super) shared_bucket: String,
+    pub(super) shared_artifacts: String,
     /// For S3: this region and this account (S3 ARNs carry neither, so a bucket name pattern could
     /// match another account's bucket, or, for a claim of another region, this region's).
-    s3_only: Value,
-    stage_prefixes: Value,
-    region_only: Value,
-    p: String,
-    r: String,
-    a: String,
-    s: String,
+    pub(super) s3_only: Value,
+    pub(super) stage_prefixes: Value,
+    pub(super) region_only: Value,
+    pub(super) p: String,
+    pub(super) r: String,
+    pub(super) a: String,
+    pub(super) s: String,
 }
 
 impl Arns {
-    fn new(spec: &Spec) -> Self {
+    pub(super) fn new(spec: &Spec) -> Self {
         let n: &Naming = &spec.naming;
         let (p, r, a, s) = (
             n.partition.clone(),
@@ -65,6 +67,7 @@ impl Arns {
             bucket,
             log_groups: format!("arn:{p}:logs:{r}:{a}:log-group:/aws/lambda/{s}-*"),
             roles: n.role_arn("*"),
+            deployment_role: n.role_arn(&n.deployment_role_name()),
             shared_artifacts: format!(
                 "{}/serverless/{}/{}/*",
                 shared_bucket_arn(&p, &r),
@@ -164,80 +167,154 @@ pub fn deny_other_vpc_config(spec: &Spec) -> Vec<Value> {
 }
 
 /// The deploy managed policy: every group that deploys has it. The stack, the artifacts, and
-/// passing this resource's roles to Lambda.
+/// passing this resource's roles to Lambda; with `DeployWith: role` also passing the deployment
+/// role to CloudFormation, every stack write bound to it, and the direct function updates of
+/// `deploy function` and `rollback function`.
 pub fn deploy_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
-    document(
-        deny_provider(spec)
-            .into_iter()
-            .chain([
-                Statement::allow(
-                    "StackDeploys",
+    let through_role = spec.deploy_with == DeployWith::Role;
+    let mut statements: Vec<Value> = deny_provider(spec).into_iter().collect();
+    if through_role {
+        statements.extend(deny_other_vpc_config(spec));
+        statements
+            .push(Statement::allow("StackReads", STACK_READS, vec![x.stack.clone()]).to_json());
+        // Every stack write names the deployment role (`cloudformation:RoleArn`; a request without
+        // RoleARN has no key and is refused), so no stack operation runs with the caller's own
+        // rights and no stack is switched to another role. ExecuteChangeSet carries no RoleArn:
+        // it runs with the role its change set was created with, which CreateChangeSet binds.
+        statements.push(
+            Statement::allow(
+                "StackWritesThroughTheDeploymentRole",
+                &[
+                    "cloudformation:UpdateStack",
+                    "cloudformation:CreateChangeSet",
+                ],
+                vec![x.stack.clone()],
+            )
+            .when(role_arn_is(&x))
+            .to_json(),
+        );
+        statements.push(deny_passing_the_deployment_role_elsewhere(&x));
+        statements.push(
+            Statement::allow(
+                "PassTheDeploymentRoleToCloudFormation",
+                &["iam:PassRole"],
+                vec![x.deployment_role.clone()],
+            )
+            .when(json!({"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}))
+            .to_json(),
+        );
+        // `deploy function` and `rollback function` update a function without CloudFormation.
+        statements.push(
+            Statement::allow(
+                "DeployFunction",
+                &[
+                    "lambda:GetFunction",
+                    "lambda:GetFunctionConfiguration",
+                    "lambda:UpdateFunctionCode",
+                    "lambda:UpdateFunctionConfiguration",
+                ],
+                vec![x.functions.clone()],
+            )
+            .to_json(),
+        );
+    } else {
+        statements.push(
+            Statement::allow(
+                "StackDeploys",
+                &[
+                    STACK_READS,
                     &[
-                        // v4 deploys directly (UpdateStack), v3 through change sets.
                         "cloudformation:UpdateStack",
                         "cloudformation:CreateChangeSet",
-                        "cloudformation:DescribeChangeSet",
-                        "cloudformation:ExecuteChangeSet",
-                        "cloudformation:DeleteChangeSet",
-                        "cloudformation:ListChangeSets",
-                        "cloudformation:DescribeStacks",
-                        "cloudformation:DescribeStackEvents",
-                        "cloudformation:DescribeStackResource",
-                        "cloudformation:DescribeStackResources",
-                        "cloudformation:ListStackResources",
-                        "cloudformation:GetTemplate",
-                        "cloudformation:GetTemplateSummary",
                     ],
-                    vec![x.stack.clone()],
-                )
-                .to_json(),
-                // AWS authorises these on "*" only (Service Authorization Reference): template validation,
-                // listing event source mappings and log groups. Limited to the stack's region.
-                Statement::allow(
-                    "NoResourceScopingDeployReads",
-                    &[
-                        "cloudformation:ValidateTemplate",
-                        "lambda:ListEventSourceMappings",
-                        "logs:DescribeLogGroups",
-                    ],
-                    vec!["*".into()],
-                )
-                .when(x.region_only.clone())
-                .to_json(),
-                bucket_list(spec, &x),
-                Statement::allow(
-                    "BucketLocation",
-                    &["s3:GetBucketLocation"],
-                    vec![x.bucket.clone()],
-                )
-                .when(x.s3_only.clone())
-                .to_json(),
-                Statement::allow(
-                    "Artifacts",
-                    &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-                    vec![x.artifacts.clone()],
-                )
-                .when(x.s3_only.clone())
-                .to_json(),
-            ])
-            .chain(shared_bucket(spec, &x))
-            .chain([
-                Statement::allow(
-                    "ExecutionRolesRead",
-                    &["iam:GetRole"],
-                    vec![x.roles.clone()],
-                )
-                .to_json(),
-                Statement::allow(
-                    "ExecutionRolesPass",
-                    &["iam:PassRole"],
-                    vec![x.roles.clone()],
-                )
-                .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
-                .to_json(),
-            ]),
-    )
+                ]
+                .concat(),
+                vec![x.stack.clone()],
+            )
+            .to_json(),
+        );
+    }
+    statements.extend([
+        // AWS authorises template validation on "*" only; limited to the stack's region.
+        Statement::allow(
+            "NoResourceScopingValidate",
+            &["cloudformation:ValidateTemplate"],
+            vec!["*".into()],
+        )
+        .when(x.region_only.clone())
+        .to_json(),
+        bucket_list(spec, &x),
+        Statement::allow(
+            "BucketLocation",
+            &["s3:GetBucketLocation"],
+            vec![x.bucket.clone()],
+        )
+        .when(x.s3_only.clone())
+        .to_json(),
+        Statement::allow(
+            "Artifacts",
+            &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+            vec![x.artifacts.clone()],
+        )
+        .when(x.s3_only.clone())
+        .to_json(),
+    ]);
+    statements.extend(shared_bucket(spec, &x));
+    statements.extend(execution_roles(&x));
+    document(statements)
+}
+
+/// Stack reads every deploying group needs, and the change-set steps that never choose a role.
+const STACK_READS: &[&str] = &[
+    "cloudformation:DescribeChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:DeleteChangeSet",
+    "cloudformation:ListChangeSets",
+    "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStackResource",
+    "cloudformation:DescribeStackResources",
+    "cloudformation:ListStackResources",
+    "cloudformation:GetTemplate",
+    "cloudformation:GetTemplateSummary",
+];
+
+/// The deployment role goes to CloudFormation only: the execution-role pattern (every role under
+/// the resource's path) covers it too, so passing it to anything else is denied explicitly.
+pub(super) fn deny_passing_the_deployment_role_elsewhere(x: &Arns) -> Value {
+    json!({
+        "Sid": "DenyPassingTheDeploymentRoleElsewhere",
+        "Effect": "Deny",
+        "Action": "iam:PassRole",
+        "Resource": x.deployment_role,
+        "Condition": {"StringNotEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+    })
+}
+
+/// The condition binding a stack write to the deployment role.
+fn role_arn_is(x: &Arns) -> Value {
+    json!({"StringEquals": {"cloudformation:RoleArn": x.deployment_role}})
+}
+
+/// Reading this resource's execution roles and passing them to Lambda, and only to Lambda
+/// (CreateFunction, and UpdateFunctionConfiguration with a Role, need PassRole of it).
+pub(super) fn execution_roles(x: &Arns) -> Vec<Value> {
+    vec![
+        Statement::allow(
+            "ExecutionRolesRead",
+            &["iam:GetRole"],
+            vec![x.roles.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "ExecutionRolesPass",
+            &["iam:PassRole"],
+            vec![x.roles.clone()],
+        )
+        .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
+        .to_json(),
+    ]
 }
 
 /// The deploy-functions managed policy: every group that deploys has it too. What CloudFormation
@@ -245,157 +322,178 @@ pub fn deploy_policy(spec: &Spec) -> Value {
 /// one would pass IAM's 6,144 characters).
 pub fn deploy_functions_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
-    let (p, r, a, s) = (&x.p, &x.r, &x.a, &x.s);
     document(
         deny_provider(spec)
             .into_iter()
             .chain(deny_other_vpc_config(spec))
-            .chain([
-                Statement::allow(
-                    "Functions",
-                    &[
-                        "lambda:CreateFunction",
-                        "lambda:DeleteFunction",
-                        "lambda:GetFunction",
-                        "lambda:GetFunctionConfiguration",
-                        "lambda:UpdateFunctionCode",
-                        "lambda:UpdateFunctionConfiguration",
-                        "lambda:PublishVersion",
-                        "lambda:ListVersionsByFunction",
-                        "lambda:CreateAlias",
-                        "lambda:UpdateAlias",
-                        "lambda:DeleteAlias",
-                        "lambda:GetAlias",
-                        "lambda:ListAliases",
-                        "lambda:RemovePermission",
-                        "lambda:GetPolicy",
-                        "lambda:TagResource",
-                        "lambda:UntagResource",
-                        "lambda:ListTags",
-                        "lambda:PutFunctionConcurrency",
-                        "lambda:DeleteFunctionConcurrency",
-                        "lambda:GetFunctionConcurrency",
-                        "lambda:PutFunctionEventInvokeConfig",
-                        "lambda:UpdateFunctionEventInvokeConfig",
-                        "lambda:DeleteFunctionEventInvokeConfig",
-                        "lambda:GetFunctionEventInvokeConfig",
-                        "lambda:DeleteFunctionUrlConfig",
-                        "lambda:GetFunctionUrlConfig",
-                    ],
-                    vec![x.functions.clone()],
-                )
-                .to_json(),
-                // Resource-policy statements only for the AWS services Serverless's events use, by
-                // exact name: a pattern such as `*.amazonaws.com` would also match a role ARN
-                // (`arn:aws:iam::<other>:role/x.amazonaws.com`), and so another account.
-                Statement::allow(
-                    "FunctionPermissionsForServices",
-                    &["lambda:AddPermission"],
-                    vec![x.functions.clone()],
-                )
-                .when(json!({"StringEquals": {"lambda:Principal": service_principals(r)}}))
-                .to_json(),
-                function_urls(spec, &x),
-                // CreateEventSourceMapping has no resource type; the function it targets is the condition.
-                Statement::allow(
-                    "EventSourceMappings",
-                    &[
-                        "lambda:GetEventSourceMapping",
-                        "lambda:UpdateEventSourceMapping",
-                        "lambda:DeleteEventSourceMapping",
-                    ],
-                    vec![format!("arn:{p}:lambda:{r}:{a}:event-source-mapping:*")],
-                )
-                .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
-                .to_json(),
-                Statement::allow(
-                    "EventSourceMappingCreate",
-                    &["lambda:CreateEventSourceMapping"],
-                    // AWS authorises CreateEventSourceMapping on "*" only; the condition names the function.
-                    vec!["*".into()],
-                )
-                .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
-                .to_json(),
-                Statement::allow(
-                    "Layers",
-                    &[
-                        "lambda:PublishLayerVersion",
-                        "lambda:GetLayerVersion",
-                        "lambda:DeleteLayerVersion",
-                    ],
-                    vec![format!("arn:{p}:lambda:{r}:{a}:layer:{s}-*")],
-                )
-                .to_json(),
-                Statement::allow(
-                    "LogGroups",
-                    &[
-                        "logs:CreateLogGroup",
-                        "logs:DeleteLogGroup",
-                        "logs:PutRetentionPolicy",
-                        "logs:DeleteRetentionPolicy",
-                        "logs:TagResource",
-                        "logs:UntagResource",
-                        "logs:ListTagsForResource",
-                        "logs:TagLogGroup",
-                        "logs:ListTagsLogGroup",
-                    ],
-                    vec![x.log_groups.clone()],
-                )
-                .to_json(),
-                Statement::allow(
-                    "EventRules",
-                    &[
-                        "events:PutRule",
-                        "events:DeleteRule",
-                        "events:DescribeRule",
-                        "events:EnableRule",
-                        "events:DisableRule",
-                        "events:RemoveTargets",
-                        "events:ListTargetsByRule",
-                        "events:TagResource",
-                        "events:UntagResource",
-                        "events:ListTagsForResource",
-                    ],
-                    vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
-                )
-                .to_json(),
-                // A rule's targets: this stage's functions (any qualifier) and queues, in this account and
-                // region only, so no rule forwards events elsewhere.
-                Statement::allow(
-                    "EventRuleTargets",
-                    &["events:PutTargets"],
-                    vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
-                )
-                .when(json!({"ForAllValues:ArnLike": {"events:TargetArn": [
-                    x.functions,
-                    format!("{}:*", x.functions),
-                    format!("arn:{p}:sqs:{r}:{a}:{s}-*"),
-                ]}}))
-                .to_json(),
-                // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
-                // HTTP APIs (see README, "API Gateway").
-                Statement::allow(
-                    "ApiGateway",
-                    &[
-                        "apigateway:GET",
-                        "apigateway:POST",
-                        "apigateway:PUT",
-                        "apigateway:PATCH",
-                        "apigateway:DELETE",
-                        "apigateway:UpdateRestApiPolicy",
-                    ],
-                    vec![
-                        format!("arn:{p}:apigateway:{r}::/restapis"),
-                        format!("arn:{p}:apigateway:{r}::/restapis/*"),
-                        format!("arn:{p}:apigateway:{r}::/apis"),
-                        format!("arn:{p}:apigateway:{r}::/apis/*"),
-                        format!("arn:{p}:apigateway:{r}::/tags/*"),
-                    ],
-                )
-                .to_json(),
-            ])
-            .chain(public_url_permission(spec, &x)),
+            .chain(resource_statements(spec, &x))
+            .chain([no_resource_scoping_reads(&x)]),
     )
+}
+
+/// What CloudFormation needs for the stage's functions and their triggers: in the deploy-functions
+/// policy (`DeployWith: caller`) or in the deployment role's policy.
+pub(super) fn resource_statements(spec: &Spec, x: &Arns) -> Vec<Value> {
+    let (p, r, a, s) = (&x.p, &x.r, &x.a, &x.s);
+    [
+        Statement::allow(
+            "Functions",
+            &[
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:PublishVersion",
+                "lambda:ListVersionsByFunction",
+                "lambda:CreateAlias",
+                "lambda:UpdateAlias",
+                "lambda:DeleteAlias",
+                "lambda:GetAlias",
+                "lambda:ListAliases",
+                "lambda:RemovePermission",
+                "lambda:GetPolicy",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+                "lambda:PutFunctionConcurrency",
+                "lambda:DeleteFunctionConcurrency",
+                "lambda:GetFunctionConcurrency",
+                "lambda:PutFunctionEventInvokeConfig",
+                "lambda:UpdateFunctionEventInvokeConfig",
+                "lambda:DeleteFunctionEventInvokeConfig",
+                "lambda:GetFunctionEventInvokeConfig",
+                "lambda:DeleteFunctionUrlConfig",
+                "lambda:GetFunctionUrlConfig",
+            ],
+            vec![x.functions.clone()],
+        )
+        .to_json(),
+        // Resource-policy statements only for the AWS services Serverless's events use, by
+        // exact name: a pattern such as `*.amazonaws.com` would also match a role ARN
+        // (`arn:aws:iam::<other>:role/x.amazonaws.com`), and so another account.
+        Statement::allow(
+            "FunctionPermissionsForServices",
+            &["lambda:AddPermission"],
+            vec![x.functions.clone()],
+        )
+        .when(json!({"StringEquals": {"lambda:Principal": service_principals(r)}}))
+        .to_json(),
+        function_urls(spec, x),
+        // CreateEventSourceMapping has no resource type; the function it targets is the condition.
+        Statement::allow(
+            "EventSourceMappings",
+            &[
+                "lambda:GetEventSourceMapping",
+                "lambda:UpdateEventSourceMapping",
+                "lambda:DeleteEventSourceMapping",
+            ],
+            vec![format!("arn:{p}:lambda:{r}:{a}:event-source-mapping:*")],
+        )
+        .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
+        .to_json(),
+        Statement::allow(
+            "EventSourceMappingCreate",
+            &["lambda:CreateEventSourceMapping"],
+            // AWS authorises CreateEventSourceMapping on "*" only; the condition names the function.
+            vec!["*".into()],
+        )
+        .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
+        .to_json(),
+        Statement::allow(
+            "Layers",
+            &[
+                "lambda:PublishLayerVersion",
+                "lambda:GetLayerVersion",
+                "lambda:DeleteLayerVersion",
+            ],
+            vec![format!("arn:{p}:lambda:{r}:{a}:layer:{s}-*")],
+        )
+        .to_json(),
+        Statement::allow(
+            "LogGroups",
+            &[
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:ListTagsForResource",
+                "logs:TagLogGroup",
+                "logs:ListTagsLogGroup",
+            ],
+            vec![x.log_groups.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "EventRules",
+            &[
+                "events:PutRule",
+                "events:DeleteRule",
+                "events:DescribeRule",
+                "events:EnableRule",
+                "events:DisableRule",
+                "events:RemoveTargets",
+                "events:ListTargetsByRule",
+                "events:TagResource",
+                "events:UntagResource",
+                "events:ListTagsForResource",
+            ],
+            vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
+        )
+        .to_json(),
+        // A rule's targets: this stage's functions (any qualifier) and queues, in this account and
+        // region only, so no rule forwards events elsewhere.
+        Statement::allow(
+            "EventRuleTargets",
+            &["events:PutTargets"],
+            vec![format!("arn:{p}:events:{r}:{a}:rule/{s}-*")],
+        )
+        .when(json!({"ForAllValues:ArnLike": {"events:TargetArn": [
+            x.functions,
+            format!("{}:*", x.functions),
+            format!("arn:{p}:sqs:{r}:{a}:{s}-*"),
+        ]}}))
+        .to_json(),
+        // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
+        // HTTP APIs (see README, "API Gateway").
+        Statement::allow(
+            "ApiGateway",
+            &[
+                "apigateway:GET",
+                "apigateway:POST",
+                "apigateway:PUT",
+                "apigateway:PATCH",
+                "apigateway:DELETE",
+                "apigateway:UpdateRestApiPolicy",
+            ],
+            vec![
+                format!("arn:{p}:apigateway:{r}::/restapis"),
+                format!("arn:{p}:apigateway:{r}::/restapis/*"),
+                format!("arn:{p}:apigateway:{r}::/apis"),
+                format!("arn:{p}:apigateway:{r}::/apis/*"),
+                format!("arn:{p}:apigateway:{r}::/tags/*"),
+            ],
+        )
+        .to_json(),
+    ]
+    .into_iter()
+    .chain(public_url_permission(spec, x))
+    .collect()
+}
+
+/// Reads AWS authorises on `"*"` only (Service Authorization Reference) that CloudFormation's
+/// handlers make: listing event source mappings and log groups. Limited to the stack's region.
+pub(super) fn no_resource_scoping_reads(x: &Arns) -> Value {
+    Statement::allow(
+        "NoResourceScopingResourceReads",
+        &["lambda:ListEventSourceMappings", "logs:DescribeLogGroups"],
+        vec!["*".into()],
+    )
+    .when(x.region_only.clone())
+    .to_json()
 }
 
 /// Serverless v4's shared deployment bucket (when no `DeploymentBucket` is named): its name from SSM,
@@ -526,6 +624,28 @@ fn bucket_list(spec: &Spec, x: &Arns) -> Value {
     }
 }
 
+/// What making, configuring and deleting Serverless's generated deployment bucket (the stack's
+/// `ServerlessDeploymentBucket` and its TLS-only policy) takes.
+pub(super) const GENERATED_BUCKET_LIFECYCLE: &[&str] = &[
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+    "s3:GetBucketPolicy",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:GetEncryptionConfiguration",
+    "s3:PutEncryptionConfiguration",
+    "s3:GetBucketVersioning",
+    "s3:PutBucketVersioning",
+    "s3:GetBucketTagging",
+    "s3:PutBucketTagging",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:GetBucketOwnershipControls",
+    "s3:PutBucketOwnershipControls",
+];
+
 /// The operate inline policy: interactive rights of developer and admin.
 pub fn operate_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
@@ -566,16 +686,40 @@ pub fn operate_policy(spec: &Spec) -> Value {
 /// The admin inline policy: create and remove the stack and its deployment bucket.
 pub fn admin_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
-    let mut statements = vec![Statement::allow(
-        "StackLifecycle",
-        &[
-            "cloudformation:CreateStack",
-            "cloudformation:DeleteStack",
-            "cloudformation:UpdateTerminationProtection",
-        ],
-        vec![x.stack.clone()],
-    )
-    .to_json()];
+    let through_role = spec.deploy_with == DeployWith::Role;
+    let mut statements = vec![];
+    if through_role {
+        statements.push(
+            Statement::allow(
+                "StackLifecycleThroughTheDeploymentRole",
+                &["cloudformation:CreateStack", "cloudformation:DeleteStack"],
+                vec![x.stack.clone()],
+            )
+            .when(role_arn_is(&x))
+            .to_json(),
+        );
+        statements.push(
+            Statement::allow(
+                "StackProtection",
+                &["cloudformation:UpdateTerminationProtection"],
+                vec![x.stack.clone()],
+            )
+            .to_json(),
+        );
+    } else {
+        statements.push(
+            Statement::allow(
+                "StackLifecycle",
+                &[
+                    "cloudformation:CreateStack",
+                    "cloudformation:DeleteStack",
+                    "cloudformation:UpdateTerminationProtection",
+                ],
+                vec![x.stack.clone()],
+            )
+            .to_json(),
+        );
+    }
     if spec.deployment_bucket.is_none() {
         // `serverless remove` (v4) empties this stage's prefix of the shared, versioned bucket:
         // every version of every object under it.
@@ -612,35 +756,23 @@ pub fn admin_policy(spec: &Spec) -> Value {
             .when(x.s3_only.clone())
             .to_json(),
         );
-        // The generated bucket belongs to this stage alone: admin creates, configures, empties and
-        // deletes it with the stack. A named DeploymentBucket may be shared by stages, so its
-        // lifecycle and policy stay with whoever owns it (PutBucketPolicy there would reach other stages).
-        statements.push(
-            Statement::allow(
-                "DeploymentBucketLifecycle",
-                &[
-                    "s3:CreateBucket",
-                    "s3:DeleteBucket",
-                    "s3:ListBucket",
-                    "s3:ListBucketVersions",
-                    "s3:GetBucketPolicy",
-                    "s3:PutBucketPolicy",
-                    "s3:DeleteBucketPolicy",
-                    "s3:GetEncryptionConfiguration",
-                    "s3:PutEncryptionConfiguration",
-                    "s3:GetBucketVersioning",
-                    "s3:PutBucketVersioning",
-                    "s3:GetBucketTagging",
-                    "s3:PutBucketTagging",
-                    "s3:GetBucketPublicAccessBlock",
-                    "s3:PutBucketPublicAccessBlock",
-                    "s3:GetBucketOwnershipControls",
-                    "s3:PutBucketOwnershipControls",
-                ],
-                vec![x.bucket.clone()],
+        // The generated bucket belongs to this stage alone. With the deployment role,
+        // CloudFormation creates, configures and deletes it with that role, and admin's `remove`
+        // only empties it; otherwise admin does all of it. A named DeploymentBucket may be shared
+        // by stages, so its lifecycle and policy stay with whoever owns it (PutBucketPolicy there
+        // would reach other stages).
+        let (sid, actions): (&str, &[&str]) = if through_role {
+            (
+                "DeploymentBucketEmpty",
+                &["s3:ListBucket", "s3:ListBucketVersions"],
             )
-            .when(x.s3_only.clone())
-            .to_json(),
+        } else {
+            ("DeploymentBucketLifecycle", GENERATED_BUCKET_LIFECYCLE)
+        };
+        statements.push(
+            Statement::allow(sid, actions, vec![x.bucket.clone()])
+                .when(x.s3_only.clone())
+                .to_json(),
         );
         statements.push(
             Statement::allow(

@@ -9,6 +9,7 @@ mod attacks;
 pub mod attributes;
 pub mod change;
 pub mod charset;
+pub mod deployment_role;
 pub mod desired;
 pub mod group_policies;
 pub mod guardrails;

@@ -24,6 +24,10 @@ pub const GROUP_NAME_MAX: usize = 128;
 pub const PATH_MAX: usize = 512;
 /// Prefix of every PhysicalResourceId this provider issues.
 pub const PHYSICAL_ID_PREFIX: &str = "serverless-access:";
+/// Name suffix of deployment roles (see [`Naming::deployment_role_name`]).
+pub const DEPLOYMENT_ROLE_SUFFIX: &str = ".deploy";
+/// Name of the deployment role's inline policy.
+pub const DEPLOYMENT_POLICY_NAME: &str = "deployment";
 /// Name of the inline policy on each execution role.
 pub const ROLE_POLICY_NAME: &str = "execution";
 /// Prefix of grant names.
@@ -225,6 +229,23 @@ impl Naming {
         format!("{cut}-{hash}")
     }
 
+    /// The deployment role: the role CloudFormation deploys the stage with (`DeployWith: role`).
+    /// Its name ends in [`DEPLOYMENT_ROLE_SUFFIX`], which no execution role's name can (they hold
+    /// no `.`): the provider role may give the deployment boundary only to such names.
+    pub fn deployment_role_name(&self) -> String {
+        let full = format!("{}{DEPLOYMENT_ROLE_SUFFIX}", self.prefix());
+        if full.len() <= ROLE_NAME_MAX {
+            return full;
+        }
+        let hash = short_hash(&[&full], 10);
+        let keep = ROLE_NAME_MAX - DEPLOYMENT_ROLE_SUFFIX.len() - 1 - hash.len();
+        let mut cut = self.prefix()[..keep].to_string();
+        while cut.ends_with(['-', '_', '.']) {
+            cut.pop();
+        }
+        format!("{cut}-{hash}{DEPLOYMENT_ROLE_SUFFIX}")
+    }
+
     /// `arn:{partition}:iam::{account}:role{path}`: append a role name for its ARN.
     pub fn role_arn_prefix(&self) -> String {
         format!(
@@ -408,6 +429,35 @@ mod tests {
             )
         );
         assert_eq!(n.owner.len(), 16);
+    }
+
+    #[test]
+    fn the_deployment_role_name_ends_in_dot_deploy_which_no_execution_role_name_can() {
+        let n = naming("orders", "prod");
+        assert_eq!(n.deployment_role_name(), "orders-prod-us-east-1.deploy");
+        // The longest service and stage: shortened with a hash, the suffix kept.
+        let long = naming(&format!("s{}", "x".repeat(49)), "p".repeat(16).as_str());
+        let name = long.deployment_role_name();
+        assert!(
+            name.len() <= ROLE_NAME_MAX && name.ends_with(DEPLOYMENT_ROLE_SUFFIX),
+            "{name}"
+        );
+        assert_ne!(
+            name,
+            naming(&format!("s{}", "x".repeat(48)), "p".repeat(16).as_str()).deployment_role_name()
+        );
+        // Execution role names never hold a `.` (service, stage, region and function keys cannot),
+        // so the provider role's `*.deploy` statement can never give an execution role the
+        // deployment boundary. Function keys that try:
+        for f in ["deploy", "x.deploy", "-deploy", "a".repeat(64).as_str()] {
+            let role = long.role_name(f);
+            assert!(!role.ends_with(DEPLOYMENT_ROLE_SUFFIX), "{role}");
+            assert!(
+                !n.role_name(f).contains('.') || check_function_key(f).is_err(),
+                "{f}"
+            );
+        }
+        assert!(check_function_key("x.deploy").is_err());
     }
 
     #[test]

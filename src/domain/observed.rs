@@ -2,7 +2,6 @@
 //! the grants whose name carries its owner prefix, as the ports read them.
 
 use super::desired::Desired;
-use super::names::ROLE_POLICY_NAME;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -111,7 +110,7 @@ impl Observed {
                     trust: r.trust.clone(),
                     boundary: r.boundary.clone(),
                     tags: r.tags.clone(),
-                    inline: [(ROLE_POLICY_NAME.to_string(), r.policy.clone())].into(),
+                    inline: [(r.policy_name.to_string(), r.policy.clone())].into(),
                     attached: BTreeSet::new(),
                 },
             );

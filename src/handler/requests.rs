@@ -90,6 +90,7 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
             stack,
             iam_path: &self.settings.iam_path,
             enforced_boundary: self.settings.permissions_boundary.as_deref(),
+            deployment_boundary: self.settings.deployment_boundary.as_deref(),
             allowed_keys: &self.settings.allowed_keys,
             provider_account: account,
             provider_region: &self.region,

@@ -19,8 +19,15 @@ images are outside what the groups support) and `sts:GetCallerIdentity` (no perm
 CloudFormation's own calls with the caller's rights (creating functions, log groups, …) are
 checked by `deploy_needs` in test_policies.py.
 
+With `provider.iam.deploymentRole` (the default `DeployWith: role`), both pass the role as
+`RoleARN` on CreateStack, UpdateStack and CreateChangeSet (V4 lib/get-shared-stack-action-params.js:52-55,
+V3 lib/get-shared-stack-action-params.js:45-48) and DeleteStack (V4 remove/lib/stack.js:8-11,
+V3 remove/lib/stack.js:10-13): such a request carries `cloudformation:RoleArn`, and CloudFormation
+checks the caller's `iam:PassRole` of the role (`ROLE_CALLS`).
+
 Placeholders: {r} region, {a} account, {svc} service, {stage} stage, {s} = {svc}-{stage},
-{v4bucket} the shared bucket, {v3bucket} the per-service bucket, {fn} a function's deployed name.
+{v4bucket} the shared bucket, {v3bucket} the per-service bucket, {fn} a function's deployed name,
+{deployrole} the deployment role.
 """
 
 STACK = "arn:aws:cloudformation:{r}:{a}:stack/{s}/0f0f0f0f-1111-2222-3333-444444444444"
@@ -139,4 +146,20 @@ CALLS = [
     ("v3", "remove", "s3:ListBucketVersions", V3_BUCKET, {"s3:prefix": "serverless/{svc}/{stage}"}, False, "V3 remove/lib/bucket.js:58"),
     ("v3", "remove", "s3:DeleteObjectVersion", V3_BUCKET + "/" + ARTIFACT, {}, False, "V3 remove/lib/bucket.js:93 (deleteObjects with VersionId)"),
     ("v3", "remove", "cloudformation:DeleteStack", STACK, {}, False, "V3 remove/lib/stack.js:19"),
+]
+
+# With the deployment role: the stack writes that carry RoleARN, and the PassRole CloudFormation
+# checks for each of them (same sources as the rows above).
+STACK_WRITES = {"cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:CreateChangeSet",
+                "cloudformation:DeleteStack"}
+PASS = {"iam:PassedToService": "cloudformation.amazonaws.com"}
+ROLE_CALLS = [
+    ("v4", "deploy", "iam:PassRole", "{deployrole}", PASS, False, "V4 lib/get-shared-stack-action-params.js:52-55 (UpdateStack with RoleARN)"),
+    ("v4", "deploy (first)", "iam:PassRole", "{deployrole}", PASS, False, "V4 lib/get-shared-stack-action-params.js:52-55 (CreateStack with RoleARN)"),
+    ("v4", "rollback", "iam:PassRole", "{deployrole}", PASS, False, "V4 rollback.js:60, lib/get-shared-stack-action-params.js:52-55"),
+    ("v4", "remove", "iam:PassRole", "{deployrole}", PASS, False, "V4 remove/lib/stack.js:8-11 (DeleteStack with RoleARN)"),
+    ("v3", "deploy", "iam:PassRole", "{deployrole}", PASS, False, "V3 lib/get-shared-stack-action-params.js:45-48 (CreateChangeSet with RoleARN)"),
+    ("v3", "deploy (first)", "iam:PassRole", "{deployrole}", PASS, False, "V3 lib/get-shared-stack-action-params.js:45-48"),
+    ("v3", "rollback", "iam:PassRole", "{deployrole}", PASS, False, "V3 lib/get-shared-stack-action-params.js:45-48"),
+    ("v3", "remove", "iam:PassRole", "{deployrole}", PASS, False, "V3 remove/lib/stack.js:10-13 (DeleteStack with RoleARN)"),
 ]

@@ -223,7 +223,7 @@ class Cfn:
 def iam_snapshot(iam, path_prefix="/serverless-access/"):
     """Everything under the provider's path: groups (policies, attachments, members), roles
     (trust, boundary, tags, policies), managed policies (default document)."""
-    snap = {"groups": {}, "roles": {}, "policies": {}}
+    snap = {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
     for page in iam.get_paginator("list_groups").paginate(PathPrefix=path_prefix):
         for g in page["Groups"]:
             n = g["GroupName"]
@@ -238,7 +238,7 @@ def iam_snapshot(iam, path_prefix="/serverless-access/"):
         for r in page["Roles"]:
             n = r["RoleName"]
             full = iam.get_role(RoleName=n)["Role"]
-            snap["roles"][n] = {
+            snap["deployment_roles" if n.endswith(".deploy") else "roles"][n] = {
                 "path": r["Path"],
                 "arn": r["Arn"],
                 "id": full["RoleId"],

@@ -11,6 +11,7 @@ from harness import ACCOUNT, REGION, ROOT
 STACK_NAME = "serverless-access"
 PROVIDER_FUNCTION = f"{STACK_NAME}-ProviderFunction-AbC123dEf456"
 BOUNDARY_NAME = f"{STACK_NAME}-DefaultBoundary-0a1b2c3d4e5f"
+DEPLOYMENT_BOUNDARY_NAME = f"{STACK_NAME}-DeploymentBoundary-6a7b8c9d0e1f"
 PROVIDER_ROLE_NAME = f"{STACK_NAME}-ProviderRole-0a1b2c3d4e5f"
 
 
@@ -62,6 +63,8 @@ class Rendered:
             return self.params[name]
         if name == "DefaultBoundary":
             return f"arn:aws:iam::{ACCOUNT}:policy{self.params['SystemIamPath']}{BOUNDARY_NAME}"
+        if name == "DeploymentBoundary":
+            return f"arn:aws:iam::{ACCOUNT}:policy{self.params['SystemIamPath']}{DEPLOYMENT_BOUNDARY_NAME}"
         if name == "FailureQueue":
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK_NAME}-FailureQueue-X"
         raise KeyError(f"Ref {name}")
@@ -143,6 +146,9 @@ class Rendered:
     def boundary_document(self):
         b = self.resource("DefaultBoundary")
         return b["PolicyDocument"] if b else None
+
+    def deployment_boundary_document(self):
+        return self.resource("DeploymentBoundary")["PolicyDocument"]
 
     def provider_env(self):
         return {k: str(v) for k, v in self.resource("ProviderFunction")["Environment"]["Variables"].items()}

@@ -34,7 +34,15 @@ def test_create_makes_scoped_groups_roles_and_grants(cfn, iam, kms, key_arn):
     snap = iam_snapshot(iam)
     assert sorted(snap["groups"]) == ["orders-prod-us-east-1-admin", "orders-prod-us-east-1-ci", "orders-prod-us-east-1-developer"]
     assert sorted(snap["roles"]) == ["orders-prod-us-east-1-api", "orders-prod-us-east-1-worker"]
-    assert sorted(snap["policies"]) == ["orders-prod-us-east-1-deploy", "orders-prod-us-east-1-deploy-functions"]
+    assert sorted(snap["policies"]) == ["orders-prod-us-east-1-deploy"]
+    # The deployment role: CloudFormation only, under the deployment boundary, tagged with its stage.
+    (name, deployer), = snap["deployment_roles"].items()
+    assert name == "orders-prod-us-east-1.deploy"
+    assert deployer["trust"]["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    assert deployer["boundary"] == cfn.provider_env["SERVERLESS_ACCESS_DEPLOYMENT_BOUNDARY_ARN"]
+    assert deployer["tags"]["serverless-access:service"] == "orders" and deployer["tags"]["serverless-access:stage"] == "prod"
+    assert list(deployer["inline"]) == ["deployment"] and not deployer["attached"]
+    assert a["Data"]["DeploymentRoleArn"] == deployer["arn"]
     assert sorted(snap["groups"]["orders-prod-us-east-1-admin"]["inline"]) == ["admin", "operate"]
     assert snap["groups"]["orders-prod-us-east-1-ci"]["inline"] == {}
     for g in snap["groups"].values():
@@ -123,7 +131,7 @@ def test_delete_removes_everything_and_members_but_not_the_users(cfn, iam, kms, 
     iam.create_user(UserName="alice")
     iam.add_user_to_group(GroupName="orders-prod-us-east-1-developer", UserName="alice")
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
     assert our_grants(kms, key_arn) == []
     assert iam.get_user(UserName="alice")["User"]["UserName"] == "alice"
 
@@ -141,7 +149,7 @@ def test_a_name_taken_by_something_else_fails_create_and_survives_the_rollback(c
     theirs = iam.get_role(RoleName="orders-prod-us-east-1-worker")["Role"]
     assert theirs["Path"] == "/teams/"
     assert iam.list_role_policies(RoleName="orders-prod-us-east-1-worker")["PolicyNames"] == ["theirs"]
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 def test_the_enforced_boundary_is_set_on_every_role(cfn, iam, key_arn):
@@ -166,7 +174,7 @@ def test_requests_from_another_account_or_of_another_type_change_nothing(cfn, ia
     assert a["Status"] == "FAILED" and "not this provider's account" in a["Reason"]
     b = cfn.send(cfn.event("Create", full(key_arn), resource_type="Custom::Other"))
     assert b["Status"] == "FAILED" and "ResourceType" in b["Reason"]
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 def test_an_enforced_boundary_refuses_others_and_keys_outside_the_allowance(cfn_factory, iam, key_arn):
@@ -175,7 +183,7 @@ def test_an_enforced_boundary_refuses_others_and_keys_outside_the_allowance(cfn_
     a = cfn.create(full(key_arn, PermissionsBoundary=f"arn:aws:iam::{ACCOUNT}:policy/other"))
     assert a["Status"] == "FAILED"
     assert "PermissionsBoundary" in a["Reason"] and "KmsKeyArn" in a["Reason"]
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
     props = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}]}
     assert cfn.create(props)["Status"] == "SUCCESS"
     assert {r["boundary"] for r in iam_snapshot(iam)["roles"].values()} == {boundary}
@@ -204,7 +212,7 @@ def test_delete_copes_with_changes_made_after_it_looked(cfn, iam, key_arn):
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]}))
     iam.attach_group_policy(GroupName="orders-prod-us-east-1-ci", PolicyArn=foreign_policy(iam))
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 def test_delete_names_an_instance_profile_someone_added_and_does_not_touch_it(cfn, iam, key_arn):
@@ -217,7 +225,7 @@ def test_delete_names_an_instance_profile_someone_added_and_does_not_touch_it(cf
     assert [r["RoleName"] for r in iam.get_instance_profile(InstanceProfileName="sneaky")["InstanceProfile"]["Roles"]] == ["orders-prod-us-east-1-worker"]
     iam.remove_role_from_instance_profile(InstanceProfileName="sneaky", RoleName="orders-prod-us-east-1-worker")
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 def test_update_repairs_a_managed_policy_someone_attached_to_a_group(cfn, iam, key_arn):
@@ -226,7 +234,7 @@ def test_update_repairs_a_managed_policy_someone_attached_to_a_group(cfn, iam, k
     iam.attach_group_policy(GroupName="orders-prod-us-east-1-developer", PolicyArn=foreign_policy(iam))
     assert cfn.update(a["PhysicalResourceId"], props, props)["Status"] == "SUCCESS"
     attached = iam.list_attached_group_policies(GroupName="orders-prod-us-east-1-developer")["AttachedPolicies"]
-    assert sorted(p["PolicyName"] for p in attached) == ["orders-prod-us-east-1-deploy", "orders-prod-us-east-1-deploy-functions"]
+    assert sorted(p["PolicyName"] for p in attached) == ["orders-prod-us-east-1-deploy"]
 
 
 def test_attack_2_a_claim_nesting_with_a_live_one_is_refused_in_either_order(cfn, iam):
@@ -260,7 +268,7 @@ def test_delete_refuses_to_detach_its_policy_from_entities_it_does_not_own(cfn, 
     assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName="bob")["AttachedPolicies"]] == [deploy]
     iam.detach_user_policy(UserName="bob", PolicyArn=deploy)
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 def test_keys_that_refuse_grants_are_refused_before_any_write(cfn, iam, kms):
@@ -270,4 +278,4 @@ def test_keys_that_refuse_grants_are_refused_before_any_write(cfn, iam, kms):
     for key in (rsa, meta["Arn"]):
         a = cfn.create(full(key))
         assert a["Status"] == "FAILED" and "SYMMETRIC_DEFAULT" in a["Reason"], a
-        assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+        assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}

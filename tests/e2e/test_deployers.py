@@ -1,11 +1,13 @@
 """The groups against what Serverless v4 (defaults: direct deploys, the shared bucket) and v3 (osls:
 change sets, the per-service bucket) call, command by command (`deployer_calls.py`, each row with
-its source): every call of a command a group runs is allowed; a command it does not run has a call
-it is refused; the same calls on another stage, another service and another region are refused."""
+its source), through the deployment role (`provider.iam.deploymentRole`, the default) and with the
+caller's rights (`DeployWith: caller`): every call of a command a group runs is allowed; a command
+it does not run has a call it is refused; the same calls on another stage, another service and
+another region are refused."""
 import pytest
 
 import iam_eval
-from deployer_calls import CALLS, COMMANDS
+from deployer_calls import CALLS, COMMANDS, ROLE_CALLS, STACK_WRITES
 from harness import ACCOUNT, iam_snapshot
 
 R = "us-east-1"
@@ -14,21 +16,26 @@ V4_BUCKET = "serverless-framework-deployments-{r}-0a1b2c3d-4e5f"
 V3_BUCKET = "{svc}-{stage}-serverlessdeploymentbucket-1a2b3c4d5e6f"
 
 
-def fill(template, svc="orders", stage="dev", region=R, account=ACCOUNT):
+def fill(template, svc="orders", stage="dev", region=R, account=ACCOUNT, role=None):
     values = {"r": region, "a": account, "svc": svc, "stage": stage, "s": f"{svc}-{stage}"}
+    values["deployrole"] = role or f"arn:aws:iam::{account}:role/serverless-access/{svc}/{stage}/x/{svc}-{stage}-{region}.deploy"
     values["v4bucket"] = V4_BUCKET.format(**values)
     values["v3bucket"] = V3_BUCKET.format(**values)
     return template.format(**values)
 
 
-def request(row, **where):
+def request(row, role=None, **where):
+    """The request of a call-list row; `role`: the deployment role the deployer names (the
+    resource's own, whatever stage `where` moves the rest to: an attacker names the role it has)."""
     deployer, command, action, resource, ctx, shared, source = row
     region = where.get("region", R)
     context = {k: fill(v, **where) for k, v in ctx.items()}
     context["aws:RequestedRegion"] = region
     if action.startswith("s3:"):
         context["s3:ResourceAccount"] = where.get("account", ACCOUNT)
-    return action, fill(resource, **where), context
+    if role and action in STACK_WRITES:
+        context["cloudformation:RoleArn"] = role
+    return action, fill(resource, role=role if role and not where else None, **where), context
 
 
 def group_docs(snap, group):
@@ -36,12 +43,25 @@ def group_docs(snap, group):
     return list(g["inline"].values()) + [p["document"] for p in snap["policies"].values() if p["arn"] in g["attached"]]
 
 
-@pytest.fixture()
-def docs(cfn, iam):
-    """The three groups of orders/dev (Serverless's generated or shared bucket)."""
-    assert cfn.create({"ServiceName": "orders", "Stage": "dev", "Functions": [{"Name": "api"}]})["Status"] == "SUCCESS"
+class Groups(dict):
+    """The three groups' documents of orders/dev, the deployment role they pass (if any) and the
+    call list that applies."""
+
+    def __init__(self, docs, role):
+        super().__init__(docs)
+        self.role = role
+        self.calls = CALLS + (ROLE_CALLS if role else [])
+
+
+@pytest.fixture(params=["role", "caller"])
+def docs(request, cfn, iam):
+    """The three groups of orders/dev (Serverless's generated or shared bucket), in each mode."""
+    props = {"ServiceName": "orders", "Stage": "dev", "Functions": [{"Name": "api"}], "DeployWith": request.param}
+    assert cfn.create(props)["Status"] == "SUCCESS"
     snap = iam_snapshot(iam)
-    return {g: group_docs(snap, g) for g in GROUPS}
+    role = next((r["arn"] for r in snap["deployment_roles"].values()), None)
+    assert (role is not None) == (request.param == "role")
+    return Groups({g: group_docs(snap, g) for g in GROUPS}, role)
 
 
 def runs(group, deployer, command):
@@ -52,16 +72,16 @@ def runs(group, deployer, command):
     return group in COMMANDS[command]
 
 
-def commands():
-    return sorted({(row[0], row[1]) for row in CALLS})
+def commands(calls=CALLS):
+    return sorted({(row[0], row[1]) for row in calls})
 
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_each_group_runs_exactly_its_commands_with_v4_and_v3(docs, group):
     problems = []
-    for deployer, command in commands():
-        rows = [row for row in CALLS if row[:2] == (deployer, command)]
-        verdicts = [(row, iam_eval.allowed(docs[group], *request(row))) for row in rows]
+    for deployer, command in commands(docs.calls):
+        rows = [row for row in docs.calls if row[:2] == (deployer, command)]
+        verdicts = [(row, iam_eval.allowed(docs[group], *request(row, docs.role))) for row in rows]
         if runs(group, deployer, command):
             refused = [(row[2], row[6]) for row, ok in verdicts if not ok]
             if refused:
@@ -79,13 +99,12 @@ ELSEWHERE = [{"stage": "dev2"}, {"stage": "prod"}, {"svc": "billing"}, {"svc": "
 def test_no_call_reaches_another_stage_service_or_region(docs, group):
     reached = []
     for elsewhere in ELSEWHERE:
-        for row in CALLS:
-            action, resource, ctx = request(row, **elsewhere)
+        for row in docs.calls:
+            action, resource, ctx = request(row, docs.role, **elsewhere)
             if resource == "*" and "region" not in elsewhere:
                 continue  # authorised on "*" only (ValidateTemplate, metrics): region-limited, see README
             if "account" in elsewhere and not action.startswith("s3:"):
                 continue  # every other ARN names this account; S3 ARNs name none (s3:ResourceAccount)
-                continue  # authorised on "*" only (ValidateTemplate, metrics): region-limited, see README
             if row[5] and not {"region", "account"} & set(elsewhere):
                 continue  # the shared bucket and its SSM parameter are every stage's of the region
             if (group == "admin" and action == "s3:ListBucket" and not {"region", "account"} & set(elsewhere)
@@ -99,7 +118,7 @@ def test_no_call_reaches_another_stage_service_or_region(docs, group):
 
 
 def test_the_call_list_cites_a_source_for_every_row_and_covers_every_command():
-    for row in CALLS:
+    for row in CALLS + ROLE_CALLS:
         assert row[6].startswith(("V3 ", "V4 ", "UTIL ", "packages/")) and any(c.isdigit() for c in row[6]), row
     for deployer in ("v3", "v4"):
         assert {c for d, c in commands() if d == deployer} == set(COMMANDS), deployer

@@ -148,7 +148,7 @@ def test_the_example_app_uses_the_roles_and_names_plan_prints(tmp_path, app_file
     props = example_properties()
     assert app["service"] == props["ServiceName"] and app["provider"]["stage"] == props["Stage"]
     planned = json.loads(plan(props, "--json", tmp_path=tmp_path).stdout)
-    roles = {r["function"]: r for r in planned["roles"]}
+    roles = {r["function"]: r for r in planned["roles"] if r["kind"] == "execution"}
     outputs = example_stack()["Outputs"]
     assert set(app["functions"]) == set(roles)
     for key, fn in app["functions"].items():
@@ -165,6 +165,11 @@ def test_the_example_app_uses_the_roles_and_names_plan_prints(tmp_path, app_file
             assert sorted(fn["vpc"]["securityGroupIds"]) == sorted(declared["Vpc"]["SecurityGroupIds"])
         assert (fn.get("url", {}).get("authorizer") == "aws_iam") == (declared.get("InvokeUrl") == "true")
     assert {g["function"] for g in planned["grants"]} == set(roles)
+    # CloudFormation deploys with the resource's deployment role (DeployWith: role, the default).
+    output = re.fullmatch(r"\$\{cf:orders-access\.(\w+)\}", app["provider"]["iam"]["deploymentRole"]).group(1)
+    assert outputs[output]["Value"].value == "Access.DeploymentRoleArn"
+    (deployer,) = [r for r in planned["roles"] if r["kind"] == "deployment"]
+    assert planned["attributes"]["DeploymentRoleArn"] == deployer["arn"]
 
 
 def test_the_resolved_example_properties_match_the_example_stack():

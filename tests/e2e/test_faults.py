@@ -4,7 +4,7 @@ import time
 from harness import iam_snapshot, our_grants
 from proxy import Rule, is_write
 
-EMPTY = {"groups": {}, "roles": {}, "policies": {}}
+EMPTY = {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 def props(key_arn, n=5):
@@ -63,7 +63,8 @@ def test_a_persistent_failure_fails_fast_naming_the_entity_and_the_rollback_leav
     assert time.time() - started < 10, "not retried"
     assert a["Status"] == "FAILED"
     assert "iam:PutRolePolicy orders-prod-us-east-1-f" in a["Reason"] and "MalformedPolicyDocument" in a["Reason"]
-    assert proxy.calls[("iam", "PutRolePolicy")] <= 6, "a malformed document is never retried"
+    # Six execution roles and the deployment role: one attempt each at most.
+    assert proxy.calls[("iam", "PutRolePolicy")] <= 7, "a malformed document is never retried"
     proxy.rules.clear()
     assert cfn.delete(a["PhysicalResourceId"], p)["Status"] == "SUCCESS"
     assert iam_snapshot(iam) == EMPTY
@@ -88,7 +89,7 @@ def test_delete_conflicts_iam_reports_after_the_dependencies_are_gone_are_retrie
     for action in ("DeletePolicy", "DeleteGroup", "DeleteRole"):
         proxy.rules.append(Rule(lambda s, act, action=action: act == action, "conflict", times=2))
     assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 def test_grants_are_found_by_name_across_pages_of_at_most_100_and_never_by_grantee_arn(faulty, kms, key_arn):

@@ -8,7 +8,17 @@ import pytest
 import iam_eval
 from harness import ACCOUNT, iam_snapshot
 from test_access import writes_of_last_request
+from template_render import Rendered
 from test_policies import group_docs
+
+TEMPLATE = Rendered()
+# What IAM knows of the deployment role when CloudFormation acts as it: its ownership tags.
+DEPLOYER_TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "dev"}
+
+
+def deployment_role_docs(snap):
+    (role,) = snap["deployment_roles"].values()
+    return list(role["inline"].values())
 
 R = "us-east-1"
 SUBNETS = ["subnet-0a1b2c3d4e5f60718", "subnet-1a2b3c4d"]
@@ -96,21 +106,34 @@ def test_the_roles_network_rights_match_the_declared_subnets_and_security_groups
     assert not allowed(cron, "ec2:CreateNetworkInterface", eni)
 
 
-@pytest.mark.parametrize("group", ["admin", "developer", "ci"])
-def test_deployers_configure_a_scoped_function_only_with_its_declared_subnets_and_security_groups(snap, group):
-    docs = group_docs(snap, GROUP.format(group))
+@pytest.mark.parametrize("deployer", ["admin", "developer", "ci", "deployment role"])
+def test_deployers_configure_a_scoped_function_only_with_its_declared_subnets_and_security_groups(snap, deployer):
+    # The deployment role creates and reconfigures functions (CloudFormation); the groups
+    # reconfigure them only directly (`deploy function`), and never create one.
+    if deployer == "deployment role":
+        docs, boundary = deployment_role_docs(snap), [TEMPLATE.deployment_boundary_document()]
+        actions = ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration")
+    else:
+        docs, boundary = group_docs(snap, GROUP.format(deployer)), None
+        actions = ("lambda:UpdateFunctionConfiguration",)
+        assert not allowed(docs, "lambda:CreateFunction", f"{FN}-api")
+
+    def may(action, resource, ctx=None):
+        full = dict(ctx or {}, **{"aws:RequestedRegion": R}, **DEPLOYER_TAGS)
+        return iam_eval.allowed(docs, action, resource, full, boundary)
+
     declared = {"lambda:SubnetIds": SUBNETS, "lambda:SecurityGroupIds": SGS}
-    for action in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"):
-        assert allowed(docs, action, f"{FN}-api", declared), action
-        assert allowed(docs, action, f"{FN}-api", {"lambda:SubnetIds": SUBNETS[:1], "lambda:SecurityGroupIds": SGS})
-        assert allowed(docs, action, f"{FN}-api"), "a request without a VPC configuration"
+    for action in actions:
+        assert may(action, f"{FN}-api", declared), action
+        assert may(action, f"{FN}-api", {"lambda:SubnetIds": SUBNETS[:1], "lambda:SecurityGroupIds": SGS})
+        assert may(action, f"{FN}-api"), "a request without a VPC configuration"
         for ctx in ({"lambda:SubnetIds": [*SUBNETS, "subnet-99999999"], "lambda:SecurityGroupIds": SGS},
                     {"lambda:SubnetIds": ["subnet-99999999"], "lambda:SecurityGroupIds": SGS},
                     {"lambda:SubnetIds": SUBNETS, "lambda:SecurityGroupIds": ["sg-99999999"]},
                     {"lambda:SubnetIds": SUBNETS, "lambda:SecurityGroupIds": [*SGS, "sg-99999999"]}):
-            assert not allowed(docs, action, f"{FN}-api", ctx), (action, ctx)
+            assert not may(action, f"{FN}-api", ctx), (action, ctx)
         # The wide form leaves the choice to the deployer.
-        assert allowed(docs, action, f"{FN}-worker", {"lambda:SubnetIds": ["subnet-99999999"], "lambda:SecurityGroupIds": ["sg-99999999"]})
+        assert may(action, f"{FN}-worker", {"lambda:SubnetIds": ["subnet-99999999"], "lambda:SecurityGroupIds": ["sg-99999999"]})
 
 
 def test_invoke_marks_and_scoped_vpc_through_create_update_and_delete(cfn, iam, log_dir):
@@ -157,11 +180,13 @@ def test_invoke_marks_and_scoped_vpc_through_create_update_and_delete(cfn, iam, 
     assert GROUP.format("invoker") not in snap["groups"]
     assert "InvokePolicyArn" not in c["Data"] and "InvokerGroupName" not in c["Data"]
     assert sorted(snap["groups"]) == [GROUP.format(k) for k in ("admin", "ci", "developer")]
-    sids = [st["Sid"] for st in snap["policies"]["orders-dev-us-east-1-deploy-functions"]["document"]["Statement"]]
+    sids = [st["Sid"] for st in deployment_role_docs(snap)[0]["Statement"]]
+    assert not [s for s in sids if s.startswith("DenyOther")], "no scoped function left, no VPC Deny"
+    sids = [st["Sid"] for st in snap["policies"]["orders-dev-us-east-1-deploy"]["document"]["Statement"]]
     assert not [s for s in sids if s.startswith("DenyOther")], "no scoped function left, no VPC Deny"
 
     assert cfn.delete(a["PhysicalResourceId"], removed)["Status"] == "SUCCESS"
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 def test_an_invoke_policy_a_consumer_attached_is_never_detached_and_blocks_its_removal(cfn, iam):

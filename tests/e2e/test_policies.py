@@ -11,6 +11,7 @@ from policy_sentry.querying.all import get_all_service_prefixes
 
 import iam_eval
 from harness import ACCOUNT, iam_snapshot
+from template_render import Rendered
 
 R = "us-east-1"
 
@@ -41,7 +42,7 @@ def documents(iam):
             docs[f"group {name} {pn}"] = d
     for name, p in snap["policies"].items():
         docs[f"policy {name}"] = p["document"]
-    for name, r in snap["roles"].items():
+    for name, r in {**snap["roles"], **snap["deployment_roles"]}.items():
         for pn, d in r["inline"].items():
             docs[f"role {name} {pn}"] = d
     return docs
@@ -51,7 +52,10 @@ def documents(iam):
 def generated(cfn, iam, key_arn):
     assert cfn.create(broad(key_arn))["Status"] == "SUCCESS"
     assert cfn.create(broad(key_arn, ServiceName="billing", DeploymentBucket="shared-deploys"), logical_id="Access2")["Status"] == "SUCCESS"
-    return documents(iam)
+    assert cfn.create(broad(key_arn, ServiceName="shipping", DeployWith="caller"), logical_id="Access3")["Status"] == "SUCCESS"
+    docs = documents(iam)
+    assert any(name.endswith(".deploy deployment") for name in docs) and "policy shipping-dev-us-east-1-deploy-functions" in docs
+    return docs
 
 
 def statements(doc):
@@ -103,14 +107,14 @@ def test_parliament_reports_nothing_at_medium_or_above(generated):
 # same level) that a generated document allows, with why it is there and why it cannot be abused.
 # The README ("Permission writers the groups keep") lists the same actions.
 EXPLAINED_PERMISSION_WRITERS = {
-    "iam:PassRole": "this resource's own execution roles only, to lambda.amazonaws.com only",
+    "iam:PassRole": "this resource's own execution roles only, to lambda.amazonaws.com only; its deployment role to cloudformation.amazonaws.com only",
     "lambda:AddPermission": "the stage's functions only (invoke permissions for its event sources)",
     "lambda:RemovePermission": "the stage's functions only",
     "apigateway:UpdateRestApiPolicy": "REST APIs of the stack's region (API ids are random)",
-    "s3:PutBucketPolicy": "admin, the stage's own generated deployment bucket, its region only",
-    "s3:DeleteBucketPolicy": "admin, the stage's own generated deployment bucket, its region only",
-    "s3:PutBucketPublicAccessBlock": "admin, the stage's own generated deployment bucket, its region only",
-    "s3:PutBucketOwnershipControls": "admin, the stage's own generated deployment bucket, its region only",
+    "s3:PutBucketPolicy": "the deployment role (or admin, DeployWith caller), the stage's own generated deployment bucket, its region only",
+    "s3:DeleteBucketPolicy": "the deployment role (or admin, DeployWith caller), the stage's own generated deployment bucket, its region only",
+    "s3:PutBucketPublicAccessBlock": "the deployment role (or admin, DeployWith caller), the stage's own generated deployment bucket, its region only",
+    "s3:PutBucketOwnershipControls": "the deployment role (or admin, DeployWith caller), the stage's own generated deployment bucket, its region only",
 }
 
 
@@ -147,12 +151,12 @@ def test_generated_policies_fit_iams_limits_per_entity(generated):
         assert total <= {"group": 5120, "role": 10240}[kind], (kind, name, total)
 
 
-def allowed(docs, action, resource, ctx=None):
+def allowed(docs, action, resource, ctx=None, boundary=None):
     """The IAM evaluator (iam_eval.py) with the request's region."""
     base = {"aws:RequestedRegion": R}
     if action.startswith("s3:"):
         base["s3:ResourceAccount"] = ACCOUNT  # S3 requests carry the bucket owner's account
-    return iam_eval.allowed(docs, action, resource, dict(base, **(ctx or {})))
+    return iam_eval.allowed(docs, action, resource, dict(base, **(ctx or {})), boundary)
 
 
 def group_docs(snap, group):
@@ -160,88 +164,175 @@ def group_docs(snap, group):
     return list(g["inline"].values()) + [p["document"] for p in snap["policies"].values() if p["arn"] in g["attached"]]
 
 
+TEMPLATE = Rendered()
+MODES = ["role", "caller"]
+
+
 def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c4d5e6f"):
-    """What `serverless deploy` (v3, change sets) and CloudFormation call with the deployer's credentials."""
+    """What `serverless deploy` (v3, change sets) calls with the deployer's credentials ("cli"), and
+    what CloudFormation calls for the stack's resources ("cfn": with the deployment role, or with
+    the deployer's credentials under `DeployWith: caller`)."""
     b = bucket.format(stage=stage)
     s = f"orders-{stage}"
     stack = f"arn:aws:cloudformation:{R}:{ACCOUNT}:stack/{s}/0f0f0f0f-1111-2222-3333-444444444444"
     fn = f"arn:aws:lambda:{R}:{ACCOUNT}:function:{s}-api"
     role = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/{stage}/OWNER/orders-{stage}-us-east-1-api"
     return [
-        ("cloudformation:DescribeStacks", stack, {}),
-        ("cloudformation:ValidateTemplate", "*", {}),
-        ("cloudformation:CreateChangeSet", stack, {}),
-        ("cloudformation:DescribeChangeSet", stack, {}),
-        ("cloudformation:ExecuteChangeSet", stack, {}),
-        ("cloudformation:DeleteChangeSet", stack, {}),
-        ("cloudformation:DescribeStackEvents", stack, {}),
-        ("cloudformation:DescribeStackResource", stack, {}),
-        ("cloudformation:ListStackResources", stack, {}),
-        ("cloudformation:GetTemplate", stack, {}),
-        ("s3:ListBucket", f"arn:aws:s3:::{b}", {"s3:prefix": f"serverless/orders/{stage}"}),
-        ("s3:GetBucketLocation", f"arn:aws:s3:::{b}", {}),
-        ("s3:ListBucket", f"arn:aws:s3:::{b}", {}),  # HeadBucket
-        ("s3:PutObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1700000000000-2026-11-23T00:00:00.000Z/orders.zip", {}),
-        ("s3:GetObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1700000000000-2026-11-23T00:00:00.000Z/compiled-cloudformation-template.json", {}),
-        ("s3:DeleteObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1600000000000-2020-01-01T00:00:00.000Z/orders.zip", {}),
-        ("lambda:GetFunction", fn, {}),
-        ("lambda:CreateFunction", fn, {}),
-        ("lambda:UpdateFunctionCode", fn, {}),
-        ("lambda:UpdateFunctionConfiguration", fn, {}),
-        ("lambda:PublishVersion", fn, {}),
-        ("lambda:ListVersionsByFunction", fn, {}),
-        ("lambda:AddPermission", fn, {"lambda:Principal": "apigateway.amazonaws.com"}),
-        ("lambda:CreateFunctionUrlConfig", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"}),
-        ("lambda:TagResource", fn, {}),
-        ("lambda:PutFunctionConcurrency", fn, {}),
-        ("lambda:CreateEventSourceMapping", "*", {"lambda:FunctionArn": fn}),
-        ("lambda:UpdateEventSourceMapping", f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:1234", {"lambda:FunctionArn": fn}),
-        ("lambda:PublishLayerVersion", f"arn:aws:lambda:{R}:{ACCOUNT}:layer:{s}-deps", {}),
-        ("logs:CreateLogGroup", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
-        ("logs:PutRetentionPolicy", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
-        ("logs:DescribeLogGroups", "*", {}),
-        ("events:PutRule", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456", {}),
-        ("events:PutTargets", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456",
+        ("cli", "cloudformation:DescribeStacks", stack, {}),
+        ("cli", "cloudformation:ValidateTemplate", "*", {}),
+        ("cli", "cloudformation:CreateChangeSet", stack, {}),
+        ("cli", "cloudformation:DescribeChangeSet", stack, {}),
+        ("cli", "cloudformation:ExecuteChangeSet", stack, {}),
+        ("cli", "cloudformation:DeleteChangeSet", stack, {}),
+        ("cli", "cloudformation:DescribeStackEvents", stack, {}),
+        ("cli", "cloudformation:DescribeStackResource", stack, {}),
+        ("cli", "cloudformation:ListStackResources", stack, {}),
+        ("cli", "cloudformation:GetTemplate", stack, {}),
+        ("cli", "s3:ListBucket", f"arn:aws:s3:::{b}", {"s3:prefix": f"serverless/orders/{stage}"}),
+        ("cli", "s3:GetBucketLocation", f"arn:aws:s3:::{b}", {}),
+        ("cli", "s3:ListBucket", f"arn:aws:s3:::{b}", {}),  # HeadBucket
+        ("cli", "s3:PutObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1700000000000-2026-11-23T00:00:00.000Z/orders.zip", {}),
+        ("both", "s3:GetObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1700000000000-2026-11-23T00:00:00.000Z/compiled-cloudformation-template.json", {}),
+        ("cli", "s3:DeleteObject", f"arn:aws:s3:::{b}/serverless/orders/{stage}/1600000000000-2020-01-01T00:00:00.000Z/orders.zip", {}),
+        ("both", "lambda:GetFunction", fn, {}),
+        ("cfn", "lambda:CreateFunction", fn, {}),
+        ("both", "lambda:UpdateFunctionCode", fn, {}),
+        ("both", "lambda:UpdateFunctionConfiguration", fn, {}),
+        ("cfn", "lambda:PublishVersion", fn, {}),
+        ("cfn", "lambda:ListVersionsByFunction", fn, {}),
+        ("cfn", "lambda:AddPermission", fn, {"lambda:Principal": "apigateway.amazonaws.com"}),
+        ("cfn", "lambda:CreateFunctionUrlConfig", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"}),
+        ("cfn", "lambda:TagResource", fn, {}),
+        ("cfn", "lambda:PutFunctionConcurrency", fn, {}),
+        ("cfn", "lambda:CreateEventSourceMapping", "*", {"lambda:FunctionArn": fn}),
+        ("cfn", "lambda:UpdateEventSourceMapping", f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:1234", {"lambda:FunctionArn": fn}),
+        ("cfn", "lambda:PublishLayerVersion", f"arn:aws:lambda:{R}:{ACCOUNT}:layer:{s}-deps", {}),
+        ("cfn", "logs:CreateLogGroup", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
+        ("cfn", "logs:PutRetentionPolicy", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
+        ("cfn", "logs:DescribeLogGroups", "*", {}),
+        ("cfn", "events:PutRule", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456", {}),
+        ("cfn", "events:PutTargets", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456",
          {"events:TargetArn": [fn]}),
-        ("apigateway:POST", f"arn:aws:apigateway:{R}::/restapis", {}),
-        ("apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages/{stage}", {}),
-        ("apigateway:POST", f"arn:aws:apigateway:{R}::/apis", {}),
-        ("iam:GetRole", role, {}),
-        ("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}),
+        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/restapis", {}),
+        ("cfn", "apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages/{stage}", {}),
+        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/apis", {}),
+        ("both", "iam:GetRole", role, {}),
+        ("both", "iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}),
     ]
 
 
-def test_every_group_can_deploy_with_change_sets(cfn, iam, key_arn):
-    assert cfn.create(broad(key_arn))["Status"] == "SUCCESS"
-    snap = iam_snapshot(iam)
-    owner_path = next(iter(snap["roles"].values()))["path"]
-    for group in ("orders-dev-us-east-1-admin", "orders-dev-us-east-1-developer", "orders-dev-us-east-1-ci"):
-        docs = group_docs(snap, group)
-        for action, resource, ctx in deploy_needs("dev"):
-            resource = resource.replace("/serverless-access/orders/dev/OWNER/", owner_path)
-            assert allowed(docs, action, resource, ctx), f"{group} cannot {action} on {resource}"
+STACK_WRITES = {"cloudformation:CreateChangeSet", "cloudformation:UpdateStack", "cloudformation:CreateStack", "cloudformation:DeleteStack"}
 
 
-def test_no_group_reaches_another_stage_or_escalates(cfn, iam, key_arn):
+class Deployers:
+    """Who makes each call of `deploy_needs` for one resource: the group's documents for the CLI's
+    calls (and for CloudFormation's with `DeployWith: caller`), the deployment role's documents
+    under the deployment boundary, with its ownership tags, for CloudFormation's with `role`."""
+
+    def __init__(self, snap, group, mode, stage="dev"):
+        self.group = group_docs(snap, group)
+        self.mode = mode
+        self.owner_path = next(iter(snap["roles"].values()))["path"]
+        self.role = None
+        if mode == "role":
+            (r,) = snap["deployment_roles"].values()
+            self.role = list(r["inline"].values())
+            self.role_arn = r["arn"]
+            self.tags = {f"aws:PrincipalTag/{k}": v for k, v in r["tags"].items()}
+
+    def request(self, who, action, resource, ctx, own_role=True):
+        resource = resource.replace("/serverless-access/orders/dev/OWNER/", self.owner_path)
+        if self.mode == "role" and action in STACK_WRITES and own_role:
+            ctx = dict(ctx, **{"cloudformation:RoleArn": self.role_arn})
+        return action, resource, ctx
+
+    def allowed(self, who, action, resource, ctx, **kw):
+        action, resource, ctx = self.request(who, action, resource, ctx, **kw)
+        if who == "cfn" and self.mode == "role":
+            return allowed(self.role, action, resource, dict(ctx, **self.tags), [TEMPLATE.deployment_boundary_document()])
+        return allowed(self.group, action, resource, ctx)
+
+
+GROUPS = ("orders-dev-us-east-1-admin", "orders-dev-us-east-1-developer", "orders-dev-us-east-1-ci")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_group_can_deploy_with_change_sets(cfn, iam, key_arn, mode):
+    assert cfn.create(broad(key_arn, DeployWith=mode))["Status"] == "SUCCESS"
+    snap = iam_snapshot(iam)
+    for group in GROUPS:
+        d = Deployers(snap, group, mode)
+        for who, action, resource, ctx in deploy_needs("dev"):
+            for each in ("cli", "cfn") if who == "both" else (who,):
+                assert d.allowed(each, action, resource, ctx), f"{group} ({mode}): {each} cannot {action} on {resource}"
+
+
+def test_through_the_deployment_role_the_groups_hold_only_the_clis_calls(cfn, iam, key_arn):
     assert cfn.create(broad(key_arn))["Status"] == "SUCCESS"
     snap = iam_snapshot(iam)
-    for group in ("orders-dev-us-east-1-admin", "orders-dev-us-east-1-developer", "orders-dev-us-east-1-ci"):
-        docs = group_docs(snap, group)
+    (role,) = snap["deployment_roles"].values()
+    stack = f"arn:aws:cloudformation:{R}:{ACCOUNT}:stack/orders-dev/x"
+    prod_role = role["arn"].replace("/dev/", "/prod/").replace("orders-dev-", "orders-prod-")
+    for group in GROUPS:
+        d = Deployers(snap, group, "role")
+        # CloudFormation's calls for the resources are the deployment role's, never the group's.
+        for who, action, resource, ctx in deploy_needs("dev"):
+            if who == "cfn":
+                assert not d.allowed("cli", action, resource, ctx), f"{group} can {action} itself"
+        # Every stack write names this stage's deployment role: none without a role (the caller's
+        # own rights, or the role the stack had), none with another role.
+        writes = ["cloudformation:CreateChangeSet", "cloudformation:UpdateStack"]
+        if group.endswith("-admin"):
+            writes += ["cloudformation:CreateStack", "cloudformation:DeleteStack"]
+            assert allowed(d.group, "cloudformation:DeleteStack", stack, {"cloudformation:RoleArn": role["arn"]})
+        for action in writes:
+            assert allowed(d.group, action, stack, {"cloudformation:RoleArn": role["arn"]}), (group, action)
+            for other in (None, prod_role, f"arn:aws:iam::{ACCOUNT}:role/admin", f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role"):
+                ctx = {} if other is None else {"cloudformation:RoleArn": other}
+                assert not allowed(d.group, action, stack, ctx), (group, action, other)
+        # The role goes to CloudFormation only; another stage's deployment role to nothing.
+        to_cfn = {"iam:PassedToService": "cloudformation.amazonaws.com"}
+        assert allowed(d.group, "iam:PassRole", role["arn"], to_cfn)
+        for service in ("lambda.amazonaws.com", "ec2.amazonaws.com", "codebuild.amazonaws.com"):
+            assert not allowed(d.group, "iam:PassRole", role["arn"], {"iam:PassedToService": service}), service
+        assert not allowed(d.group, "iam:PassRole", prod_role, to_cfn)
+    # The deployment role itself cannot be handed to Lambda or anything but CloudFormation either.
+    docs = list(role["inline"].values())
+    tags = {f"aws:PrincipalTag/{k}": v for k, v in role["tags"].items()}
+    boundary = [TEMPLATE.deployment_boundary_document()]
+    assert not allowed(docs, "iam:PassRole", role["arn"], dict(tags, **{"iam:PassedToService": "lambda.amazonaws.com"}), boundary)
+    for action, resource in (("cloudformation:CreateStack", stack), ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/x"),
+                             ("iam:PutRolePolicy", role["arn"]), ("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+                             ("s3:PutObject", "arn:aws:s3:::orders-dev-serverlessdeploymentbucket-1a2b3c4d5e6f/serverless/orders/dev/1/x.zip")):
+        assert not allowed(docs, action, resource, tags, boundary), action
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_group_reaches_another_stage_or_escalates(cfn, iam, key_arn, mode):
+    assert cfn.create(broad(key_arn, DeployWith=mode))["Status"] == "SUCCESS"
+    snap = iam_snapshot(iam)
+    for group in GROUPS:
+        d = Deployers(snap, group, mode)
+        docs = d.group
         for other in ("dev2", "development", "prod"):
-            for action, resource, ctx in deploy_needs(other):
+            for who, action, resource, ctx in deploy_needs(other):
                 if resource == "*" and "lambda:FunctionArn" not in ctx or action.startswith("apigateway:"):
                     continue  # actions AWS authorises account-wide in the region (README: Security model)
-                assert not allowed(docs, action, resource, ctx), f"{group} can {action} on {resource} of stage {other}"
+                for each in ("cli", "cfn") if who == "both" else (who,):
+                    assert not d.allowed(each, action, resource, ctx), f"{group} ({mode}, {each}) can {action} on {resource} of stage {other}"
         for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:AddUserToGroup", "iam:PutGroupPolicy", "iam:CreatePolicyVersion"):
             assert not allowed(docs, action, f"arn:aws:iam::{ACCOUNT}:role/anything"), f"{group} can {action}"
+            assert not d.allowed("cfn", action, f"arn:aws:iam::{ACCOUNT}:role/anything", {}), f"the deployer can {action}"
         assert not allowed(docs, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {"iam:PassedToService": "lambda.amazonaws.com"})
+        assert not d.allowed("cfn", "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {"iam:PassedToService": "lambda.amazonaws.com"})
     dev = group_docs(snap, "orders-dev-us-east-1-developer")
     ci = group_docs(snap, "orders-dev-us-east-1-ci")
     fn = f"arn:aws:lambda:{R}:{ACCOUNT}:function:orders-dev-api"
     assert allowed(dev, "lambda:InvokeFunction", fn) and not allowed(ci, "lambda:InvokeFunction", fn)
     stack = f"arn:aws:cloudformation:{R}:{ACCOUNT}:stack/orders-dev/x"
-    assert allowed(group_docs(snap, "orders-dev-us-east-1-admin"), "cloudformation:DeleteStack", stack)
-    assert not allowed(dev, "cloudformation:DeleteStack", stack)
+    d = Deployers(snap, "orders-dev-us-east-1-admin", mode)
+    assert d.allowed("cli", "cloudformation:DeleteStack", stack, {})
+    assert not Deployers(snap, "orders-dev-us-east-1-developer", mode).allowed("cli", "cloudformation:DeleteStack", stack, {})
 
 
 def test_every_service_condition_key_a_generated_statement_uses_is_one_its_actions_carry(generated):
@@ -260,16 +351,21 @@ def test_every_service_condition_key_a_generated_statement_uses_is_one_its_actio
     assert checked >= 5, "the VPC Denies, the URL auth type, event source mappings and PassRole were checked"
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("public_urls", [False, True])
-def test_groups_give_function_permissions_to_aws_services_only_and_rule_targets_stay_in_the_stage(cfn_factory, iam, key_arn, public_urls):
+def test_deployers_give_function_permissions_to_aws_services_only_and_rule_targets_stay_in_the_stage(cfn_factory, iam, key_arn, public_urls, mode):
     cfn = cfn_factory()
     over = {"PublicFunctionUrls": "true"} if public_urls else {}
-    assert cfn.create(broad(key_arn, **over))["Status"] == "SUCCESS"
+    assert cfn.create(broad(key_arn, DeployWith=mode, **over))["Status"] == "SUCCESS"
     snap = iam_snapshot(iam)
     fn = f"arn:aws:lambda:{R}:{ACCOUNT}:function:orders-dev-api"
     rule = f"arn:aws:events:{R}:{ACCOUNT}:rule/orders-dev-schedule"
-    for group in ("orders-dev-us-east-1-admin", "orders-dev-us-east-1-developer", "orders-dev-us-east-1-ci"):
-        docs = group_docs(snap, group)
+    for group in GROUPS:
+        d = Deployers(snap, group, mode)
+
+        def allowed(_docs, action, resource, ctx=None):
+            return d.allowed("cfn", action, resource, ctx or {})
+        docs = None
         for principal in ("apigateway.amazonaws.com", "events.amazonaws.com", "s3.amazonaws.com", "sns.amazonaws.com",
                           f"logs.{R}.amazonaws.com", "alexa-appkit.amazon.com", "elasticloadbalancing.amazonaws.com"):
             assert allowed(docs, "lambda:AddPermission", fn, {"lambda:Principal": principal}), principal

@@ -50,7 +50,7 @@ def test_1_the_deadline_is_answered_before_it_passes(cfn, iam):
     done = cfn.delete(answer["PhysicalResourceId"], props)
     assert done["Status"] == "SUCCESS"
     snap = iam_snapshot(iam)
-    assert snap == {"groups": {}, "roles": {}, "policies": {}}
+    assert snap == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 class Capture:
@@ -179,7 +179,7 @@ def test_8_untrusted_response_urls_get_nothing_and_change_nothing(cfn, iam):
     ev = cfn.event("Create", PROPS, response_url="https://attacker.example.com/collect?X-Amz-Signature=x")
     kind, result = cfn.runtime.invoke(ev)
     assert result["Status"] == "REFUSED"
-    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "policies": {}}
+    assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
 
 
 def test_8_logs_are_json_with_request_fields_and_never_hold_the_response_url(cfn, log_dir):

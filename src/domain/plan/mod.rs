@@ -65,7 +65,11 @@ mod tests {
         let (apply, delete) = plan_iam(&d, &Observed::default());
         assert!(delete.is_empty());
         assert_eq!(apply.len(), 2);
-        assert_eq!(apply[0].len(), 2, "the two deploy policies");
+        assert_eq!(
+            apply[0].len(),
+            1,
+            "the deploy policy (the deployment role holds the rest)"
+        );
         for policy in &apply[0] {
             assert!(matches!(
                 policy[0],

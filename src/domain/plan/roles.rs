@@ -1,9 +1,8 @@
-//! Planning the resource's execution roles: create with boundary and tags, or converge trust,
+//! Planning the resource's roles (execution roles and the deployment role): create with boundary and tags, or converge trust,
 //! boundary, tags and policies, removing whatever else was attached (drift repair).
 
 use crate::domain::change::IamChange;
 use crate::domain::desired::Desired;
-use crate::domain::names::ROLE_POLICY_NAME;
 use crate::domain::observed::Observed;
 use crate::domain::policy::{same, to_text};
 use std::collections::BTreeMap;
@@ -26,7 +25,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                 });
                 task.push(IamChange::PutRolePolicy {
                     role: r.name.clone(),
-                    name: ROLE_POLICY_NAME.into(),
+                    name: r.policy_name.into(),
                     document: to_text(&r.policy),
                 });
             }
@@ -74,7 +73,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                     });
                 }
                 // Role inline policies share one 10,240-character limit: extraneous ones go first.
-                for name in o.inline.keys().filter(|n| *n != ROLE_POLICY_NAME) {
+                for name in o.inline.keys().filter(|n| *n != r.policy_name) {
                     task.push(IamChange::DeleteRolePolicy {
                         role: r.name.clone(),
                         name: name.clone(),
@@ -82,12 +81,12 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                 }
                 if !o
                     .inline
-                    .get(ROLE_POLICY_NAME)
+                    .get(r.policy_name)
                     .is_some_and(|have| same(have, &r.policy))
                 {
                     task.push(IamChange::PutRolePolicy {
                         role: r.name.clone(),
-                        name: ROLE_POLICY_NAME.into(),
+                        name: r.policy_name.into(),
                         document: to_text(&r.policy),
                     });
                 }

@@ -64,6 +64,20 @@ pub struct Spec {
     pub provider_function: Option<String>,
     /// The provider's own stack, which every group policy denies.
     pub provider_stack: Option<String>,
+    /// Whose rights CloudFormation deploys the stack with.
+    pub deploy_with: DeployWith,
+    /// Boundary of the deployment role.
+    pub deployment_boundary: Option<String>,
+}
+
+/// Whose rights CloudFormation creates, updates and deletes the stage's resources with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployWith {
+    /// The resource's deployment role, which only CloudFormation can assume and only the groups
+    /// may pass (the default): the groups hold the CLI's own calls, not the resources' rights.
+    Role,
+    /// The caller's own rights: the groups hold everything CloudFormation does for the stage.
+    Caller,
 }
 
 /// What validation needs to know besides the properties.
@@ -79,6 +93,8 @@ pub struct Context<'a> {
     pub iam_path: &'a str,
     /// The boundary the provider enforces, if any.
     pub enforced_boundary: Option<&'a str>,
+    /// The boundary of deployment roles, if the provider has one.
+    pub deployment_boundary: Option<&'a str>,
     /// Which keys grants may use.
     pub allowed_keys: &'a arn::KeyAllowList,
     /// The provider's own account and region (for the default key allowance).
@@ -102,6 +118,7 @@ const TOP_KEYS: &[&str] = &[
     "Functions",
     "InvokeApis",
     "PublicFunctionUrls",
+    "DeployWith",
 ];
 impl Spec {
     /// Whether anything may be invoked through the invoke policy: a function marked `Invoke`, or
@@ -245,6 +262,16 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         "PublicFunctionUrls",
         &mut errors,
     );
+    let deploy_with = match optional_string(obj, "DeployWith", &mut errors).as_deref() {
+        None | Some("role") => DeployWith::Role,
+        Some("caller") => DeployWith::Caller,
+        Some(other) => {
+            errors.push(format!(
+                "DeployWith {other:?} must be role (CloudFormation deploys with the resource's deployment role) or caller (with the deployer's own rights)"
+            ));
+            DeployWith::Role
+        }
+    };
 
     if !errors.is_empty() {
         return Err(errors);
@@ -296,6 +323,8 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         public_function_urls,
         provider_function: ctx.guardrails.provider_function.clone(),
         provider_stack: ctx.guardrails.provider_stack.clone(),
+        deploy_with,
+        deployment_boundary: ctx.deployment_boundary.map(str::to_string),
     })
 }
 

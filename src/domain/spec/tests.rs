@@ -8,6 +8,10 @@ static GUARD: std::sync::LazyLock<Guardrails> = std::sync::LazyLock::new(|| Guar
     ..Guardrails::default()
 });
 
+/// The provider's deployment boundary in unit tests.
+pub const DEPLOYMENT_BOUNDARY: &str =
+    "arn:aws:iam::123456789012:policy/serverless-access-system/serverless-access-DeploymentBoundary-X";
+
 pub const STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-access/5b3e0c40";
 
@@ -27,6 +31,7 @@ fn parse_full(props: Value, boundary: Option<&str>, g: &Guardrails) -> Result<Sp
         stack: &stack,
         iam_path: "/serverless-access/",
         enforced_boundary: boundary,
+        deployment_boundary: Some(DEPLOYMENT_BOUNDARY),
         allowed_keys: &KeyAllowList::OwnAccountAndRegion,
         provider_account: "123456789012",
         provider_region: "us-east-1",

@@ -1,0 +1,234 @@
+//! The deployment role of one service and stage (`DeployWith: role`, the default): the role
+//! CloudFormation creates, updates and deletes the stage's resources with, so that the groups hold
+//! only the deployer's own calls.
+//!
+//! Only `cloudformation.amazonaws.com` may assume it, only the stage's deploying groups may pass it
+//! (and only to CloudFormation), and its policy is generated here from the validated names, never
+//! from a stack author's statements. Its boundary (the provider stack's `DeploymentBoundary`) caps
+//! it to the stage by its ownership tags.
+
+use super::group_policies::{
+    deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere, deny_provider,
+    execution_roles, no_resource_scoping_reads, resource_statements, Arns,
+    GENERATED_BUCKET_LIFECYCLE,
+};
+use super::policy::{document, Statement};
+use super::spec::Spec;
+use serde_json::{json, Value};
+
+/// The trust policy: CloudFormation only. Fixed here, never taken from input.
+pub fn deployment_trust_policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudformation.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// The deployment role's inline policy: what CloudFormation's handlers call for the stage's
+/// functions, their triggers and logs, the generated deployment bucket, reading the artifacts
+/// Lambda fetches with the caller's rights, passing the execution roles to Lambda, and the VPC and
+/// KMS checks Lambda makes with the caller's rights.
+pub fn deployment_policy(spec: &Spec) -> Value {
+    let x = Arns::new(spec);
+    let mut statements: Vec<Value> = deny_provider(spec).into_iter().collect();
+    statements.extend(deny_other_vpc_config(spec));
+    statements.push(deny_passing_the_deployment_role_elsewhere(&x));
+    statements.extend(resource_statements(spec, &x));
+    statements.push(no_resource_scoping_reads(&x));
+    // Lambda reads the code object with the caller's rights: the artifacts of this stage only.
+    let mut artifacts = vec![x.artifacts.clone()];
+    if spec.deployment_bucket.is_none() {
+        artifacts.push(x.shared_artifacts.clone());
+    }
+    statements.push(
+        Statement::allow(
+            "ReadArtifacts",
+            &["s3:GetObject", "s3:GetObjectVersion"],
+            artifacts,
+        )
+        .when(x.s3_only.clone())
+        .to_json(),
+    );
+    if spec.deployment_bucket.is_none() {
+        // Serverless v3's per-service bucket is the stack's own resource.
+        statements.push(
+            Statement::allow(
+                "GeneratedDeploymentBucket",
+                GENERATED_BUCKET_LIFECYCLE,
+                vec![x.bucket.clone()],
+            )
+            .when(x.s3_only.clone())
+            .to_json(),
+        );
+    }
+    statements.extend(execution_roles(&x));
+    if spec.functions.iter().any(|f| f.vpc.is_some()) {
+        // Lambda checks a VpcConfig's subnets and security groups with the caller's rights;
+        // EC2 authorises these Describe calls on "*" only. Limited to the stack's region.
+        statements.push(
+            Statement::allow(
+                "NoResourceScopingVpcChecks",
+                &[
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
+                vec!["*".into()],
+            )
+            .when(x.region_only.clone())
+            .to_json(),
+        );
+    }
+    document(statements)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::attributes;
+    use crate::domain::desired::Desired;
+    use crate::domain::names::DEPLOYMENT_POLICY_NAME;
+    use crate::domain::spec::tests::{full_props, parse_with, DEPLOYMENT_BOUNDARY, STACK};
+    use serde_json::{json, Value};
+
+    fn desired(over: Value) -> Desired {
+        let mut p = full_props();
+        for (k, v) in over.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        Desired::from_spec(&parse_with(p, None).unwrap(), STACK, "Access").unwrap()
+    }
+
+    fn actions(doc: &Value, effect: &str) -> Vec<String> {
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Effect"] == effect)
+            .flat_map(|s| match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                v => v
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn by_default_cloudformation_deploys_with_a_bounded_deployment_role_only_it_can_assume() {
+        let d = desired(json!({}));
+        let roles: Vec<_> = d.roles.iter().filter(|r| r.function.is_none()).collect();
+        let [role] = roles.as_slice() else {
+            panic!("one deployment role: {roles:?}")
+        };
+        assert_eq!(role.name, "orders-prod-us-east-1.deploy");
+        assert_eq!(
+            role.trust["Statement"][0]["Principal"],
+            json!({"Service": "cloudformation.amazonaws.com"})
+        );
+        assert_eq!(role.boundary.as_deref(), Some(DEPLOYMENT_BOUNDARY));
+        assert_eq!(role.policy_name, DEPLOYMENT_POLICY_NAME);
+        // The ownership tags the deployment boundary scopes the role by.
+        assert_eq!(role.tags["serverless-access:service"], "orders");
+        assert_eq!(role.tags["serverless-access:stage"], "prod");
+        let attrs = attributes::fixed(&d);
+        assert!(attrs.contains(&("DeploymentRoleArn".into(), role.arn.clone())));
+        assert!(attributes::per_function(&d)
+            .iter()
+            .all(|(k, _)| !k.contains("deploy")));
+        // The groups' one managed policy holds no resource-creation right: those are the role's.
+        let names: Vec<_> = d.policies.iter().map(|p| p.name.as_str()).collect();
+        assert!(!names.contains(&"orders-prod-us-east-1-deploy-functions"));
+        let deploy = &d.policies[0].document;
+        for a in [
+            "lambda:CreateFunction",
+            "lambda:AddPermission",
+            "logs:CreateLogGroup",
+            "events:PutRule",
+            "apigateway:POST",
+        ] {
+            assert!(!actions(deploy, "Allow").contains(&a.to_string()), "{a}");
+            assert!(
+                actions(&role.policy, "Allow").contains(&a.to_string()),
+                "{a}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_stack_write_of_the_groups_names_the_deployment_role() {
+        let d = desired(json!({}));
+        let role = d.roles.iter().find(|r| r.function.is_none()).unwrap();
+        let mut docs: Vec<&Value> = d.policies.iter().map(|p| &p.document).collect();
+        docs.extend(d.groups.iter().flat_map(|g| g.inline.values()));
+        let mut bound = 0;
+        for doc in docs {
+            for st in doc["Statement"].as_array().unwrap() {
+                let writes: Vec<_> = actions(&json!({"Statement": [st]}), "Allow")
+                    .into_iter()
+                    .filter(|a| {
+                        [
+                            "cloudformation:CreateStack",
+                            "cloudformation:UpdateStack",
+                            "cloudformation:CreateChangeSet",
+                            "cloudformation:DeleteStack",
+                        ]
+                        .contains(&a.as_str())
+                    })
+                    .collect();
+                if !writes.is_empty() {
+                    assert_eq!(
+                        st["Condition"]["StringEquals"]["cloudformation:RoleArn"],
+                        json!(role.arn),
+                        "{st}"
+                    );
+                    bound += writes.len();
+                }
+            }
+        }
+        assert_eq!(
+            bound, 4,
+            "UpdateStack, CreateChangeSet, CreateStack, DeleteStack"
+        );
+    }
+
+    #[test]
+    fn deploy_with_caller_makes_no_deployment_role_and_gives_the_groups_cloudformations_rights() {
+        let d = desired(json!({"DeployWith": "caller"}));
+        assert!(d.roles.iter().all(|r| r.function.is_some()));
+        assert!(attributes::fixed(&d)
+            .iter()
+            .all(|(k, _)| k != "DeploymentRoleArn"));
+        let names: Vec<_> = d.policies.iter().map(|p| p.name.as_str()).collect();
+        assert!(names.contains(&"orders-prod-us-east-1-deploy-functions"));
+        assert!(!d
+            .policies
+            .iter()
+            .any(|p| p.document.to_string().contains("RoleArn")));
+    }
+
+    #[test]
+    fn no_deploying_group_no_deployment_role() {
+        let d = desired(json!({"Groups": ["invoker"]}));
+        assert!(d.roles.iter().all(|r| r.function.is_some()));
+    }
+
+    #[test]
+    fn an_unknown_deploy_with_is_refused_naming_both_choices() {
+        let mut p = full_props();
+        p["DeployWith"] = json!("cdk");
+        let e = parse_with(p, None).unwrap_err();
+        assert!(
+            e.iter().any(|m| m.contains("DeployWith \"cdk\"")
+                && m.contains("role")
+                && m.contains("caller")),
+            "{e:?}"
+        );
+    }
+}
