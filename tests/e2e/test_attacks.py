@@ -248,3 +248,86 @@ def test_attack_a_same_named_bucket_of_another_account_is_out_of_reach(template,
             assert allowed(docs, "s3:PutObject", artifact, mine), (kind, bucket)
             for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
                 assert not allowed(docs, action, artifact, theirs), (kind, action, bucket)
+
+
+# The deployment role (DeployWith: role): whoever may pass it (the stage's groups) acts as it through
+# CloudFormation, so its boundary must hold it to its stage even under a policy allowing everything.
+ATTACKS_WITH_THE_DEPLOYMENT_ROLE = [
+    ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/x"),
+    ("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-api"),
+    ("iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1.deploy"),
+    ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x"),
+    ("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+    ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+    ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/serverless-access/billing/prod/0123456789abcdef/billing-prod-us-east-1-api"),
+    ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod2/0123456789abcdef/orders-prod2-us-east-1-api"),
+    ("lambda:UpdateFunctionCode", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:billing-prod-api"),
+    ("lambda:AddPermission", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod2-api"),
+    ("lambda:CreateFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:other"),
+    ("lambda:InvokeFunction", PROVIDER_FN_ARN),
+    ("lambda:UpdateFunctionCode", PROVIDER_FN_ARN),
+    ("logs:DeleteLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/billing-prod-api"),
+    ("logs:DeleteLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{PROVIDER_FUNCTION}"),
+    ("events:PutTargets", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/billing-prod-x"),
+    ("cloudformation:DeleteStack", PROVIDER_STACK_ARN),
+    ("s3:PutObject", "arn:aws:s3:::orders-prod-serverlessdeploymentbucket-abc/serverless/orders/prod/x.zip"),
+    ("s3:PutObject", "arn:aws:s3:::serverless-framework-deployments-us-east-1-abcd/serverless/billing/prod/x.zip"),
+    ("s3:PutBucketPolicy", "arn:aws:s3:::orders-data"),
+    ("dynamodb:DeleteTable", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders"),
+    ("kms:ScheduleKeyDeletion", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abc"),
+    ("organizations:LeaveOrganization", "*"),
+]
+
+
+@pytest.mark.parametrize("action,resource", ATTACKS_WITH_THE_DEPLOYMENT_ROLE)
+def test_the_deployment_boundary_holds_the_deployment_role_to_its_stage(template, action, resource):
+    everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+    ctx = dict(ROLE_TAGS, **{"iam:PassedToService": "lambda.amazonaws.com"})
+    assert evaluate(everything, Request(action, resource, ctx), [template.deployment_boundary_document()]) == DENY
+
+
+def test_positive_controls_the_deployment_boundary_lets_cloudformation_deploy_the_stage(template):
+    everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+    fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod-api"
+    for action, resource, ctx in [
+        ("lambda:CreateFunction", fn, {}),
+        ("lambda:AddPermission", f"{fn}:live", {}),
+        ("lambda:CreateEventSourceMapping", "*", {}),
+        ("lambda:PublishLayerVersion", f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:orders-prod-deps", {}),
+        ("logs:CreateLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-prod-api", {}),
+        ("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/orders-prod-x", {}),
+        ("apigateway:POST", f"arn:aws:apigateway:{REGION}::/restapis", {}),
+        ("s3:CreateBucket", "arn:aws:s3:::orders-prod-serverlessdeploymentbucket-abc", {}),
+        ("s3:PutBucketPolicy", "arn:aws:s3:::orders-prod-serverlessdeploymentbucket-abc", {}),
+        ("s3:GetObject", "arn:aws:s3:::serverless-framework-deployments-us-east-1-abcd/serverless/orders/prod/x.zip", {}),
+        ("ec2:DescribeSubnets", "*", {}),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-api",
+         {"iam:PassedToService": "lambda.amazonaws.com"}),
+    ]:
+        decision = evaluate(everything, Request(action, resource, dict(ROLE_TAGS, **ctx)), [template.deployment_boundary_document()])
+        assert decision == ALLOW, action
+    # Passing even the stage's own role to anything but Lambda is denied.
+    own = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-api"
+    ctx = dict(ROLE_TAGS, **{"iam:PassedToService": "ec2.amazonaws.com"})
+    assert evaluate(everything, Request("iam:PassRole", own, ctx), [template.deployment_boundary_document()]) == DENY
+
+
+def test_the_provider_gives_the_deployment_boundary_only_to_deployment_role_names(template):
+    role = template.provider_policies()
+    deployment = template.ref("DeploymentBoundary")
+    path = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef"
+    assert allowed(role, "iam:CreateRole", f"{path}/orders-prod-us-east-1.deploy", {"iam:PermissionsBoundary": deployment})
+    assert allowed(role, "iam:PutRolePolicy", f"{path}/orders-prod-us-east-1.deploy", {"iam:PermissionsBoundary": deployment})
+    # An execution role (a function's, trusted by Lambda) never gets the wider deployment boundary,
+    # and no role is created outside the path or without a boundary.
+    for name in ("orders-prod-us-east-1-api", "orders-prod-us-east-1-deploy", "orders-prod-us-east-1.deploy/x"):
+        assert not allowed(role, "iam:CreateRole", f"{path}/{name}", {"iam:PermissionsBoundary": deployment}), name
+    assert not allowed(role, "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/elsewhere/x.deploy", {"iam:PermissionsBoundary": deployment})
+    assert not allowed(role, "iam:CreateRole", f"{path}/orders-prod-us-east-1.deploy")
+    # Neither boundary can be edited by the provider.
+    for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
+        assert not allowed(role, action, deployment), action
+
+
+def test_the_deployment_boundary_fits_iams_managed_policy_limit(template):
+    assert len(json.dumps(template.deployment_boundary_document(), separators=(",", ":"))) <= 6144
