@@ -9,8 +9,8 @@
 
 use super::group_policies::{
     deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere, deny_provider,
-    execution_roles, no_resource_scoping_reads, resource_statements, Arns,
-    GENERATED_BUCKET_LIFECYCLE,
+    execution_roles, no_resource_scoping_reads, resource_statements, service_key_for_lambda,
+    vpc_checks, Arns, GENERATED_BUCKET_LIFECYCLE,
 };
 use super::policy::{document, Statement};
 use super::spec::Spec;
@@ -38,6 +38,7 @@ pub fn deployment_policy(spec: &Spec) -> Value {
     statements.extend(deny_other_vpc_config(spec));
     statements.push(deny_passing_the_deployment_role_elsewhere(&x));
     statements.extend(resource_statements(spec, &x));
+    statements.extend(service_key_for_lambda(spec));
     statements.push(no_resource_scoping_reads(&x));
     // Lambda reads the code object with the caller's rights: the artifacts of this stage only.
     let mut artifacts = vec![x.artifacts.clone()];
@@ -66,23 +67,7 @@ pub fn deployment_policy(spec: &Spec) -> Value {
         );
     }
     statements.extend(execution_roles(&x));
-    if spec.functions.iter().any(|f| f.vpc.is_some()) {
-        // Lambda checks a VpcConfig's subnets and security groups with the caller's rights;
-        // EC2 authorises these Describe calls on "*" only. Limited to the stack's region.
-        statements.push(
-            Statement::allow(
-                "NoResourceScopingVpcChecks",
-                &[
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
-                ],
-                vec!["*".into()],
-            )
-            .when(x.region_only.clone())
-            .to_json(),
-        );
-    }
+    statements.push(vpc_checks(&x));
     document(statements)
 }
 
@@ -142,10 +127,7 @@ mod tests {
         assert!(attributes::per_function(&d)
             .iter()
             .all(|(k, _)| !k.contains("deploy")));
-        // The groups' one managed policy holds no resource-creation right: those are the role's.
-        let names: Vec<_> = d.policies.iter().map(|p| p.name.as_str()).collect();
-        assert!(!names.contains(&"orders-prod-us-east-1-deploy-functions"));
-        let deploy = &d.policies[0].document;
+        // The groups' managed policies hold no resource-creation right: those are the role's.
         for a in [
             "lambda:CreateFunction",
             "lambda:AddPermission",
@@ -153,7 +135,13 @@ mod tests {
             "events:PutRule",
             "apigateway:POST",
         ] {
-            assert!(!actions(deploy, "Allow").contains(&a.to_string()), "{a}");
+            for p in &d.policies {
+                assert!(
+                    !actions(&p.document, "Allow").contains(&a.to_string()),
+                    "{a} in {}",
+                    p.name
+                );
+            }
             assert!(
                 actions(&role.policy, "Allow").contains(&a.to_string()),
                 "{a}"
@@ -205,8 +193,8 @@ mod tests {
         assert!(attributes::fixed(&d)
             .iter()
             .all(|(k, _)| k != "DeploymentRoleArn"));
-        let names: Vec<_> = d.policies.iter().map(|p| p.name.as_str()).collect();
-        assert!(names.contains(&"orders-prod-us-east-1-deploy-functions"));
+        let functions = &d.policies[1].document;
+        assert!(actions(functions, "Allow").contains(&"lambda:CreateFunction".to_string()));
         assert!(!d
             .policies
             .iter()

@@ -130,14 +130,13 @@ impl Desired {
         let mut groups = Vec::new();
         let mut deploy_arns = Vec::new();
         if spec.groups.iter().any(|g| g.deploys()) {
-            let mut deploy = vec![(n.deploy_policy_name(), deploy_policy(spec))];
-            if spec.deploy_with == DeployWith::Caller {
-                deploy.push((
+            for (name, document) in [
+                (n.deploy_policy_name(), deploy_policy(spec)),
+                (
                     n.deploy_functions_policy_name(),
                     deploy_functions_policy(spec),
-                ));
-            }
-            for (name, document) in deploy {
+                ),
+            ] {
                 let arn = n.policy_arn(&name);
                 deploy_arns.push(arn.clone());
                 policies.push(DesiredPolicy {

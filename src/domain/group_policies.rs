@@ -166,16 +166,14 @@ pub fn deny_other_vpc_config(spec: &Spec) -> Vec<Value> {
     out
 }
 
-/// The deploy managed policy: every group that deploys has it. The stack, the artifacts, and
-/// passing this resource's roles to Lambda; with `DeployWith: role` also passing the deployment
-/// role to CloudFormation, every stack write bound to it, and the direct function updates of
-/// `deploy function` and `rollback function`.
+/// The deploy managed policy: every group that deploys has it. The stack and the artifacts; with
+/// `DeployWith: role`, passing the deployment role to CloudFormation and every stack write bound
+/// to it; with `caller`, passing this resource's roles to Lambda and the function key.
 pub fn deploy_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
     let through_role = spec.deploy_with == DeployWith::Role;
     let mut statements: Vec<Value> = deny_provider(spec).into_iter().collect();
     if through_role {
-        statements.extend(deny_other_vpc_config(spec));
         statements
             .push(Statement::allow("StackReads", STACK_READS, vec![x.stack.clone()]).to_json());
         // Every stack write names the deployment role (`cloudformation:RoleArn`; a request without
@@ -202,20 +200,6 @@ pub fn deploy_policy(spec: &Spec) -> Value {
                 vec![x.deployment_role.clone()],
             )
             .when(json!({"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}))
-            .to_json(),
-        );
-        // `deploy function` and `rollback function` update a function without CloudFormation.
-        statements.push(
-            Statement::allow(
-                "DeployFunction",
-                &[
-                    "lambda:GetFunction",
-                    "lambda:GetFunctionConfiguration",
-                    "lambda:UpdateFunctionCode",
-                    "lambda:UpdateFunctionConfiguration",
-                ],
-                vec![x.functions.clone()],
-            )
             .to_json(),
         );
     } else {
@@ -254,14 +238,25 @@ pub fn deploy_policy(spec: &Spec) -> Value {
         .to_json(),
         Statement::allow(
             "Artifacts",
-            &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+            &[
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:DeleteObject",
+            ],
             vec![x.artifacts.clone()],
         )
         .when(x.s3_only.clone())
         .to_json(),
     ]);
     statements.extend(shared_bucket(spec, &x));
-    statements.extend(execution_roles(&x));
+    if !through_role {
+        // What else CloudFormation does with the deployer's rights (deploy-functions is full).
+        statements.extend(execution_roles(&x));
+        statements.extend(service_key_for_lambda(spec));
+        statements.push(no_resource_scoping_reads(&x));
+        statements.push(vpc_checks(&x));
+    }
     document(statements)
 }
 
@@ -317,18 +312,56 @@ pub(super) fn execution_roles(x: &Arns) -> Vec<Value> {
     ]
 }
 
-/// The deploy-functions managed policy: every group that deploys has it too. What CloudFormation
-/// does with the deployer's rights for the stage's functions and their triggers (a second policy:
-/// one would pass IAM's 6,144 characters).
+/// The deploy-functions managed policy: every group that deploys has it too (a second policy: one
+/// would pass IAM's 6,144 characters). With `DeployWith: role`, what `deploy function` and
+/// `rollback function` do without CloudFormation: update the stage's functions directly, pass
+/// them this resource's roles, use the function key. With `caller`, what CloudFormation does with
+/// the deployer's rights for the stage's functions and their triggers.
 pub fn deploy_functions_policy(spec: &Spec) -> Value {
     let x = Arns::new(spec);
-    document(
-        deny_provider(spec)
-            .into_iter()
-            .chain(deny_other_vpc_config(spec))
-            .chain(resource_statements(spec, &x))
-            .chain([no_resource_scoping_reads(&x)]),
+    let mut statements: Vec<Value> = deny_provider(spec).into_iter().collect();
+    statements.extend(deny_other_vpc_config(spec));
+    match spec.deploy_with {
+        DeployWith::Role => {
+            statements.push(
+                Statement::allow(
+                    "DeployFunction",
+                    &[
+                        "lambda:GetFunction",
+                        "lambda:GetFunctionConfiguration",
+                        "lambda:UpdateFunctionCode",
+                        "lambda:UpdateFunctionConfiguration",
+                    ],
+                    vec![x.functions.clone()],
+                )
+                .to_json(),
+            );
+            statements.extend(execution_roles(&x));
+            // `deploy function` sends the function's KMSKeyArn and VpcConfig with its configuration.
+            statements.extend(service_key_for_lambda(spec));
+            statements.push(vpc_checks(&x));
+        }
+        DeployWith::Caller => statements.extend(resource_statements(spec, &x)),
+    }
+    document(statements)
+}
+
+/// Lambda checks a VpcConfig's subnets and security groups with the caller's rights, and the
+/// function handler waits for a deleted function's network interfaces; EC2 authorises these
+/// Describe calls on "*" only. Limited to the stack's region.
+pub(super) fn vpc_checks(x: &Arns) -> Value {
+    Statement::allow(
+        "NoResourceScopingVpcChecks",
+        &[
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeVpcs",
+            "ec2:DescribeNetworkInterfaces",
+        ],
+        vec!["*".into()],
     )
+    .when(x.region_only.clone())
+    .to_json()
 }
 
 /// What CloudFormation needs for the stage's functions and their triggers: in the deploy-functions
@@ -366,6 +399,16 @@ pub(super) fn resource_statements(spec: &Spec, x: &Arns) -> Vec<Value> {
                 "lambda:GetFunctionEventInvokeConfig",
                 "lambda:DeleteFunctionUrlConfig",
                 "lambda:GetFunctionUrlConfig",
+                // The function handler reads and keeps these settings (AWS::Lambda::Function's
+                // and ::Version's handler permissions); provisioned concurrency of versions and aliases.
+                "lambda:GetFunctionCodeSigningConfig",
+                "lambda:GetFunctionRecursionConfig",
+                "lambda:PutFunctionRecursionConfig",
+                "lambda:GetRuntimeManagementConfig",
+                "lambda:PutRuntimeManagementConfig",
+                "lambda:GetProvisionedConcurrencyConfig",
+                "lambda:PutProvisionedConcurrencyConfig",
+                "lambda:DeleteProvisionedConcurrencyConfig",
             ],
             vec![x.functions.clone()],
         )
@@ -393,6 +436,17 @@ pub(super) fn resource_statements(spec: &Spec, x: &Arns) -> Vec<Value> {
         )
         .when(json!({"ArnLike": {"lambda:FunctionArn": x.functions}}))
         .to_json(),
+        // CloudFormation tags the mappings it creates (its stack tags); tags grant nothing here.
+        Statement::allow(
+            "EventSourceMappingTags",
+            &[
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+            ],
+            vec![format!("arn:{p}:lambda:{r}:{a}:event-source-mapping:*")],
+        )
+        .to_json(),
         Statement::allow(
             "EventSourceMappingCreate",
             &["lambda:CreateEventSourceMapping"],
@@ -411,6 +465,15 @@ pub(super) fn resource_statements(spec: &Spec, x: &Arns) -> Vec<Value> {
             vec![format!("arn:{p}:lambda:{r}:{a}:layer:{s}-*")],
         )
         .to_json(),
+        // CreateFunction with Layers needs GetLayerVersion of each, and functions use layers of
+        // other accounts (AWS's Lambda Insights, vendors' extensions): reading any layer version of
+        // the region.
+        Statement::allow(
+            "LayerVersionReads",
+            &["lambda:GetLayerVersion"],
+            vec![format!("arn:{p}:lambda:{r}:*:layer:*:*")],
+        )
+        .to_json(),
         Statement::allow(
             "LogGroups",
             &[
@@ -423,6 +486,8 @@ pub(super) fn resource_statements(spec: &Spec, x: &Arns) -> Vec<Value> {
                 "logs:ListTagsForResource",
                 "logs:TagLogGroup",
                 "logs:ListTagsLogGroup",
+                "logs:GetDataProtectionPolicy",
+                "logs:DescribeIndexPolicies",
             ],
             vec![x.log_groups.clone()],
         )
@@ -484,6 +549,43 @@ pub(super) fn resource_statements(spec: &Spec, x: &Arns) -> Vec<Value> {
     .collect()
 }
 
+/// With a `KmsKeyArn`: what Lambda does with the caller's rights when a function's environment is
+/// encrypted with that key (`kmsKeyArn` in serverless.yml; Lambda Developer Guide, "Securing
+/// environment variables": `kms:CreateGrant` and `kms:Encrypt` to configure it, `kms:Decrypt` to
+/// read it back; AWS::Lambda::Function's handler permissions add `GenerateDataKey` and
+/// `DescribeKey`). Only through Lambda (`kms:ViaService`), grants only for Lambda's own use
+/// (`kms:GrantIsForAWSResource`); the function's roles get their own grants from the provider.
+pub(super) fn service_key_for_lambda(spec: &Spec) -> Vec<Value> {
+    let Some(key) = &spec.kms_key else {
+        return vec![];
+    };
+    let via_lambda = format!("lambda.{}.amazonaws.com", spec.naming.region);
+    vec![
+        Statement::allow(
+            "ServiceKeyThroughLambda",
+            &[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:GenerateDataKey",
+                "kms:DescribeKey",
+            ],
+            vec![key.arn.clone()],
+        )
+        .when(json!({"StringEquals": {"kms:ViaService": via_lambda}}))
+        .to_json(),
+        Statement::allow(
+            "ServiceKeyGrantsForLambda",
+            &["kms:CreateGrant"],
+            vec![key.arn.clone()],
+        )
+        .when(json!({
+            "StringEquals": {"kms:ViaService": via_lambda},
+            "Bool": {"kms:GrantIsForAWSResource": "true"}
+        }))
+        .to_json(),
+    ]
+}
+
 /// Reads AWS authorises on `"*"` only (Service Authorization Reference) that CloudFormation's
 /// handlers make: listing event source mappings and log groups. Limited to the stack's region.
 pub(super) fn no_resource_scoping_reads(x: &Arns) -> Value {
@@ -540,7 +642,12 @@ fn shared_bucket(spec: &Spec, x: &Arns) -> Vec<Value> {
         .to_json(),
         Statement::allow(
             "SharedBucketArtifacts",
-            &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+            &[
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:DeleteObject",
+            ],
             vec![x.shared_artifacts.clone()],
         )
         .when(x.s3_only.clone())
@@ -644,6 +751,7 @@ pub(super) const GENERATED_BUCKET_LIFECYCLE: &[&str] = &[
     "s3:PutBucketPublicAccessBlock",
     "s3:GetBucketOwnershipControls",
     "s3:PutBucketOwnershipControls",
+    "s3:GetBucketAcl",
 ];
 
 /// The operate inline policy: interactive rights of developer and admin.

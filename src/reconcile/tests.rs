@@ -159,8 +159,8 @@ async fn transient_failures_are_retried_and_the_work_completes() {
         log.iter()
             .filter(|l| l.starts_with("create policy"))
             .count(),
-        3,
-        "two throttled attempts, then the deploy policy once"
+        4,
+        "two throttled attempts, then each of the two deploy policies once"
     );
     assert_eq!(grants.grants().len(), 1);
 }

@@ -34,7 +34,7 @@ def test_create_makes_scoped_groups_roles_and_grants(cfn, iam, kms, key_arn):
     snap = iam_snapshot(iam)
     assert sorted(snap["groups"]) == ["orders-prod-us-east-1-admin", "orders-prod-us-east-1-ci", "orders-prod-us-east-1-developer"]
     assert sorted(snap["roles"]) == ["orders-prod-us-east-1-api", "orders-prod-us-east-1-worker"]
-    assert sorted(snap["policies"]) == ["orders-prod-us-east-1-deploy"]
+    assert sorted(snap["policies"]) == ["orders-prod-us-east-1-deploy", "orders-prod-us-east-1-deploy-functions"]
     # The deployment role: CloudFormation only, under the deployment boundary, tagged with its stage.
     (name, deployer), = snap["deployment_roles"].items()
     assert name == "orders-prod-us-east-1.deploy"
@@ -234,7 +234,7 @@ def test_update_repairs_a_managed_policy_someone_attached_to_a_group(cfn, iam, k
     iam.attach_group_policy(GroupName="orders-prod-us-east-1-developer", PolicyArn=foreign_policy(iam))
     assert cfn.update(a["PhysicalResourceId"], props, props)["Status"] == "SUCCESS"
     attached = iam.list_attached_group_policies(GroupName="orders-prod-us-east-1-developer")["AttachedPolicies"]
-    assert sorted(p["PolicyName"] for p in attached) == ["orders-prod-us-east-1-deploy"]
+    assert sorted(p["PolicyName"] for p in attached) == ["orders-prod-us-east-1-deploy", "orders-prod-us-east-1-deploy-functions"]
 
 
 def test_attack_2_a_claim_nesting_with_a_live_one_is_refused_in_either_order(cfn, iam):

@@ -182,7 +182,7 @@ def test_invoke_marks_and_scoped_vpc_through_create_update_and_delete(cfn, iam, 
     assert sorted(snap["groups"]) == [GROUP.format(k) for k in ("admin", "ci", "developer")]
     sids = [st["Sid"] for st in deployment_role_docs(snap)[0]["Statement"]]
     assert not [s for s in sids if s.startswith("DenyOther")], "no scoped function left, no VPC Deny"
-    sids = [st["Sid"] for st in snap["policies"]["orders-dev-us-east-1-deploy"]["document"]["Statement"]]
+    sids = [st["Sid"] for st in snap["policies"]["orders-dev-us-east-1-deploy-functions"]["document"]["Statement"]]
     assert not [s for s in sids if s.startswith("DenyOther")], "no scoped function left, no VPC Deny"
 
     assert cfn.delete(a["PhysicalResourceId"], removed)["Status"] == "SUCCESS"

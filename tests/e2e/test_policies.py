@@ -55,6 +55,8 @@ def generated(cfn, iam, key_arn):
     assert cfn.create(broad(key_arn, ServiceName="shipping", DeployWith="caller"), logical_id="Access3")["Status"] == "SUCCESS"
     docs = documents(iam)
     assert any(name.endswith(".deploy deployment") for name in docs) and "policy shipping-dev-us-east-1-deploy-functions" in docs
+    allows = [st for st in docs["policy orders-dev-us-east-1-deploy-functions"]["Statement"] if st["Effect"] == "Allow"]
+    assert allows and "lambda:CreateFunction" not in str(allows)
     return docs
 
 
@@ -110,6 +112,7 @@ EXPLAINED_PERMISSION_WRITERS = {
     "iam:PassRole": "this resource's own execution roles only, to lambda.amazonaws.com only; its deployment role to cloudformation.amazonaws.com only",
     "lambda:AddPermission": "the stage's functions only (invoke permissions for its event sources)",
     "lambda:RemovePermission": "the stage's functions only",
+    "kms:CreateGrant": "the resource's own KmsKeyArn, through Lambda only (kms:ViaService), for Lambda's own use only (kms:GrantIsForAWSResource)",
     "apigateway:UpdateRestApiPolicy": "REST APIs of the stack's region (API ids are random)",
     "s3:PutBucketPolicy": "the deployment role (or admin, DeployWith caller), the stage's own generated deployment bucket, its region only",
     "s3:DeleteBucketPolicy": "the deployment role (or admin, DeployWith caller), the stage's own generated deployment bucket, its region only",

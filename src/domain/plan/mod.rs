@@ -65,11 +65,7 @@ mod tests {
         let (apply, delete) = plan_iam(&d, &Observed::default());
         assert!(delete.is_empty());
         assert_eq!(apply.len(), 2);
-        assert_eq!(
-            apply[0].len(),
-            1,
-            "the deploy policy (the deployment role holds the rest)"
-        );
+        assert_eq!(apply[0].len(), 2, "the two deploy policies");
         for policy in &apply[0] {
             assert!(matches!(
                 policy[0],
