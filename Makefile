@@ -13,7 +13,7 @@ ARCH ?= x86_64
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup build test unit e2e lint sam-build demo invoke invoke-stop bench deploy catalog clean
+.PHONY: setup build deployer test unit e2e lint sam-build demo invoke invoke-stop bench deploy catalog clean
 
 ## setup: install what a fresh machine lacks (moto[server], cfn-lint, checkov, parliament, policy_sentry, cargo-lambda, SAM CLI)
 setup: $(VENV)/.installed $(SAM_VENV)/.installed
@@ -41,12 +41,19 @@ lint: setup
 	BC_SKIP_MAPPING=TRUE $(VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml --region us-east-1
 
+## deployer: the real deployer the e2e suite runs (osls and serverless-localstack, from the Node registry)
+deployer: tests/deployer/node_modules/.installed
+
+tests/deployer/node_modules/.installed: tests/deployer/package.json tests/deployer/package-lock.json
+	cd tests/deployer && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
 ## unit: the pure core's tests
 unit:
 	cargo test --locked
 
 ## e2e: the release binary under the Runtime API emulator against moto
-e2e: setup build
+e2e: setup build deployer
 	SERVERLESS_ACCESS_BIN=$(BIN) $(VENV)/bin/pytest -q tests/e2e
 
 ## sam-build: proves the deploy path builds (x86_64: no aarch64 toolchain here)
