@@ -35,6 +35,10 @@ def state(moto, key):
     for name, r in snap["roles"].items():
         actions = sorted({a for st in r["inline"]["execution"]["Statement"] for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])})
         print(f"role   {name}  boundary={r['boundary']}  actions={actions}")
+    for name, r in snap["deployment_roles"].items():
+        trusted = r["trust"]["Statement"][0]["Principal"]["Service"]
+        statements = len(r["inline"]["deployment"]["Statement"])
+        print(f"role   {name}  (deployment role: trusted by {trusted}, {statements} statements)  boundary={r['boundary']}")
     for g in our_grants(kms, key):
         print(f"grant  {g['Name']}  grantee={g['GranteePrincipal'].split('/')[-1]}  ops={g['Operations']}")
 
