@@ -9,11 +9,13 @@
 
 use super::group_policies::{
     deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere, deny_provider,
-    execution_roles, no_resource_scoping_reads, resource_statements, service_key_for_lambda,
-    vpc_checks, Arns, GENERATED_BUCKET_LIFECYCLE,
+    execution_roles, Arns, GENERATED_BUCKET_LIFECYCLE,
 };
 use super::policy::{document, Statement};
 use super::spec::Spec;
+use super::stack_rights::{
+    no_resource_scoping_reads, resource_statements, service_key_for_lambda, vpc_checks,
+};
 use serde_json::{json, Value};
 
 /// The trust policy: CloudFormation only. Fixed here, never taken from input.

@@ -20,4 +20,5 @@ pub mod plan;
 pub mod policy;
 pub mod role_policies;
 pub mod spec;
+pub mod stack_rights;
 pub mod statements;
