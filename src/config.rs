@@ -27,7 +27,7 @@
 //!   and `make demo` only).
 
 use crate::domain::arn::{self, KeyAllowList};
-use crate::domain::guardrails::Guardrails;
+use crate::domain::provider_guards::Guardrails;
 use crate::error::{Error, Result};
 
 /// The default IAM path.

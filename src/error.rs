@@ -4,7 +4,17 @@
 //! entity from invalid input without looking at strings; validation problems are collected so that
 //! one answer to CloudFormation lists all of them.
 
+use crate::domain::problem::Problem;
 use std::fmt;
+
+/// The problems' sentences, as one.
+fn told(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::message)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// How an AWS call failed, as far as the provider's decisions are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +81,8 @@ impl fmt::Display for AwsErrorKind {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The resource properties are invalid; every problem found, in order.
-    #[error("invalid properties: {}", .0.join("; "))]
-    Validation(Vec<String>),
+    #[error("invalid properties: {}", told(.0))]
+    Validation(Vec<Problem>),
 
     /// The request itself may not be acted on (foreign account, wrong type, untrusted ResponseURL, ...).
     #[error("request refused: {0}")]

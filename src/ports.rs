@@ -2,7 +2,8 @@
 //! live in [`crate::adapters`]; tests drive the real ones against a local AWS.
 
 use crate::domain::change::{GrantChange, IamChange};
-use crate::domain::guardrails::{Claim, KeyState};
+use crate::domain::claims::Claim;
+use crate::domain::kms_key::KeyState;
 use crate::domain::observed::{Observed, ObservedGrant};
 use crate::error::Result;
 use std::future::Future;

@@ -2,7 +2,7 @@
 
 use super::aws_error::from_sdk;
 use crate::domain::change::GrantChange;
-use crate::domain::guardrails::KeyState;
+use crate::domain::kms_key::KeyState;
 use crate::domain::observed::ObservedGrant;
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::ports::GrantPort;

@@ -1,6 +1,7 @@
 //! Answers to CloudFormation: at most 4096 bytes whatever the input, `Reason` whenever FAILED,
 //! a non-empty PhysicalResourceId of at most 1 KB, ids echoed verbatim, `Data` a flat string map.
 
+use crate::domain::problem::Problem;
 use serde_json::{Map, Value};
 
 /// CloudFormation's limit on the whole answer.
@@ -178,12 +179,13 @@ pub fn body(echo: Echo<'_>, answer: &Answer) -> String {
 }
 
 /// The Reason for invalid properties: every problem, counted.
-pub fn validation_reason(problems: &[String]) -> String {
+pub fn validation_reason(problems: &[Problem]) -> String {
+    let told: Vec<&str> = problems.iter().map(Problem::message).collect();
     format!(
         "invalid properties ({} problem{}): {}",
         problems.len(),
         if problems.len() == 1 { "" } else { "s" },
-        problems.join("; ")
+        told.join("; ")
     )
 }
 

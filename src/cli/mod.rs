@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::domain::arn::{parse_stack_id, StackRef};
 use crate::domain::change::Change;
 use crate::domain::desired::Desired;
-use crate::domain::spec;
+use crate::domain::properties;
 use crate::pacing::Pacer;
 use crate::reconcile::{Engine, Progress};
 use render::{create_json, create_text, document_of, indent, pretty, sign};
@@ -161,7 +161,7 @@ struct Ctx {
 }
 
 fn desired(ctx: &Ctx, props: &Value) -> Result<Desired, String> {
-    let sctx = spec::Context {
+    let sctx = properties::Context {
         stack_id: &ctx.stack_id,
         logical_id: &ctx.logical_id,
         stack: &ctx.stack,
@@ -173,7 +173,7 @@ fn desired(ctx: &Ctx, props: &Value) -> Result<Desired, String> {
         provider_region: &ctx.region,
         guardrails: &ctx.settings.guardrails,
     };
-    let spec = spec::parse(props, &sctx).map_err(|p| validation_reason(&p))?;
+    let spec = properties::parse(props, &sctx).map_err(|p| validation_reason(&p))?;
     Desired::from_spec(&spec, &ctx.stack_id, &ctx.logical_id).map_err(|p| validation_reason(&p))
 }
 

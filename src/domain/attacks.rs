@@ -4,20 +4,16 @@
 //! functions need, which must stay accepted (an over-tight validator is a defect too).
 //! The generated documents are evaluated request by request in `tests/e2e/test_attacks.py`.
 
-use super::guardrails::Guardrails;
-use super::spec::tests::{full_props, parse_with_guardrails};
+use super::fixtures::{full_props, guard, parse_with_guardrails};
+use super::problem::{Problem, ProblemKind};
+use super::provider_guards::Guardrails;
 use serde_json::{json, Value};
 
-fn guard() -> Guardrails {
-    Guardrails {
-        provider_function: Some("serverless-access-ProviderFunction-AbC123".into()),
-        provider_stack: Some("serverless-access".into()),
-        ..Guardrails::default()
-    }
-}
+/// Where the statement under attack sits.
+const AT: &str = "Functions[1].Statements[0]";
 
 /// The problems found when function `worker` (service orders, stage prod) asks for `statement`.
-fn refusal(statement: Value, g: &Guardrails) -> Vec<String> {
+fn refusal(statement: Value, g: &Guardrails) -> Vec<Problem> {
     let mut p = full_props();
     p["Functions"][1]["Statements"] = json!([statement]);
     match parse_with_guardrails(p, g) {
@@ -31,11 +27,11 @@ fn allow(action: &str, resource: &str) -> Value {
 }
 
 #[track_caller]
-fn assert_refused(statement: Value, needle: &str) {
+fn assert_refused(statement: Value, kind: ProblemKind) {
     let e = refusal(statement.clone(), &guard());
     assert!(
-        e.iter().any(|m| m.contains(needle)),
-        "{statement} was not refused with {needle:?}: {e:?}"
+        e.iter().any(|p| p.kind == kind && p.at.starts_with(AT)),
+        "{statement} was not refused as {kind:?} at {AT}: {e:?}"
     );
 }
 
@@ -51,19 +47,22 @@ fn attack_1_claiming_the_providers_own_names_is_refused() {
     p["ServiceName"] = json!("serverless");
     p["Stage"] = json!("access");
     let e = parse_with_guardrails(p, &guard()).unwrap_err();
-    assert!(e.iter().any(|m| m.contains("own function")), "{e:?}");
-    assert!(e.iter().any(|m| m.contains("own stack")), "{e:?}");
+    let at_provider: Vec<_> = e
+        .iter()
+        .filter(|p| p.kind == ProblemKind::ReachesProvider && p.at == "ServiceName")
+        .collect();
+    assert_eq!(at_provider.len(), 2, "its function and its stack: {e:?}");
 }
 
 #[test]
 fn attack_3_assuming_other_roles_is_refused() {
     assert_refused(
         allow("sts:AssumeRole", "arn:aws:iam::123456789012:role/admin"),
-        "act as another principal",
+        ProblemKind::SensitiveAction,
     );
     assert_refused(
         allow("sts:AssumeRole", "arn:aws:iam::210987654321:role/x"),
-        "act as another principal",
+        ProblemKind::SensitiveAction,
     );
 }
 
@@ -78,7 +77,7 @@ fn attack_3_changing_code_of_functions_outside_the_stage_is_refused() {
                 action,
                 "arn:aws:lambda:us-east-1:123456789012:function:billing-prod-api",
             ),
-            "only its own stage's functions",
+            ProblemKind::OutsideStage,
         );
         // A stage that starts like this one's is another stage.
         assert_refused(
@@ -86,7 +85,7 @@ fn attack_3_changing_code_of_functions_outside_the_stage_is_refused() {
                 action,
                 "arn:aws:lambda:us-east-1:123456789012:function:orders-prod2-api",
             ),
-            "only its own stage's functions",
+            ProblemKind::OutsideStage,
         );
     }
     assert_refused(
@@ -94,7 +93,7 @@ fn attack_3_changing_code_of_functions_outside_the_stage_is_refused() {
             "lambda:PublishLayerVersion",
             "arn:aws:lambda:us-east-1:123456789012:layer:shared-deps",
         ),
-        "only its own stage's functions",
+        ProblemKind::OutsideStage,
     );
     assert_accepted(allow(
         "lambda:UpdateFunctionConfiguration",
@@ -109,7 +108,10 @@ fn attack_3_any_lambda_action_on_the_providers_own_function_is_refused() {
         "arn:aws:lambda:us-east-1:123456789012:function:serverless-access-*",
         "arn:aws:lambda:us-east-1:123456789012:function:serverless-*:*",
     ] {
-        assert_refused(allow("lambda:InvokeFunction", r), "can reach the provider");
+        assert_refused(
+            allow("lambda:InvokeFunction", r),
+            ProblemKind::ReachesProvider,
+        );
     }
     // Invoking another service's function stays allowed.
     assert_accepted(allow(
@@ -150,7 +152,7 @@ fn attack_3_running_commands_builds_tasks_and_stacks_elsewhere_is_refused() {
             "arn:aws:cloudformation:us-east-1:123456789012:stack/x/*",
         ),
     ] {
-        assert_refused(allow(a, r), "act as another principal");
+        assert_refused(allow(a, r), ProblemKind::SensitiveAction);
     }
 }
 
@@ -173,7 +175,7 @@ fn attack_4_wildcards_as_wide_as_star_are_refused() {
         ),
         ("sqs:SendMessage", "arn:aws:sqs:us-east-1:*:orders"),
     ] {
-        assert_refused(allow(a, r), "as wide as");
+        assert_refused(allow(a, r), ProblemKind::TooWide);
     }
 }
 
@@ -183,7 +185,7 @@ fn attack_4_resources_of_another_account_are_refused_unless_allowed() {
         "sqs:SendMessage",
         "arn:aws:sqs:us-east-1:210987654321:orders",
     );
-    assert_refused(st.clone(), "account 210987654321");
+    assert_refused(st.clone(), ProblemKind::NotAllowedHere);
     let g = Guardrails {
         resource_accounts: vec!["210987654321".into()],
         ..guard()
@@ -216,10 +218,10 @@ fn attack_5_resource_policy_and_grant_writers_are_refused() {
             "arn:aws:sqs:us-east-1:123456789012:orders",
         ),
     ] {
-        assert_refused(allow(a, r), "writes permissions");
+        assert_refused(allow(a, r), ProblemKind::SensitiveAction);
     }
     for a in ["events:PutPermission", "logs:PutResourcePolicy"] {
-        assert_refused(allow(a, "*"), "writes permissions");
+        assert_refused(allow(a, "*"), ProblemKind::SensitiveAction);
     }
 }
 
@@ -243,7 +245,7 @@ fn attack_5_billing_identity_and_support_services_are_refused_even_when_named_by
     ] {
         let e = refusal(allow(a, "*"), &g);
         assert!(
-            e.iter().any(|m| m.contains("administers identities")),
+            e.iter().any(|p| p.kind == ProblemKind::SensitiveAction),
             "{a}: {e:?}"
         );
     }
@@ -257,21 +259,21 @@ fn attack_5_account_wide_switches_are_refused() {
         "ec2:ModifyEbsDefaultKmsKeyId",
         "guardduty:DisassociateFromAdministratorAccount",
     ] {
-        assert_refused(allow(a, "*"), "account-wide setting");
+        assert_refused(allow(a, "*"), ProblemKind::SensitiveAction);
     }
     assert_refused(
         allow(
             "cloudtrail:StopLogging",
             "arn:aws:cloudtrail:us-east-1:123456789012:trail/org",
         ),
-        "account-wide setting",
+        ProblemKind::SensitiveAction,
     );
 }
 
 #[test]
 fn attack_5_an_action_on_star_needs_to_be_on_the_list_not_merely_unscoped() {
     // Unscoped in the catalog, but not on the provider's list: refused.
-    assert_refused(allow("ec2:DescribeInstances", "*"), "Resource \"*\"");
+    assert_refused(allow("ec2:DescribeInstances", "*"), ProblemKind::TooWide);
     assert_accepted(allow("xray:PutTraceSegments", "*"));
     let g = Guardrails {
         allowed_actions: ["ec2:describeinstances".to_string()].into(),
@@ -292,7 +294,7 @@ fn a_provider_may_allow_a_named_sensitive_action() {
     };
     assert!(refusal(st.clone(), &guard())
         .iter()
-        .any(|m| m.contains("AllowedSensitiveActions")));
+        .any(|p| p.kind == ProblemKind::SensitiveAction));
     assert!(refusal(st, &g).is_empty());
 }
 
@@ -305,13 +307,23 @@ fn attack_8_self_chosen_tags_outside_the_providers_allowlist_are_refused() {
     let mut p = full_props();
     p["Tags"] = json!({"access-level": "admin"});
     let e = parse_with_guardrails(p, &g).unwrap_err();
-    assert!(e[0].contains("AllowedTagKeys"), "{e:?}");
+    assert_eq!(
+        (e[0].kind, e[0].at.as_str()),
+        (ProblemKind::NotAllowedHere, "Tags.access-level"),
+        "{e:?}"
+    );
     let mut p = full_props();
     p["Tags"] = json!({"Serverless-Access:stage": "prod"});
-    assert!(parse_with_guardrails(p, &guard()).unwrap_err()[0].contains("reserved"));
+    assert_eq!(
+        parse_with_guardrails(p, &guard()).unwrap_err()[0].kind,
+        ProblemKind::Reserved
+    );
     let mut p = full_props();
     p["Tags"] = json!({"Team": "a", "team": "b"});
-    assert!(parse_with_guardrails(p, &guard()).unwrap_err()[0].contains("ignore case"));
+    assert_eq!(
+        parse_with_guardrails(p, &guard()).unwrap_err()[0].kind,
+        ProblemKind::Duplicate
+    );
 }
 
 #[test]
@@ -347,7 +359,7 @@ fn attack_reaching_the_provider_in_another_region_or_through_a_qualifier_or_its_
         ("cloudformation:DescribeStacks", "arn:aws:cloudformation:us-east-1:123456789012:stack/serverless-access/*"),
         ("cloudformation:DescribeStacks", "arn:aws:cloudformation:eu-west-1:123456789012:stack/serverless-*/*"),
     ] {
-        assert_refused(allow(a, r), "can reach");
+        assert_refused(allow(a, r), ProblemKind::ReachesProvider);
     }
 }
 
@@ -367,14 +379,14 @@ fn attack_wildcards_inside_the_resource_type_and_policy_variables_are_refused() 
             "arn:aws:dynamodb:us-east-1:123456789012:table?*",
         ),
     ] {
-        assert_refused(allow(a, r), "as wide as");
+        assert_refused(allow(a, r), ProblemKind::TooWide);
     }
     assert_refused(
         allow(
             "secretsmanager:GetSecretValue",
             "arn:aws:secretsmanager:us-east-1:123456789012:secret:${aws:UserAgent}",
         ),
-        "policy variable",
+        ProblemKind::TooWide,
     );
 }
 
@@ -386,7 +398,10 @@ fn attack_writing_another_stages_deployment_artifacts_is_refused() {
         "arn:aws:s3:::billing-*/*",
     ] {
         let e = refusal(allow("s3:PutObject", r), &guard());
-        assert!(e.iter().any(|m| m.contains("deployment")), "{r}: {e:?}");
+        assert!(
+            e.iter().any(|p| p.kind == ProblemKind::OutsideStage),
+            "{r}: {e:?}"
+        );
     }
     assert_accepted(allow("s3:PutObject", "arn:aws:s3:::orders-data/incoming/*"));
 }
@@ -398,14 +413,14 @@ fn attack_replacing_a_state_machine_definition_or_deploying_code_elsewhere_is_re
             "states:UpdateStateMachine",
             "arn:aws:states:us-east-1:123456789012:stateMachine:billing-prod-x",
         ),
-        "act as another principal",
+        ProblemKind::SensitiveAction,
     );
     assert_refused(
         allow(
             "codedeploy:CreateDeployment",
             "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:app/group",
         ),
-        "act as another principal",
+        ProblemKind::SensitiveAction,
     );
 }
 

@@ -1,15 +1,12 @@
 //! Validated spec → the IAM and KMS state the resource should have.
 
-use super::deployment_role::{deployment_policy, deployment_trust_policy};
-use super::group_policies::{
-    admin_policy, deploy_functions_policy, deploy_policy, operate_policy, ADMIN_POLICY_NAME,
-    OPERATE_POLICY_NAME,
-};
-use super::invoke_policy::invoke_policy;
-use super::names::{self, GroupKind, Naming};
-use super::policy::{self, iam_size};
-use super::role_policies::{execution_policy, trust_policy};
-use super::spec::{DeployWith, Spec, OWNER_TAG_PREFIX};
+use super::names::{self, Naming};
+use super::policies::document::{self as policy, iam_size};
+use super::policies::execution_role::{execution_policy, trust_policy};
+use super::policies::{self, deployment_role::deployment_trust_policy, StageScope};
+use super::principals::{GroupKind, ManagedDocument};
+use super::problem::{field, Problem, ProblemKind, Problems};
+use super::properties::{Spec, OWNER_TAG_PREFIX};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -123,71 +120,66 @@ impl Desired {
     }
 
     /// Builds the desired state and checks IAM's size limits on it.
-    pub fn from_spec(spec: &Spec, stack_id: &str, logical_id: &str) -> Result<Self, Vec<String>> {
+    pub fn from_spec(spec: &Spec, stack_id: &str, logical_id: &str) -> Result<Self, Vec<Problem>> {
         let n = &spec.naming;
-        let mut errors = Vec::new();
+        let scope = StageScope::new(spec);
+        let mut errors = Problems::default();
         let mut policies = Vec::new();
-        let mut groups = Vec::new();
-        let mut deploy_arns = Vec::new();
-        if spec.groups.iter().any(|g| g.deploys()) {
-            for (name, document) in [
-                (n.deploy_policy_name(), deploy_policy(spec)),
-                (
-                    n.deploy_functions_policy_name(),
-                    deploy_functions_policy(spec),
-                ),
-            ] {
-                let arn = n.policy_arn(&name);
-                deploy_arns.push(arn.clone());
-                policies.push(DesiredPolicy {
-                    name,
-                    arn,
-                    document,
-                });
-            }
-        }
-        let invoke_arn = invoke_policy(spec).map(|document| {
-            let name = n.invoke_policy_name();
+        let mut arns: BTreeMap<ManagedDocument, String> = BTreeMap::new();
+        for doc in ManagedDocument::ALL {
+            let Some(document) = policies::managed(&scope, doc) else {
+                continue;
+            };
+            let name = n.managed_policy_name(doc);
             let arn = n.policy_arn(&name);
+            let size = iam_size(&document);
+            if size > policy::MANAGED_POLICY_MAX {
+                errors.push(
+                    ProblemKind::OverLimit,
+                    "",
+                    format!(
+                        "policy {name} is {size} characters; IAM allows {}",
+                        policy::MANAGED_POLICY_MAX
+                    ),
+                );
+            }
+            arns.insert(doc, arn.clone());
             policies.push(DesiredPolicy {
                 name,
-                arn: arn.clone(),
+                arn,
                 document,
             });
-            arn
-        });
-        for p in &policies {
-            let size = iam_size(&p.document);
-            if size > policy::MANAGED_POLICY_MAX {
-                errors.push(format!(
-                    "policy {} is {size} characters; IAM allows {}",
-                    p.name,
-                    policy::MANAGED_POLICY_MAX
-                ));
-            }
         }
+        let mut groups = Vec::new();
         for kind in &spec.groups {
-            // The invoker group exists while something is marked for invocation: removing the
-            // last mark removes the policy and the group with it.
-            let attached = match (kind.deploys(), &invoke_arn) {
-                (true, _) => deploy_arns.clone(),
-                (false, Some(arn)) => vec![arn.clone()],
-                (false, None) => continue,
+            let holds = kind.holds();
+            // A group exists while every document it holds does: the invoker group while
+            // something is marked for invocation (removing the last mark removes the policy and
+            // the group with it).
+            let Some(attached) = holds
+                .managed
+                .iter()
+                .map(|doc| arns.get(doc).cloned())
+                .collect::<Option<Vec<String>>>()
+            else {
+                continue;
             };
-            let mut inline = BTreeMap::new();
-            if matches!(kind, GroupKind::Admin | GroupKind::Developer) {
-                inline.insert(OPERATE_POLICY_NAME.to_string(), operate_policy(spec));
-            }
-            if *kind == GroupKind::Admin {
-                inline.insert(ADMIN_POLICY_NAME.to_string(), admin_policy(spec));
-            }
+            let inline: BTreeMap<String, Value> = holds
+                .inline
+                .iter()
+                .map(|doc| (doc.name().to_string(), policies::inline(&scope, *doc)))
+                .collect();
             let name = n.group_name(*kind);
             let size: usize = inline.values().map(iam_size).sum();
             if size > policy::GROUP_INLINE_MAX {
-                errors.push(format!(
-                    "inline policies of group {name} are {size} characters; IAM allows {}",
-                    policy::GROUP_INLINE_MAX
-                ));
+                errors.push(
+                    ProblemKind::OverLimit,
+                    "Groups",
+                    format!(
+                        "inline policies of group {name} are {size} characters; IAM allows {}",
+                        policy::GROUP_INLINE_MAX
+                    ),
+                );
             }
             groups.push(DesiredGroup {
                 kind: *kind,
@@ -207,26 +199,36 @@ impl Desired {
         );
         tags.insert(format!("{OWNER_TAG_PREFIX}service"), n.service.clone());
         tags.insert(format!("{OWNER_TAG_PREFIX}stage"), n.stage.clone());
-        for f in &spec.functions {
+        for (i, (f, fs)) in spec
+            .functions
+            .iter()
+            .zip(&scope.function_scopes)
+            .enumerate()
+        {
+            let at = format!("Functions[{i}]");
             let name = n.role_name(&f.name);
-            let policy = execution_policy(n, f);
+            let policy = execution_policy(fs);
             let size = iam_size(&policy);
             if size > policy::ROLE_INLINE_MAX {
-                errors.push(format!(
-                    "function {}: role policy is {size} characters; IAM allows {}",
-                    f.name,
-                    policy::ROLE_INLINE_MAX
-                ));
+                errors.push(
+                    ProblemKind::OverLimit,
+                    field(&at, "Statements"),
+                    format!(
+                        "function {}: role policy is {size} characters; IAM allows {}",
+                        f.name,
+                        policy::ROLE_INLINE_MAX
+                    ),
+                );
             }
             if let Some(c) = super::charset::first_non_policy_char(&policy::to_text(&policy)) {
-                errors.push(format!(
+                errors.push(ProblemKind::Malformed, field(&at, "Statements"), format!(
                     "function {}: the role policy contains {c:?} (U+{:04X}); IAM accepts only TAB, LF, CR and U+0020-U+00FF in policy documents",
                     f.name, c as u32
                 ));
             }
             let arn = n.role_arn(&name);
             if !f.kms.is_empty() && arn.len() > 256 {
-                errors.push(format!(
+                errors.push(ProblemKind::OverLimit, field(&at, "Kms"), format!(
                     "function {}: the role ARN {arn} is {} characters; a KMS grantee may have 256 (shorten IamPath)",
                     f.name,
                     arn.len()
@@ -257,15 +259,18 @@ impl Desired {
                 tags: tags.clone(),
             });
         }
-        if spec.deploy_with == DeployWith::Role && spec.groups.iter().any(|g| g.deploys()) {
+        if let Some(policy) = policies::deployment_role(&scope) {
             let name = n.deployment_role_name();
-            let policy = deployment_policy(spec);
             let size = iam_size(&policy);
             if size > policy::ROLE_INLINE_MAX {
-                errors.push(format!(
-                    "the deployment role's policy is {size} characters; IAM allows {} (use DeployWith: caller)",
-                    policy::ROLE_INLINE_MAX
-                ));
+                errors.push(
+                    ProblemKind::OverLimit,
+                    "DeployWith",
+                    format!(
+                        "the deployment role's policy is {size} characters; IAM allows {} (use DeployWith: caller)",
+                        policy::ROLE_INLINE_MAX
+                    ),
+                );
             }
             roles.push(DesiredRole {
                 function: None,
@@ -282,10 +287,7 @@ impl Desired {
                 tags,
             });
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(Desired {
+        errors.or(Desired {
             naming: n.clone(),
             policies,
             groups,
@@ -298,7 +300,7 @@ impl Desired {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::spec::tests::{full_props, parse_with, STACK};
+    use crate::domain::fixtures::{full_props, parse_with, STACK};
     use serde_json::json;
 
     #[test]
@@ -310,8 +312,15 @@ mod tests {
         p["Functions"][1]["Statements"] = json!(statements);
         let spec = parse_with(p, None).unwrap();
         let e = Desired::from_spec(&spec, STACK, "Access").unwrap_err();
+        assert_eq!(
+            (e[0].kind, e[0].at.as_str()),
+            (ProblemKind::OverLimit, "Functions[1].Statements"),
+            "{e:?}"
+        );
         assert!(
-            e[0].contains("function worker: role policy is") && e[0].contains("10240"),
+            e[0].message()
+                .starts_with("function worker: role policy is")
+                && e[0].message().contains("10240"),
             "{e:?}"
         );
     }
@@ -322,7 +331,8 @@ mod tests {
         p["Functions"][1]["Statements"] = json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/日本/*"}]);
         let spec = parse_with(p, None).unwrap();
         let e = Desired::from_spec(&spec, STACK, "Access").unwrap_err();
-        assert!(e[0].contains("U+65E5"), "{e:?}");
+        assert_eq!(e[0].kind, ProblemKind::Malformed, "{e:?}");
+        assert!(e[0].message().contains("U+65E5"), "{e:?}");
         let mut p = full_props();
         p["Functions"][1]["Statements"] = json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/café/*"}]);
         assert!(Desired::from_spec(&parse_with(p, None).unwrap(), STACK, "Access").is_ok());
@@ -337,7 +347,7 @@ mod tests {
             crate::domain::names::Naming::new(&deep, STACK, "Access", &stack, "orders", "prod");
         let e = Desired::from_spec(&spec, STACK, "Access").unwrap_err();
         assert!(
-            e.iter().any(|m| m.contains("KMS grantee may have 256")),
+            crate::domain::problem::has(&e, ProblemKind::OverLimit, "Functions[0].Kms"),
             "{e:?}"
         );
     }

@@ -13,7 +13,7 @@ use crate::cfn::response_url;
 use crate::config::Settings;
 use crate::domain::arn;
 use crate::domain::names::{invalid_physical_id, Naming};
-use crate::domain::spec;
+use crate::domain::properties;
 use crate::pacing::Pacer;
 use crate::ports::{GrantPort, IamPort, Responder};
 use crate::reconcile::Progress;
@@ -146,7 +146,7 @@ fn fallback_physical_id(event: &Value, envelope: &Envelope, iam_path: &str) -> S
     }
     let naming = event
         .get("ResourceProperties")
-        .and_then(spec::service_and_stage)
+        .and_then(properties::service_and_stage)
         .zip(arn::parse_stack_id(&envelope.stack_id).ok())
         .map(|((service, stage), stack)| {
             Naming::new(

@@ -4,10 +4,12 @@ use super::{Provider, RESOURCE_TYPE};
 use crate::cfn::request::{self, Request, RequestType};
 use crate::cfn::response::{validation_reason, Answer, Status};
 use crate::domain::arn::{self, parse_key_arn, StackRef};
+use crate::domain::claims::nesting_claim;
 use crate::domain::desired::Desired;
-use crate::domain::guardrails::{check_key, nesting_claim};
+use crate::domain::kms_key::check_key;
 use crate::domain::names::{Naming, PhysicalId};
-use crate::domain::{attributes, spec};
+use crate::domain::problem::{Problem, ProblemKind};
+use crate::domain::{attributes, properties};
 use crate::error::Error;
 use crate::ports::{GrantPort, IamPort, Responder};
 use crate::reconcile::{Engine, Progress};
@@ -83,8 +85,8 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
         req: &'a Request,
         stack: &'a StackRef,
         account: &'a str,
-    ) -> spec::Context<'a> {
-        spec::Context {
+    ) -> properties::Context<'a> {
+        properties::Context {
             stack_id: &req.stack_id,
             logical_id: &req.logical_resource_id,
             stack,
@@ -117,7 +119,7 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
         stop_at: Instant,
         progress: &Progress,
     ) -> Result<Answer, Error> {
-        let spec = spec::parse(&req.properties, &self.spec_context(req, stack, account))
+        let spec = properties::parse(&req.properties, &self.spec_context(req, stack, account))
             .map_err(Error::Validation)?;
         let desired = Desired::from_spec(&spec, &req.stack_id, &req.logical_resource_id)
             .map_err(Error::Validation)?;
@@ -129,17 +131,23 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
             let n = &spec.naming;
             let claims = with_backoff(stop_at, || self.iam.claims(&self.settings.iam_path)).await?;
             if let Some(c) = nesting_claim(&n.service, &n.stage, &n.owner, &stack.region, &claims) {
-                return Err(Error::Validation(vec![format!(
+                return Err(Error::Validation(vec![Problem::new(ProblemKind::OutsideStage, "ServiceName", format!(
                     "ServiceName {:?} and Stage {:?} nest with the live claim of ServiceName {:?} and Stage {:?} (resource {}): the names {}-{}-* and {}-{}-* overlap, so each would reach the other's functions, logs and buckets. Choose a service or stage name that is not a prefix of the other",
                     n.service, n.stage, c.service, c.stage,
                     format_args!("{}{}:{}:{}", crate::domain::names::PHYSICAL_ID_PREFIX, c.service, c.stage, c.owner),
                     n.service, n.stage, c.service, c.stage
-                )]));
+                ))]));
             }
         }
         if let (Some(key), true) = (&spec.kms_key, !desired.grants.is_empty()) {
             let state = with_backoff(stop_at, || self.grants.describe(&key.arn)).await?;
-            check_key(&key.arn, &state).map_err(|e| Error::Validation(vec![e]))?;
+            check_key(&key.arn, &state).map_err(|e| {
+                Error::Validation(vec![Problem::new(
+                    ProblemKind::Inconsistent,
+                    "KmsKeyArn",
+                    e,
+                )])
+            })?;
         }
         let mut keys: BTreeSet<String> = spec.kms_key.iter().map(|k| k.arn.clone()).collect();
         if in_place {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::adapters::memory::{MemoryGrants, MemoryIam, MemoryResponder};
 use crate::domain::change::IamChange;
-use crate::domain::guardrails::Claim;
+use crate::domain::claims::Claim;
 use crate::domain::observed::Observed;
 use crate::error::Result;
 use crate::ports::Depth;

@@ -4,7 +4,7 @@
 use super::*;
 use crate::adapters::memory::{MemoryGrants, MemoryIam};
 use crate::domain::desired::Desired;
-use crate::domain::spec::tests::{full_props, parse_with, STACK};
+use crate::domain::fixtures::{full_props, parse_with, STACK};
 use crate::error::AwsErrorKind;
 use crate::pacing::Pacer;
 use serde_json::json;

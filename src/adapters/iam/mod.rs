@@ -7,10 +7,10 @@ mod observe;
 
 use super::aws_error::from_sdk;
 use crate::domain::change::IamChange;
-use crate::domain::guardrails::Claim;
+use crate::domain::claims::Claim;
 use crate::domain::observed::{Observed, ObservedGroup, ObservedPolicy, ObservedRole};
-use crate::domain::policy::from_iam;
-use crate::domain::policy::same;
+use crate::domain::policies::document::from_iam;
+use crate::domain::policies::document::same;
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::ports::{Depth, IamPort};
 use aws_sdk_iam::types::{PolicyScopeType, Tag};

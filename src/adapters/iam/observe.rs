@@ -3,7 +3,7 @@
 
 use super::{doc, SdkIam};
 use crate::adapters::aws_error::from_sdk;
-use crate::domain::guardrails::{claim_of, merge_claims, Claim};
+use crate::domain::claims::{claim_of, merge_claims, Claim};
 use crate::domain::observed::{ObservedGroup, ObservedPolicy, ObservedRole};
 use crate::error::{Error, Result};
 use crate::ports::Depth;

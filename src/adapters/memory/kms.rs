@@ -2,7 +2,7 @@
 
 use super::{lock, Calls, Journal};
 use crate::domain::change::{Change, GrantChange};
-use crate::domain::guardrails::KeyState;
+use crate::domain::kms_key::KeyState;
 use crate::domain::observed::ObservedGrant;
 use crate::error::Result;
 use crate::ports::GrantPort;

@@ -8,9 +8,9 @@ mod kms;
 pub use kms::MemoryGrants;
 
 use crate::domain::change::{Change, IamChange};
-use crate::domain::guardrails::{claim_of, merge_claims, Claim};
+use crate::domain::claims::{claim_of, merge_claims, Claim};
 use crate::domain::observed::{Observed, ObservedGroup, ObservedPolicy, ObservedRole};
-use crate::domain::policy::from_iam;
+use crate::domain::policies::document::from_iam;
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::ports::{Depth, IamPort};
 use std::collections::{BTreeMap, BTreeSet};

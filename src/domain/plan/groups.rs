@@ -3,7 +3,7 @@
 use crate::domain::change::IamChange;
 use crate::domain::desired::Desired;
 use crate::domain::observed::{Observed, ObservedGroup};
-use crate::domain::policy::{same, to_text};
+use crate::domain::policies::document::{same, to_text};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One task per group that needs a change.

@@ -45,8 +45,8 @@ mod tests {
     use super::*;
     use crate::domain::change::{GrantChange, IamChange};
     use crate::domain::desired::Desired;
+    use crate::domain::fixtures::{full_props, parse_with, STACK};
     use crate::domain::observed::ObservedGrant;
-    use crate::domain::spec::tests::{full_props, parse_with, STACK};
     use std::collections::BTreeMap;
 
     fn desired() -> Desired {

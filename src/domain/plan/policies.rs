@@ -3,7 +3,7 @@
 use crate::domain::change::IamChange;
 use crate::domain::desired::Desired;
 use crate::domain::observed::Observed;
-use crate::domain::policy::{same, to_text};
+use crate::domain::policies::document::{same, to_text};
 
 /// One task per managed policy that must be created or updated.
 pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {

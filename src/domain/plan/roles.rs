@@ -4,7 +4,7 @@
 use crate::domain::change::IamChange;
 use crate::domain::desired::Desired;
 use crate::domain::observed::Observed;
-use crate::domain::policy::{same, to_text};
+use crate::domain::policies::document::{same, to_text};
 use std::collections::BTreeMap;
 
 /// One task per role that needs a change.

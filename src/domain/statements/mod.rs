@@ -19,6 +19,7 @@ pub use patterns::{is_condition_operator, is_wildcard_equivalent, pattern_matche
 
 use super::action_rules::{self, LAMBDA_CODE_WRITES, STAR_ALLOWED};
 use super::arn::Arn;
+use super::problem::{field, ProblemKind, Problems};
 use reach::{deployment_artifacts, reaches_provider};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashSet};
@@ -59,16 +60,31 @@ pub struct StatementRules<'a> {
     pub resource_accounts: &'a [String],
 }
 
-/// Validates one statement; `at` names it for messages (`function api statement 2`).
-/// Returns the statement normalised (lists for Action/Resource) or the problems found.
+/// Where a statement is: its field path and how messages name it.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// `Functions[1].Statements[0]`.
+    pub path: String,
+    /// `function api statement 1`.
+    pub label: String,
+}
+
+/// Validates one statement at `place`. Returns the statement normalised (lists for
+/// Action/Resource) or records the problems found.
 pub fn validate(
-    at: &str,
+    place: &Place,
     raw: &Value,
     rules: &StatementRules<'_>,
-    errors: &mut Vec<String>,
+    errors: &mut Problems,
 ) -> Option<Value> {
+    let at = place.label.as_str();
+    let path = place.path.as_str();
     let Some(obj) = raw.as_object() else {
-        errors.push(format!("{at}: must be an object"));
+        errors.push(
+            ProblemKind::WrongType,
+            path,
+            format!("{at}: must be an object"),
+        );
         return None;
     };
     let before = errors.len();
@@ -84,56 +100,77 @@ pub fn validate(
         ]
         .contains(&k.as_str())
         {
-            errors.push(format!(
-                "{at}: unknown key {k:?} (Principal is not allowed in an identity policy)"
-            ));
+            errors.push(
+                ProblemKind::UnknownKey,
+                field(path, k),
+                format!("{at}: unknown key {k:?} (Principal is not allowed in an identity policy)"),
+            );
         }
     }
     let effect = obj.get("Effect").and_then(Value::as_str).unwrap_or("");
     if effect != "Allow" && effect != "Deny" {
-        errors.push(format!("{at}: Effect must be \"Allow\" or \"Deny\""));
+        errors.push(
+            ProblemKind::Malformed,
+            field(path, "Effect"),
+            format!("{at}: Effect must be \"Allow\" or \"Deny\""),
+        );
     }
     if let Some(sid) = obj.get("Sid") {
         let ok = sid.as_str().is_some_and(|s| {
             !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric())
         });
         if !ok {
-            errors.push(format!("{at}: Sid must be letters and digits"));
+            errors.push(
+                ProblemKind::Malformed,
+                field(path, "Sid"),
+                format!("{at}: Sid must be letters and digits"),
+            );
         } else if sid.as_str().is_some_and(|s| {
             s.starts_with("ServerlessAccess") || s.starts_with("NoResourceScoping")
         }) {
-            errors.push(format!(
-                "{at}: Sid prefixes ServerlessAccess and NoResourceScoping are reserved"
-            ));
+            errors.push(
+                ProblemKind::Reserved,
+                field(path, "Sid"),
+                format!("{at}: Sid prefixes ServerlessAccess and NoResourceScoping are reserved"),
+            );
         }
     }
     let allow = effect == "Allow";
-    let actions = string_list(at, obj, "Action", "NotAction", errors);
-    let resources = string_list(at, obj, "Resource", "NotResource", errors);
+    let actions = string_list(place, obj, "Action", "NotAction", errors);
+    let resources = string_list(place, obj, "Resource", "NotResource", errors);
     if allow && obj.contains_key("NotAction") {
-        errors.push(format!(
-            "{at}: NotAction with Allow grants everything not listed"
-        ));
+        errors.push(
+            ProblemKind::TooWide,
+            field(path, "NotAction"),
+            format!("{at}: NotAction with Allow grants everything not listed"),
+        );
     }
     if allow && obj.contains_key("NotResource") {
-        errors.push(format!(
-            "{at}: NotResource with Allow grants every resource not listed"
-        ));
+        errors.push(
+            ProblemKind::TooWide,
+            field(path, "NotResource"),
+            format!("{at}: NotResource with Allow grants every resource not listed"),
+        );
     }
+    let action_path = field(path, "Action");
+    let resource_path = field(path, "Resource");
     for a in &actions {
-        check_action(at, a, allow, rules, errors);
+        check_action(at, &action_path, a, allow, rules, errors);
     }
     for r in &resources {
+        let mut refuse = |kind: ProblemKind, message: String| {
+            errors.push(kind, &resource_path, message);
+        };
         if r == "*" {
             if allow {
-                check_star(at, &actions, "Resource \"*\"", rules, errors);
+                check_star(at, &actions, "Resource \"*\"", rules, &mut refuse);
             }
             continue;
         }
         let arn = match Arn::parse(r) {
             Ok(arn) => arn,
             Err(e) => {
-                errors.push(format!("{at}: Resource {e}"));
+                refuse(ProblemKind::Malformed, format!("{at}: Resource {e}"));
                 continue;
             }
         };
@@ -141,22 +178,29 @@ pub fn validate(
             .take(3)
             .any(|p| p.contains('*') || p.contains('?'))
         {
-            errors.push(format!(
-                "{at}: Resource {r:?} has a wildcard in its partition or service"
-            ));
+            refuse(
+                ProblemKind::TooWide,
+                format!("{at}: Resource {r:?} has a wildcard in its partition or service"),
+            );
             continue;
         }
         if !allow {
             continue;
         }
         if r.contains("${") {
-            errors.push(format!(
-                "{at}: Resource {r:?} has a policy variable: the caller could choose the resource"
-            ));
+            refuse(
+                ProblemKind::TooWide,
+                format!(
+                    "{at}: Resource {r:?} has a policy variable: the caller could choose the resource"
+                ),
+            );
             continue;
         }
         if let Some(why) = deployment_artifacts(&actions, &arn) {
-            errors.push(format!("{at}: Resource {r:?} {why}"));
+            refuse(
+                ProblemKind::OutsideStage,
+                format!("{at}: Resource {r:?} {why}"),
+            );
             continue;
         }
         if is_wildcard_equivalent(&arn) {
@@ -165,7 +209,7 @@ pub fn validate(
                 &actions,
                 &format!("Resource {r:?} (as wide as \"*\": wildcard account or region, or no literal prefix)"),
                 rules,
-                errors,
+                &mut refuse,
             );
         }
         let foreign = !arn.account.is_empty()
@@ -174,13 +218,13 @@ pub fn validate(
             && arn.account != "aws"
             && !rules.resource_accounts.iter().any(|a| a == arn.account);
         if foreign {
-            errors.push(format!("{at}: Resource {r:?} is in account {}, which this provider does not allow (its ResourceAccountIds)", arn.account));
+            refuse(ProblemKind::NotAllowedHere, format!("{at}: Resource {r:?} is in account {}, which this provider does not allow (its ResourceAccountIds)", arn.account));
         }
         if let Some(what) = reaches_provider(&arn, rules) {
-            errors.push(format!("{at}: Resource {r:?} can reach {what}, in any region: nothing may be granted on the provider (invoking it forges requests)"));
+            refuse(ProblemKind::ReachesProvider, format!("{at}: Resource {r:?} can reach {what}, in any region: nothing may be granted on the provider (invoking it forges requests)"));
             continue;
         }
-        check_lambda(at, &actions, r, &arn, rules, errors);
+        check_lambda(at, &actions, r, &arn, rules, &mut refuse);
     }
     if let Some(c) = obj.get("Condition") {
         let ok = c.as_object().is_some_and(|m| {
@@ -189,15 +233,19 @@ pub fn validate(
                     .all(|v| v.as_object().is_some_and(|inner| !inner.is_empty()))
         });
         if !ok {
-            errors.push(format!(
-                "{at}: Condition must map operators to non-empty key/value objects"
-            ));
+            errors.push(
+                ProblemKind::Malformed,
+                field(path, "Condition"),
+                format!("{at}: Condition must map operators to non-empty key/value objects"),
+            );
         }
         for op in c.as_object().into_iter().flat_map(|m| m.keys()) {
             if !is_condition_operator(op) {
-                errors.push(format!(
-                    "{at}: Condition operator {op:?} is not one IAM knows"
-                ));
+                errors.push(
+                    ProblemKind::Malformed,
+                    field(path, "Condition"),
+                    format!("{at}: Condition operator {op:?} is not one IAM knows"),
+                );
             }
         }
     }
@@ -216,21 +264,30 @@ pub fn validate(
 }
 
 fn string_list(
-    at: &str,
+    place: &Place,
     obj: &Map<String, Value>,
     key: &str,
     not_key: &str,
-    errors: &mut Vec<String>,
+    errors: &mut Problems,
 ) -> Vec<String> {
+    let at = &place.label;
     let (name, v) = match (obj.get(key), obj.get(not_key)) {
         (Some(_), Some(_)) => {
-            errors.push(format!("{at}: give {key} or {not_key}, not both"));
+            errors.push(
+                ProblemKind::WrongType,
+                field(&place.path, key),
+                format!("{at}: give {key} or {not_key}, not both"),
+            );
             return vec![];
         }
         (Some(v), None) => (key, v),
         (None, Some(v)) => (not_key, v),
         (None, None) => {
-            errors.push(format!("{at}: {key} is required"));
+            errors.push(
+                ProblemKind::Missing,
+                field(&place.path, key),
+                format!("{at}: {key} is required"),
+            );
             return vec![];
         }
     };
@@ -244,9 +301,11 @@ fn string_list(
     match list {
         Some(l) => l,
         None => {
-            errors.push(format!(
-                "{at}: {name} must be a string or a non-empty list of strings"
-            ));
+            errors.push(
+                ProblemKind::WrongType,
+                field(&place.path, name),
+                format!("{at}: {name} must be a string or a non-empty list of strings"),
+            );
             vec![]
         }
     }
@@ -254,17 +313,26 @@ fn string_list(
 
 fn check_action(
     at: &str,
+    path: &str,
     a: &str,
     allow: bool,
     rules: &StatementRules<'_>,
-    errors: &mut Vec<String>,
+    errors: &mut Problems,
 ) {
     if a == "*" {
-        errors.push(format!("{at}: Action \"*\" grants every action"));
+        errors.push(
+            ProblemKind::TooWide,
+            path,
+            format!("{at}: Action \"*\" grants every action"),
+        );
         return;
     }
     let Some((service, name)) = a.split_once(':') else {
-        errors.push(format!("{at}: Action {a:?} must be service:Action"));
+        errors.push(
+            ProblemKind::Malformed,
+            path,
+            format!("{at}: Action {a:?} must be service:Action"),
+        );
         return;
     };
     let service_ok = !service.is_empty()
@@ -277,13 +345,19 @@ fn check_action(
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?')
     {
-        errors.push(format!("{at}: Action {a:?} must be service:Action"));
+        errors.push(
+            ProblemKind::Malformed,
+            path,
+            format!("{at}: Action {a:?} must be service:Action"),
+        );
         return;
     }
     if name.contains('*') || name.contains('?') {
-        errors.push(format!(
-            "{at}: Action {a:?} has a wildcard; list the actions"
-        ));
+        errors.push(
+            ProblemKind::TooWide,
+            path,
+            format!("{at}: Action {a:?} has a wildcard; list the actions"),
+        );
         return;
     }
     if !allow {
@@ -298,10 +372,14 @@ fn check_action(
             } else {
                 ""
             };
-            errors.push(format!(
-                "{at}: Action {a:?} may not be granted to a function role: it {}{hint}",
-                family.describe()
-            ));
+            errors.push(
+                ProblemKind::SensitiveAction,
+                path,
+                format!(
+                    "{at}: Action {a:?} may not be granted to a function role: it {}{hint}",
+                    family.describe()
+                ),
+            );
         }
     }
 }
@@ -313,7 +391,7 @@ fn check_star(
     actions: &[String],
     what: &str,
     rules: &StatementRules<'_>,
-    errors: &mut Vec<String>,
+    refuse: &mut impl FnMut(ProblemKind, String),
 ) {
     let refused: Vec<&str> = actions
         .iter()
@@ -325,7 +403,7 @@ fn check_star(
         })
         .collect();
     if !refused.is_empty() {
-        errors.push(format!(
+        refuse(ProblemKind::TooWide, format!(
             "{at}: {what} is not allowed for {}: name the resources (only actions AWS cannot scope that are on the provider's list may use \"*\")",
             refused.join(", ")
         ));
@@ -340,7 +418,7 @@ fn check_lambda(
     r: &str,
     arn: &Arn<'_>,
     rules: &StatementRules<'_>,
-    errors: &mut Vec<String>,
+    refuse: &mut impl FnMut(ProblemKind, String),
 ) {
     let lambda: Vec<String> = actions
         .iter()
@@ -359,7 +437,7 @@ fn check_lambda(
         return;
     }
     let first_wild = arn.resource.find(['*', '?']).unwrap_or(arn.resource.len());
-    let literal = &arn.resource[..first_wild];
+    let literal = arn.resource.get(..first_wild).unwrap_or_default();
     let inside = arn.region == rules.region
         && arn.account == rules.account
         && [
@@ -369,7 +447,7 @@ fn check_lambda(
         .iter()
         .any(|p| literal.starts_with(p.as_str()));
     if !inside {
-        errors.push(format!(
+        refuse(ProblemKind::OutsideStage, format!(
             "{at}: {} on {r:?}: a function role may change only its own stage's functions and layers ({}-*)",
             writes.join(", "),
             rules.stage_prefix

@@ -1,8 +1,10 @@
 //! The trust policy and inline policy of one function's execution role.
+//!
+//! Evaluated request by request (with its boundary) in `tests/e2e/test_attacks.py` and
+//! `tests/e2e/test_invoke_and_vpc.py`.
 
-use super::names::Naming;
-use super::policy::{document, Statement};
-use super::spec::{FunctionSpec, Vpc};
+use super::document::{document, Statement};
+use super::scope::FunctionScope;
 use serde_json::{json, Value};
 
 /// The trust policy: only Lambda may assume the role. Trust policies cannot be constrained by IAM
@@ -19,12 +21,7 @@ pub fn trust_policy() -> Value {
 }
 
 /// The inline policy of `f`'s role: its own log group, optional VPC and X-Ray rights, its statements.
-pub fn execution_policy(n: &Naming, f: &FunctionSpec) -> Value {
-    let (p, r, a) = (&n.partition, &n.region, &n.account);
-    let log_group = format!(
-        "arn:{p}:logs:{r}:{a}:log-group:/aws/lambda/{}",
-        n.function_name(&f.name)
-    );
+pub fn execution_policy(f: &FunctionScope) -> Value {
     let mut statements = vec![Statement::allow(
         "ServerlessAccessOwnLogGroup",
         &[
@@ -32,35 +29,10 @@ pub fn execution_policy(n: &Naming, f: &FunctionSpec) -> Value {
             "logs:CreateLogStream",
             "logs:PutLogEvents",
         ],
-        vec![log_group.clone(), format!("{log_group}:*")],
+        f.log_group.to_vec(),
     )
     .to_json()];
-    if f.vpc.is_some() {
-        // CreateNetworkInterface is authorised on the interface, the subnet and the security
-        // groups; the other three on the interface only. The scoped form names the subnets and
-        // security groups; the wide form (`Vpc: true`) allows any of the region's.
-        let (subnets, security_groups) = match &f.vpc {
-            Vpc::Scoped {
-                subnets,
-                security_groups,
-            } => (
-                subnets
-                    .iter()
-                    .map(|id| format!("arn:{p}:ec2:{r}:{a}:subnet/{id}"))
-                    .collect(),
-                security_groups
-                    .iter()
-                    .map(|id| format!("arn:{p}:ec2:{r}:{a}:security-group/{id}"))
-                    .collect(),
-            ),
-            _ => (
-                vec![format!("arn:{p}:ec2:{r}:{a}:subnet/*")],
-                vec![format!("arn:{p}:ec2:{r}:{a}:security-group/*")],
-            ),
-        };
-        let mut resources = vec![format!("arn:{p}:ec2:{r}:{a}:network-interface/*")];
-        resources.extend::<Vec<String>>(subnets);
-        resources.extend::<Vec<String>>(security_groups);
+    if let Some(resources) = &f.network_interfaces {
         statements.push(
             Statement::allow(
                 "ServerlessAccessVpcEni",
@@ -70,7 +42,7 @@ pub fn execution_policy(n: &Naming, f: &FunctionSpec) -> Value {
                     "ec2:AssignPrivateIpAddresses",
                     "ec2:UnassignPrivateIpAddresses",
                 ],
-                resources,
+                resources.clone(),
             )
             .to_json(),
         );
@@ -107,14 +79,15 @@ pub fn execution_policy(n: &Naming, f: &FunctionSpec) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::spec::tests::{full_props, parse_with};
+    use crate::domain::fixtures::{full_props, parse_with};
+    use crate::domain::policies::StageScope;
     use serde_json::json;
 
     fn eni_resources(vpc: Value) -> Vec<Value> {
         let mut p = full_props();
         p["Functions"][1]["Vpc"] = vpc;
         let spec = parse_with(p, None).unwrap();
-        let doc = execution_policy(&spec.naming, &spec.functions[1]);
+        let doc = execution_policy(&StageScope::new(&spec).function_scopes[1]);
         doc["Statement"]
             .as_array()
             .unwrap()

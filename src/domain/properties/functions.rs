@@ -3,6 +3,7 @@
 use super::values::{boolean, required_string, string_map};
 use super::GRANT_OPERATIONS;
 use crate::domain::names;
+use crate::domain::problem::{field, ProblemKind, Problems};
 use crate::domain::statements::{self, StatementRules};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,50 +71,65 @@ const FUNCTION_KEYS: &[&str] = &[
 /// Parses and validates `Functions`.
 pub fn parse_functions(
     v: Option<&Value>,
-    service: Option<&str>,
-    stage: Option<&str>,
+    stage_prefix: Option<&str>,
     has_key: bool,
     rules: &StatementRules<'_>,
-    errors: &mut Vec<String>,
+    errors: &mut Problems,
 ) -> Vec<FunctionSpec> {
     let Some(v) = v else { return vec![] };
     let Some(items) = v.as_array() else {
-        errors.push("Functions must be a list".into());
+        errors.push(
+            ProblemKind::WrongType,
+            "Functions",
+            "Functions must be a list",
+        );
         return vec![];
     };
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let at = format!("Functions[{i}]");
+        let path = format!("Functions[{i}]");
         let Some(f) = item.as_object() else {
-            errors.push(format!("{at} must be an object"));
+            errors.push(
+                ProblemKind::WrongType,
+                &path,
+                format!("{path} must be an object"),
+            );
             continue;
         };
         for k in f.keys() {
             if !FUNCTION_KEYS.contains(&k.as_str()) {
-                errors.push(format!(
-                    "{at}: unknown key {k:?} (known: {})",
-                    FUNCTION_KEYS.join(", ")
-                ));
+                errors.push(
+                    ProblemKind::UnknownKey,
+                    field(&path, k),
+                    format!(
+                        "{path}: unknown key {k:?} (known: {})",
+                        FUNCTION_KEYS.join(", ")
+                    ),
+                );
             }
         }
-        let Some(name) = required_string(f, "Name", errors).map(|n| n.to_string()) else {
+        let Some(name) = required_string(f, &path, "Name", errors) else {
             continue;
         };
         let at = format!("function {name}");
         if let Err(e) = names::check_function_key(&name) {
-            errors.push(e);
+            errors.push(ProblemKind::Malformed, field(&path, "Name"), e);
         }
         if let Some(first) = seen.insert(name.to_ascii_lowercase(), i) {
-            errors.push(format!("{at}: Functions[{first}] and Functions[{i}] have the same Name (IAM names ignore case)"));
+            errors.push(ProblemKind::Duplicate, field(&path, "Name"), format!("{at}: Functions[{first}] and Functions[{i}] have the same Name (IAM names ignore case)"));
         }
-        if let (Some(svc), Some(stg)) = (service, stage) {
-            let deployed = format!("{svc}-{stg}-{name}");
+        if let Some(prefix) = stage_prefix {
+            let deployed = names::function_name(prefix, &name);
             if deployed.len() > 64 {
-                errors.push(format!(
-                    "{at}: deployed function name {deployed} is {} characters; Lambda allows 64",
-                    deployed.len()
-                ));
+                errors.push(
+                    ProblemKind::OverLimit,
+                    field(&path, "Name"),
+                    format!(
+                        "{at}: deployed function name {deployed} is {} characters; Lambda allows 64",
+                        deployed.len()
+                    ),
+                );
             }
         }
         let statements = match f.get("Statements") {
@@ -122,11 +138,19 @@ pub fn parse_functions(
                 .iter()
                 .enumerate()
                 .filter_map(|(j, s)| {
-                    statements::validate(&format!("{at} statement {}", j + 1), s, rules, errors)
+                    let place = statements::Place {
+                        path: format!("{path}.Statements[{j}]"),
+                        label: format!("{at} statement {}", j + 1),
+                    };
+                    statements::validate(&place, s, rules, errors)
                 })
                 .collect(),
             Some(_) => {
-                errors.push(format!("{at}: Statements must be a list"));
+                errors.push(
+                    ProblemKind::WrongType,
+                    field(&path, "Statements"),
+                    format!("{at}: Statements must be a list"),
+                );
                 vec![]
             }
         };
@@ -136,9 +160,11 @@ pub fn parse_functions(
             .filter_map(|st| st.get("Sid").and_then(Value::as_str))
         {
             if !sids.insert(sid) {
-                errors.push(format!(
-                    "{at}: Sid {sid:?} is used twice (IAM needs unique Sids)"
-                ));
+                errors.push(
+                    ProblemKind::Duplicate,
+                    field(&path, "Statements"),
+                    format!("{at}: Sid {sid:?} is used twice (IAM needs unique Sids)"),
+                );
             }
         }
         let mut kms = BTreeSet::new();
@@ -150,47 +176,86 @@ pub fn parse_functions(
                         Some(o) => {
                             kms.insert(o.to_string());
                         }
-                        None => errors.push(format!(
-                            "{at}: Kms entry {op} is not one of {}",
-                            GRANT_OPERATIONS.join(", ")
-                        )),
+                        None => errors.push(
+                            ProblemKind::Malformed,
+                            field(&path, "Kms"),
+                            format!(
+                                "{at}: Kms entry {op} is not one of {}",
+                                GRANT_OPERATIONS.join(", ")
+                            ),
+                        ),
                     }
                 }
             }
-            Some(_) => errors.push(format!("{at}: Kms must be a list of operations")),
+            Some(_) => errors.push(
+                ProblemKind::WrongType,
+                field(&path, "Kms"),
+                format!("{at}: Kms must be a list of operations"),
+            ),
         }
         if !kms.is_empty() && !has_key {
-            errors.push(format!("{at}: Kms needs KmsKeyArn"));
+            errors.push(
+                ProblemKind::Inconsistent,
+                field(&path, "Kms"),
+                format!("{at}: Kms needs KmsKeyArn"),
+            );
         }
+        let context_path = field(&path, "EncryptionContext");
         let encryption_context = string_map(
             f.get("EncryptionContext"),
+            &context_path,
             &format!("{at}: EncryptionContext"),
             errors,
         );
         // KMS grant constraints (API reference, GrantConstraints): at most 8 pairs, keys and
         // values of at most 384 characters.
         if encryption_context.len() > 8 {
-            errors.push(format!(
-                "{at}: EncryptionContext has {} pairs; a KMS grant constraint allows 8",
-                encryption_context.len()
-            ));
+            errors.push(
+                ProblemKind::OverLimit,
+                &context_path,
+                format!(
+                    "{at}: EncryptionContext has {} pairs; a KMS grant constraint allows 8",
+                    encryption_context.len()
+                ),
+            );
         }
         for (k, v) in &encryption_context {
             if k.is_empty() || k.chars().count() > 384 || v.chars().count() > 384 {
-                errors.push(format!("{at}: EncryptionContext {k:?}: keys and values must be 1-384 characters (KMS grant constraints)"));
+                errors.push(ProblemKind::OverLimit, field(&context_path, k), format!("{at}: EncryptionContext {k:?}: keys and values must be 1-384 characters (KMS grant constraints)"));
             }
         }
         if !encryption_context.is_empty() && kms.is_empty() {
-            errors.push(format!("{at}: EncryptionContext needs Kms operations"));
+            errors.push(
+                ProblemKind::Inconsistent,
+                &context_path,
+                format!("{at}: EncryptionContext needs Kms operations"),
+            );
         }
-        let vpc = parse_vpc(f.get("Vpc"), &format!("{at}: Vpc"), errors);
-        let tracing = boolean(f.get("Tracing"), &format!("{at}: Tracing"), errors);
-        let invoke = boolean(f.get("Invoke"), &format!("{at}: Invoke"), errors);
-        let invoke_url = boolean(f.get("InvokeUrl"), &format!("{at}: InvokeUrl"), errors);
+        let flag = |key: &str, errors: &mut Problems| {
+            boolean(
+                f.get(key),
+                &field(&path, key),
+                &format!("{at}: {key}"),
+                errors,
+            )
+        };
+        let vpc = parse_vpc(
+            f.get("Vpc"),
+            &field(&path, "Vpc"),
+            &format!("{at}: Vpc"),
+            errors,
+        );
+        let tracing = flag("Tracing", errors);
+        let invoke = flag("Invoke", errors);
+        let invoke_url = flag("InvokeUrl", errors);
         if invoke_url && !invoke {
-            errors.push(format!(
-                "{at}: InvokeUrl needs Invoke: true (the URL is invoked through the invoke policy)"
-            ));
+            errors.push(
+                ProblemKind::Inconsistent,
+                field(&path, "InvokeUrl"),
+                format!(
+                    "{at}: InvokeUrl needs Invoke: true (the URL is invoked through the invoke policy)"
+                ),
+            );
         }
         out.push(FunctionSpec {
             name,
@@ -207,9 +272,9 @@ pub fn parse_functions(
 }
 
 /// `Vpc`: a boolean (the wide form) or `{SubnetIds: [...], SecurityGroupIds: [...]}`.
-fn parse_vpc(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> Vpc {
+fn parse_vpc(v: Option<&Value>, path: &str, at: &str, errors: &mut Problems) -> Vpc {
     let Some(Value::Object(o)) = v else {
-        return if boolean(v, at, errors) {
+        return if boolean(v, path, at, errors) {
             Vpc::Any
         } else {
             Vpc::None
@@ -217,13 +282,16 @@ fn parse_vpc(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> Vpc {
     };
     for k in o.keys() {
         if k != "SubnetIds" && k != "SecurityGroupIds" {
-            errors.push(format!(
-                "{at}: unknown key {k:?} (known: SubnetIds, SecurityGroupIds)"
-            ));
+            errors.push(
+                ProblemKind::UnknownKey,
+                field(path, k),
+                format!("{at}: unknown key {k:?} (known: SubnetIds, SecurityGroupIds)"),
+            );
         }
     }
     let subnets = id_list(
         o.get("SubnetIds"),
+        &field(path, "SubnetIds"),
         &format!("{at}: SubnetIds"),
         "subnet-",
         MAX_SUBNETS,
@@ -231,6 +299,7 @@ fn parse_vpc(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> Vpc {
     );
     let security_groups = id_list(
         o.get("SecurityGroupIds"),
+        &field(path, "SecurityGroupIds"),
         &format!("{at}: SecurityGroupIds"),
         "sg-",
         MAX_SECURITY_GROUPS,
@@ -245,32 +314,44 @@ fn parse_vpc(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> Vpc {
 /// A list of 1 to `max` EC2 ids `{prefix}` + 8 or 17 lowercase hex digits, each once.
 fn id_list(
     v: Option<&Value>,
+    path: &str,
     at: &str,
     prefix: &str,
     max: usize,
-    errors: &mut Vec<String>,
+    errors: &mut Problems,
 ) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let Some(items) = v.and_then(Value::as_array) else {
-        errors.push(format!("{at} must be a list of 1 to {max} ids"));
+        errors.push(
+            ProblemKind::WrongType,
+            path,
+            format!("{at} must be a list of 1 to {max} ids"),
+        );
         return out;
     };
     for item in items {
         let Some(id) = item.as_str().filter(|s| is_ec2_id(s, prefix)) else {
-            errors.push(format!(
-                "{at}: {item} is not an id {prefix} followed by 8 or 17 hex digits"
-            ));
+            errors.push(
+                ProblemKind::Malformed,
+                path,
+                format!("{at}: {item} is not an id {prefix} followed by 8 or 17 hex digits"),
+            );
             continue;
         };
         if !out.insert(id.to_string()) {
-            errors.push(format!("{at}: {id} is listed twice"));
+            errors.push(
+                ProblemKind::Duplicate,
+                path,
+                format!("{at}: {id} is listed twice"),
+            );
         }
     }
     if items.is_empty() || items.len() > max {
-        errors.push(format!(
-            "{at}: {} ids; Lambda takes 1 to {max}",
-            items.len()
-        ));
+        errors.push(
+            ProblemKind::OverLimit,
+            path,
+            format!("{at}: {} ids; Lambda takes 1 to {max}", items.len()),
+        );
     }
     out
 }

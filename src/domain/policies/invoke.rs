@@ -5,63 +5,50 @@
 //! and `execute-api:Invoke` on the API stages of `InvokeApis`: nothing else. The invoker group holds
 //! it; consumers attach it to their own roles in their own stacks (the provider never touches a
 //! principal it does not own).
+//!
+//! Evaluated request by request in `tests/e2e/test_invoke_and_vpc.py`.
 
-use super::policy::{document, Statement};
-use super::spec::Spec;
+use super::document::{document, Statement};
+use super::scope::InvokeScope;
 use serde_json::{json, Value};
 
-/// The invoke policy, or `None` when nothing is marked for invocation.
-pub fn invoke_policy(spec: &Spec) -> Option<Value> {
-    if !spec.invokable() {
-        return None;
-    }
-    let n = &spec.naming;
+/// The invoke policy of what `scope` marks.
+pub fn invoke_policy(scope: &InvokeScope) -> Value {
     let mut statements = Vec::new();
-    let functions: Vec<String> = spec
-        .functions
-        .iter()
-        .filter(|f| f.invoke)
-        .flat_map(|f| n.function_arns(&f.name))
-        .collect();
-    if !functions.is_empty() {
+    if !scope.functions.is_empty() {
         statements.push(
-            Statement::allow("InvokeFunctions", &["lambda:InvokeFunction"], functions).to_json(),
-        );
-    }
-    let urls: Vec<String> = spec
-        .functions
-        .iter()
-        .filter(|f| f.invoke_url)
-        .flat_map(|f| n.function_arns(&f.name))
-        .collect();
-    if !urls.is_empty() {
-        statements.push(
-            Statement::allow("InvokeFunctionUrls", &["lambda:InvokeFunctionUrl"], urls)
-                .when(json!({"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}))
-                .to_json(),
-        );
-    }
-    let apis: Vec<String> = spec
-        .invoke_apis
-        .iter()
-        .map(|api| {
-            format!(
-                "arn:{}:execute-api:{}:{}:{}/{}/*",
-                n.partition, n.region, n.account, api.api_id, api.stage
+            Statement::allow(
+                "InvokeFunctions",
+                &["lambda:InvokeFunction"],
+                scope.functions.clone(),
             )
-        })
-        .collect();
-    if !apis.is_empty() {
-        statements.push(Statement::allow("InvokeApis", &["execute-api:Invoke"], apis).to_json());
+            .to_json(),
+        );
     }
-    Some(document(statements))
+    if !scope.urls.is_empty() {
+        statements.push(
+            Statement::allow(
+                "InvokeFunctionUrls",
+                &["lambda:InvokeFunctionUrl"],
+                scope.urls.clone(),
+            )
+            .when(json!({"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}))
+            .to_json(),
+        );
+    }
+    if !scope.apis.is_empty() {
+        statements.push(
+            Statement::allow("InvokeApis", &["execute-api:Invoke"], scope.apis.clone()).to_json(),
+        );
+    }
+    document(statements)
 }
 
 #[cfg(test)]
 mod tests {
     use crate::domain::desired::Desired;
-    use crate::domain::names::GroupKind;
-    use crate::domain::spec::tests::{full_props, parse_with, STACK};
+    use crate::domain::fixtures::{full_props, parse_with, STACK};
+    use crate::domain::principals::GroupKind;
     use serde_json::{json, Value};
 
     fn desired(p: Value) -> Desired {

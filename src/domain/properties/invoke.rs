@@ -1,5 +1,6 @@
 //! `InvokeApis`: API Gateway stages whose IAM-authorized routes the invoke policy may call.
 
+use crate::domain::problem::{field, ProblemKind, Problems};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -16,48 +17,76 @@ pub struct InvokeApi {
 const MAX_APIS: usize = 20;
 
 /// Parses and validates `InvokeApis`.
-pub fn parse_invoke_apis(v: Option<&Value>, errors: &mut Vec<String>) -> Vec<InvokeApi> {
+pub fn parse_invoke_apis(v: Option<&Value>, errors: &mut Problems) -> Vec<InvokeApi> {
     let Some(v) = v else { return vec![] };
     let Some(items) = v.as_array() else {
-        errors.push("InvokeApis must be a list of {ApiId, Stage}".into());
+        errors.push(
+            ProblemKind::WrongType,
+            "InvokeApis",
+            "InvokeApis must be a list of {ApiId, Stage}",
+        );
         return vec![];
     };
     if items.len() > MAX_APIS {
-        errors.push(format!(
-            "InvokeApis lists {} API stages; at most {MAX_APIS}",
-            items.len()
-        ));
+        errors.push(
+            ProblemKind::OverLimit,
+            "InvokeApis",
+            format!(
+                "InvokeApis lists {} API stages; at most {MAX_APIS}",
+                items.len()
+            ),
+        );
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let at = format!("InvokeApis[{i}]");
         let Some(o) = item.as_object() else {
-            errors.push(format!("{at} must be an object {{ApiId, Stage}}"));
+            errors.push(
+                ProblemKind::WrongType,
+                &at,
+                format!("{at} must be an object {{ApiId, Stage}}"),
+            );
             continue;
         };
         for k in o.keys() {
             if k != "ApiId" && k != "Stage" {
-                errors.push(format!("{at}: unknown key {k:?} (known: ApiId, Stage)"));
+                errors.push(
+                    ProblemKind::UnknownKey,
+                    field(&at, k),
+                    format!("{at}: unknown key {k:?} (known: ApiId, Stage)"),
+                );
             }
         }
         let api_id = o.get("ApiId").and_then(Value::as_str).unwrap_or_default();
         let stage = o.get("Stage").and_then(Value::as_str).unwrap_or_default();
         let mut ok = true;
         if !is_api_id(api_id) {
-            errors.push(format!(
-                "{at}: ApiId {api_id:?} is not an API Gateway id (10 lowercase letters and digits)"
-            ));
+            errors.push(
+                ProblemKind::Malformed,
+                field(&at, "ApiId"),
+                format!(
+                    "{at}: ApiId {api_id:?} is not an API Gateway id (10 lowercase letters and digits)"
+                ),
+            );
             ok = false;
         }
         if !is_stage(stage) {
-            errors.push(format!(
-                "{at}: Stage {stage:?} must be 1-128 letters, digits, - and _, or $default"
-            ));
+            errors.push(
+                ProblemKind::Malformed,
+                field(&at, "Stage"),
+                format!(
+                    "{at}: Stage {stage:?} must be 1-128 letters, digits, - and _, or $default"
+                ),
+            );
             ok = false;
         }
         if ok && !seen.insert((api_id, stage)) {
-            errors.push(format!("{at}: {api_id}/{stage} is listed twice"));
+            errors.push(
+                ProblemKind::Duplicate,
+                &at,
+                format!("{at}: {api_id}/{stage} is listed twice"),
+            );
         }
         if ok {
             out.push(InvokeApi {

@@ -1,4 +1,5 @@
-//! IAM policy documents: building statements, measuring them as IAM does, comparing them.
+//! IAM policy documents: building statements, measuring them as IAM does, comparing them with
+//! what IAM returns.
 
 use serde_json::{json, Map, Value};
 

@@ -6,16 +6,18 @@
 //! (and only to CloudFormation), and its policy is generated here from the validated names, never
 //! from a stack author's statements. Its boundary (the provider stack's `DeploymentBoundary`) caps
 //! it to the stage by its ownership tags.
+//!
+//! Evaluated against CloudFormation's handler permissions under its boundary in
+//! `tests/e2e/test_cloudformation_handlers.py`, and against attacks in `tests/e2e/test_attacks.py`.
 
-use super::group_policies::{
+use super::document::{document, Statement};
+use super::groups::GENERATED_BUCKET_LIFECYCLE;
+use super::guards::{
     deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere, deny_provider,
-    execution_roles, Arns, GENERATED_BUCKET_LIFECYCLE,
+    execution_roles, service_key_for_lambda, vpc_checks,
 };
-use super::policy::{document, Statement};
-use super::spec::Spec;
-use super::stack_rights::{
-    no_resource_scoping_reads, resource_statements, service_key_for_lambda, vpc_checks,
-};
+use super::scope::StageScope;
+use super::stage_resources::{no_resource_scoping_reads, resource_statements};
 use serde_json::{json, Value};
 
 /// The trust policy: CloudFormation only. Fixed here, never taken from input.
@@ -34,42 +36,39 @@ pub fn deployment_trust_policy() -> Value {
 /// functions, their triggers and logs, the generated deployment bucket, reading the artifacts
 /// Lambda fetches with the caller's rights, passing the execution roles to Lambda, and the VPC and
 /// KMS checks Lambda makes with the caller's rights.
-pub fn deployment_policy(spec: &Spec) -> Value {
-    let x = Arns::new(spec);
-    let mut statements: Vec<Value> = deny_provider(spec).into_iter().collect();
-    statements.extend(deny_other_vpc_config(spec));
-    statements.push(deny_passing_the_deployment_role_elsewhere(&x));
-    statements.extend(resource_statements(spec, &x));
-    statements.extend(service_key_for_lambda(spec));
-    statements.push(no_resource_scoping_reads(&x));
+pub fn deployment_policy(s: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
+    statements.extend(deny_other_vpc_config(s));
+    statements.push(deny_passing_the_deployment_role_elsewhere(s));
+    statements.extend(resource_statements(s));
+    statements.extend(service_key_for_lambda(s));
+    statements.push(no_resource_scoping_reads(s));
     // Lambda reads the code object with the caller's rights: the artifacts of this stage only.
-    let mut artifacts = vec![x.artifacts.clone()];
-    if spec.deployment_bucket.is_none() {
-        artifacts.push(x.shared_artifacts.clone());
-    }
+    let mut artifacts = vec![s.artifacts.clone()];
+    artifacts.extend(s.shared.iter().map(|shared| shared.artifacts.clone()));
     statements.push(
         Statement::allow(
             "ReadArtifacts",
             &["s3:GetObject", "s3:GetObjectVersion"],
             artifacts,
         )
-        .when(x.s3_only.clone())
+        .when(s.s3_only.clone())
         .to_json(),
     );
-    if spec.deployment_bucket.is_none() {
+    if s.bucket_is_generated {
         // Serverless v3's per-service bucket is the stack's own resource.
         statements.push(
             Statement::allow(
                 "GeneratedDeploymentBucket",
                 GENERATED_BUCKET_LIFECYCLE,
-                vec![x.bucket.clone()],
+                vec![s.bucket.clone()],
             )
-            .when(x.s3_only.clone())
+            .when(s.s3_only.clone())
             .to_json(),
         );
     }
-    statements.extend(execution_roles(&x));
-    statements.push(vpc_checks(&x));
+    statements.extend(execution_roles(s));
+    statements.push(vpc_checks(s));
     document(statements)
 }
 
@@ -77,8 +76,9 @@ pub fn deployment_policy(spec: &Spec) -> Value {
 mod tests {
     use crate::domain::attributes;
     use crate::domain::desired::Desired;
+    use crate::domain::fixtures::{full_props, parse_with, DEPLOYMENT_BOUNDARY, STACK};
     use crate::domain::names::DEPLOYMENT_POLICY_NAME;
-    use crate::domain::spec::tests::{full_props, parse_with, DEPLOYMENT_BOUNDARY, STACK};
+    use crate::domain::problem::ProblemKind;
     use serde_json::{json, Value};
 
     fn desired(over: Value) -> Desired {
@@ -215,10 +215,12 @@ mod tests {
         p["DeployWith"] = json!("cdk");
         let e = parse_with(p, None).unwrap_err();
         assert!(
-            e.iter().any(|m| m.contains("DeployWith \"cdk\"")
-                && m.contains("role")
-                && m.contains("caller")),
+            crate::domain::problem::has(&e, ProblemKind::Malformed, "DeployWith"),
             "{e:?}"
+        );
+        assert!(
+            e[0].message().contains("role") && e[0].message().contains("caller"),
+            "names both choices: {e:?}"
         );
     }
 }

@@ -14,8 +14,10 @@ pub use invoke::InvokeApi;
 pub use values::{boolean, check_bucket_name};
 
 use super::arn::{self, KeyArn, StackRef};
-use super::guardrails::{self, Guardrails};
-use super::names::{self, GroupKind, Naming};
+use super::names::{self, Naming};
+use super::principals::GroupKind;
+use super::problem::{field, Problem, ProblemKind, Problems};
+use super::provider_guards::{self, Guardrails};
 use super::statements::StatementRules;
 use functions::parse_functions;
 use invoke::parse_invoke_apis;
@@ -137,33 +139,41 @@ pub fn service_and_stage(props: &Value) -> Option<(String, String)> {
 }
 
 /// Parses and validates the properties. On failure, every problem found.
-pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
-    let mut errors = Vec::new();
+pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
+    let mut errors = Problems::default();
     let Some(obj) = props.as_object() else {
-        return Err(vec!["ResourceProperties must be an object".into()]);
+        return Err(vec![Problem::new(
+            ProblemKind::WrongType,
+            "",
+            "ResourceProperties must be an object",
+        )]);
     };
     for k in obj.keys() {
         if !TOP_KEYS.contains(&k.as_str()) {
-            errors.push(format!(
-                "unknown property {k:?} (known: {})",
-                TOP_KEYS[2..].join(", ")
-            ));
+            errors.push(
+                ProblemKind::UnknownKey,
+                k.as_str(),
+                format!(
+                    "unknown property {k:?} (known: {})",
+                    TOP_KEYS.get(2..).unwrap_or_default().join(", ")
+                ),
+            );
         }
     }
-    let service = required_string(obj, "ServiceName", &mut errors);
-    let stage = required_string(obj, "Stage", &mut errors);
+    let service = required_string(obj, "", "ServiceName", &mut errors);
+    let stage = required_string(obj, "", "Stage", &mut errors);
     if let Some(s) = &service {
         if let Err(e) = names::check_service(s) {
-            errors.push(e);
+            errors.push(ProblemKind::Malformed, "ServiceName", e);
         }
     }
     if let Some(s) = &stage {
         if let Err(e) = names::check_stage(s) {
-            errors.push(e);
+            errors.push(ProblemKind::Malformed, "Stage", e);
         }
     }
     if let (Some(svc), Some(stg)) = (&service, &stage) {
-        errors.extend(guardrails::check_claim(svc, stg, ctx.guardrails));
+        errors.extend(provider_guards::check_claim(svc, stg, ctx.guardrails));
     }
 
     let groups = match obj.get("Groups") {
@@ -171,19 +181,28 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         Some(v) => {
             let mut set = BTreeSet::new();
             match v.as_array() {
-                None => {
-                    errors.push("Groups must be a list of admin, developer, ci, invoker".into())
-                }
+                None => errors.push(
+                    ProblemKind::WrongType,
+                    "Groups",
+                    "Groups must be a list of admin, developer, ci, invoker",
+                ),
                 Some(items) => {
-                    for item in items {
+                    for (i, item) in items.iter().enumerate() {
+                        let at = format!("Groups[{i}]");
                         match item.as_str().and_then(GroupKind::parse) {
-                            Some(k) if !set.insert(k) => {
-                                errors.push(format!("Groups lists {:?} twice", k.as_str()))
-                            }
+                            Some(k) if !set.insert(k) => errors.push(
+                                ProblemKind::Duplicate,
+                                at,
+                                format!("Groups lists {:?} twice", k.as_str()),
+                            ),
                             Some(_) => {}
-                            None => errors.push(format!(
-                                "Groups: {item} is not one of admin, developer, ci, invoker"
-                            )),
+                            None => errors.push(
+                                ProblemKind::Malformed,
+                                at,
+                                format!(
+                                    "Groups: {item} is not one of admin, developer, ci, invoker"
+                                ),
+                            ),
                         }
                     }
                 }
@@ -195,19 +214,23 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
     let deployment_bucket = optional_string(obj, "DeploymentBucket", &mut errors);
     if let Some(b) = &deployment_bucket {
         if let Err(e) = check_bucket_name(b) {
-            errors.push(e);
+            errors.push(ProblemKind::Malformed, "DeploymentBucket", e);
         }
     }
 
     let permissions_boundary = optional_string(obj, "PermissionsBoundary", &mut errors);
     if let Some(b) = &permissions_boundary {
         if let Err(e) = arn::check_policy_arn(b) {
-            errors.push(format!("PermissionsBoundary: {e}"));
+            errors.push(
+                ProblemKind::Malformed,
+                "PermissionsBoundary",
+                format!("PermissionsBoundary: {e}"),
+            );
         }
     }
     let permissions_boundary = match (ctx.enforced_boundary, permissions_boundary) {
         (Some(enforced), Some(asked)) if asked != enforced => {
-            errors.push(format!("PermissionsBoundary {asked:?} is not allowed: this provider sets {enforced:?} on every role (omit the property or give exactly that ARN)"));
+            errors.push(ProblemKind::NotAllowedHere, "PermissionsBoundary", format!("PermissionsBoundary {asked:?} is not allowed: this provider sets {enforced:?} on every role (omit the property or give exactly that ARN)"));
             None
         }
         (Some(enforced), _) => Some(enforced.to_string()),
@@ -216,27 +239,26 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
 
     let kms_key = optional_string(obj, "KmsKeyArn", &mut errors).and_then(|k| match arn::parse_key_arn(&k) {
         Err(e) => {
-            errors.push(format!("KmsKeyArn: {e}"));
+            errors.push(ProblemKind::Malformed, "KmsKeyArn", format!("KmsKeyArn: {e}"));
             None
         }
         Ok(key) if !ctx.allowed_keys.allows(&key, ctx.provider_account, ctx.provider_region) => {
-            errors.push(format!("KmsKeyArn {:?} is not allowed by this provider (its AllowedKmsKeyArns)", key.arn));
+            errors.push(ProblemKind::NotAllowedHere, "KmsKeyArn", format!("KmsKeyArn {:?} is not allowed by this provider (its AllowedKmsKeyArns)", key.arn));
             None
         }
         Ok(key) if key.region != ctx.stack.region => {
-            errors.push(format!("KmsKeyArn {:?} is in {}, the stack is in {}: grants must be on a key of the functions' region", key.arn, key.region, ctx.stack.region));
+            errors.push(ProblemKind::Inconsistent, "KmsKeyArn", format!("KmsKeyArn {:?} is in {}, the stack is in {}: grants must be on a key of the functions' region", key.arn, key.region, ctx.stack.region));
             None
         }
         Ok(key) => Some(key),
     });
 
-    let tags = string_map(obj.get("Tags"), "Tags", &mut errors);
-    errors.extend(check_tags(&tags, ctx.guardrails));
+    let tags = string_map(obj.get("Tags"), "Tags", "Tags", &mut errors);
+    check_tags(&tags, ctx.guardrails, &mut errors);
 
-    let stage_prefix = format!(
-        "{}-{}",
+    let stage_prefix = names::stage_prefix(
         service.as_deref().unwrap_or_default(),
-        stage.as_deref().unwrap_or_default()
+        stage.as_deref().unwrap_or_default(),
     );
     let rules = StatementRules {
         partition: &ctx.stack.partition,
@@ -250,8 +272,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
     };
     let functions = parse_functions(
         obj.get("Functions"),
-        service.as_deref(),
-        stage.as_deref(),
+        (service.is_some() && stage.is_some()).then_some(stage_prefix.as_str()),
         kms_key.is_some(),
         &rules,
         &mut errors,
@@ -260,13 +281,14 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
     let public_function_urls = boolean(
         obj.get("PublicFunctionUrls"),
         "PublicFunctionUrls",
+        "PublicFunctionUrls",
         &mut errors,
     );
     let deploy_with = match optional_string(obj, "DeployWith", &mut errors).as_deref() {
         None | Some("role") => DeployWith::Role,
         Some("caller") => DeployWith::Caller,
         Some(other) => {
-            errors.push(format!(
+            errors.push(ProblemKind::Malformed, "DeployWith", format!(
                 "DeployWith {other:?} must be role (CloudFormation deploys with the resource's deployment role) or caller (with the deployer's own rights)"
             ));
             DeployWith::Role
@@ -274,10 +296,14 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
     };
 
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(errors.into_vec());
     }
     let (Some(service), Some(stage)) = (service, stage) else {
-        return Err(vec!["ServiceName and Stage are required".into()]);
+        return Err(vec![Problem::new(
+            ProblemKind::Missing,
+            "",
+            "ServiceName and Stage are required",
+        )]);
     };
     let naming = Naming::new(
         ctx.iam_path,
@@ -287,31 +313,36 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
         &service,
         &stage,
     );
-    if deployment_bucket.is_none() && groups.iter().any(|g| g.deploys()) {
-        let pattern = generated_bucket_prefix(&naming);
+    if deployment_bucket.is_none() && groups.iter().any(|g| g.holds().deploys()) {
+        let pattern = naming.generated_bucket_prefix();
         // CloudFormation truncates generated names to 63 characters; the random suffix takes 13.
         if pattern.len() + 13 > 63 {
-            errors.push(format!("DeploymentBucket is required: the generated bucket name {pattern}… would be truncated by CloudFormation (ServiceName and Stage are too long for it)"));
+            errors.push(ProblemKind::OverLimit, "DeploymentBucket", format!("DeploymentBucket is required: the generated bucket name {pattern}… would be truncated by CloudFormation (ServiceName and Stage are too long for it)"));
         }
     }
     let group_name_len = naming.group_name(GroupKind::Developer).len();
     if group_name_len > names::GROUP_NAME_MAX {
-        errors.push(format!(
-            "ServiceName and Stage make group names of {group_name_len} characters; IAM allows {}",
-            names::GROUP_NAME_MAX
-        ));
+        errors.push(
+            ProblemKind::OverLimit,
+            "ServiceName",
+            format!(
+                "ServiceName and Stage make group names of {group_name_len} characters; IAM allows {}",
+                names::GROUP_NAME_MAX
+            ),
+        );
     }
     if naming.path.len() > names::PATH_MAX {
-        errors.push(format!(
-            "IAM path {} is longer than {}",
-            naming.path,
-            names::PATH_MAX
-        ));
+        errors.push(
+            ProblemKind::OverLimit,
+            "ServiceName",
+            format!(
+                "IAM path {} is longer than {}",
+                naming.path,
+                names::PATH_MAX
+            ),
+        );
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(Spec {
+    errors.or(Spec {
         naming,
         groups,
         deployment_bucket,
@@ -331,53 +362,55 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<String>> {
 /// Role tags: IAM's lengths and characters; keys unique ignoring case (IAM treats `Team` and
 /// `team` as one key); no key IAM or the provider reserves, in any case; only the keys the
 /// provider allows when it names them (accounts deciding access by principal tags).
-fn check_tags(tags: &BTreeMap<String, String>, g: &Guardrails) -> Vec<String> {
-    let mut errors = Vec::new();
+fn check_tags(tags: &BTreeMap<String, String>, g: &Guardrails, errors: &mut Problems) {
     let mut seen = BTreeMap::new();
     for (k, v) in tags {
+        let at = field("Tags", k);
         if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-            errors.push(format!(
-                "Tags: {k:?} must be 1-128 characters with a value of at most 256"
-            ));
+            errors.push(
+                ProblemKind::OverLimit,
+                &at,
+                format!("Tags: {k:?} must be 1-128 characters with a value of at most 256"),
+            );
         }
         if !k.chars().chain(v.chars()).all(super::charset::is_tag_char) {
-            errors.push(format!(
+            errors.push(ProblemKind::Malformed, &at, format!(
                 "Tags: {k:?} may hold only letters, digits, spaces and _ . : / = + - @ (IAM's tag characters)"
             ));
         }
         let lower = k.to_lowercase();
         if lower.starts_with("aws:") || lower.starts_with(OWNER_TAG_PREFIX) {
-            errors.push(format!("Tags: key {k:?} is reserved"));
+            errors.push(
+                ProblemKind::Reserved,
+                &at,
+                format!("Tags: key {k:?} is reserved"),
+            );
         } else if let Some(allowed) = &g.allowed_tag_keys {
             if !allowed.contains(k) {
-                errors.push(format!(
+                errors.push(ProblemKind::NotAllowedHere, &at, format!(
                     "Tags: key {k:?} is not one this provider lets stacks set (its AllowedTagKeys: {})",
                     allowed.iter().cloned().collect::<Vec<_>>().join(", ")
                 ));
             }
         }
         if let Some(first) = seen.insert(lower, k) {
-            errors.push(format!(
-                "Tags: {first:?} and {k:?} are the same key to IAM (tag keys ignore case)"
-            ));
+            errors.push(
+                ProblemKind::Duplicate,
+                &at,
+                format!("Tags: {first:?} and {k:?} are the same key to IAM (tag keys ignore case)"),
+            );
         }
     }
     if tags.len() + OWN_TAG_COUNT > 50 {
-        errors.push(format!(
-            "Tags: at most {} tags (IAM allows 50 per role; the provider adds {OWN_TAG_COUNT})",
-            50 - OWN_TAG_COUNT
-        ));
+        errors.push(
+            ProblemKind::OverLimit,
+            "Tags",
+            format!(
+                "Tags: at most {} tags (IAM allows 50 per role; the provider adds {OWN_TAG_COUNT})",
+                50 - OWN_TAG_COUNT
+            ),
+        );
     }
-    errors
-}
-
-/// `{service}-{stage}-serverlessdeploymentbucket-`: Serverless's generated deployment bucket is
-/// the stack's `ServerlessDeploymentBucket` resource, named by CloudFormation from this prefix.
-pub fn generated_bucket_prefix(n: &Naming) -> String {
-    format!(
-        "{}-serverlessdeploymentbucket-",
-        n.stack_name().to_ascii_lowercase()
-    )
 }
 
 #[cfg(test)]

@@ -1,22 +1,29 @@
 //! Reading CloudFormation's property values: every scalar arrives as a string.
 
+use crate::domain::problem::{field, ProblemKind, Problems};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// A required non-empty string.
+/// A required non-empty string; `parent` is the field path of `obj`.
 pub fn required_string(
     obj: &Map<String, Value>,
+    parent: &str,
     key: &str,
-    errors: &mut Vec<String>,
+    errors: &mut Problems,
 ) -> Option<String> {
+    let at = field(parent, key);
     match obj.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(_) => {
-            errors.push(format!("{key} must be a non-empty string"));
+            errors.push(
+                ProblemKind::WrongType,
+                at,
+                format!("{key} must be a non-empty string"),
+            );
             None
         }
         None => {
-            errors.push(format!("{key} is required"));
+            errors.push(ProblemKind::Missing, at, format!("{key} is required"));
             None
         }
     }
@@ -26,28 +33,37 @@ pub fn required_string(
 pub fn optional_string(
     obj: &Map<String, Value>,
     key: &str,
-    errors: &mut Vec<String>,
+    errors: &mut Problems,
 ) -> Option<String> {
     match obj.get(key) {
         None => None,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
-            errors.push(format!("{key} must be a string"));
+            errors.push(
+                ProblemKind::WrongType,
+                key,
+                format!("{key} must be a string"),
+            );
             None
         }
     }
 }
 
 /// Parses a CloudFormation boolean: `"true"`/`"false"` (any case) or a JSON boolean; absent is false.
-pub fn boolean(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> bool {
+/// `path` is the field path, `at` names the field in the message.
+pub fn boolean(v: Option<&Value>, path: &str, at: &str, errors: &mut Problems) -> bool {
     match v {
         None => false,
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
         Some(other) => {
-            errors.push(format!("{at} must be \"true\" or \"false\", got {other}"));
+            errors.push(
+                ProblemKind::WrongType,
+                path,
+                format!("{at} must be \"true\" or \"false\", got {other}"),
+            );
             false
         }
     }
@@ -56,8 +72,9 @@ pub fn boolean(v: Option<&Value>, at: &str, errors: &mut Vec<String>) -> bool {
 /// A map of strings (tags, encryption context).
 pub fn string_map(
     v: Option<&Value>,
+    path: &str,
     at: &str,
-    errors: &mut Vec<String>,
+    errors: &mut Problems,
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     match v {
@@ -68,13 +85,19 @@ pub fn string_map(
                     Value::String(s) => {
                         out.insert(k.clone(), s.clone());
                     }
-                    other => errors.push(format!(
-                        "{at}: value of {k:?} must be a string, got {other}"
-                    )),
+                    other => errors.push(
+                        ProblemKind::WrongType,
+                        field(path, k),
+                        format!("{at}: value of {k:?} must be a string, got {other}"),
+                    ),
                 }
             }
         }
-        Some(_) => errors.push(format!("{at} must be a map of strings")),
+        Some(_) => errors.push(
+            ProblemKind::WrongType,
+            path,
+            format!("{at} must be a map of strings"),
+        ),
     }
     out
 }
@@ -87,8 +110,8 @@ pub fn check_bucket_name(b: &str) -> Result<(), String> {
         && bytes
             .iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes[b.len() - 1].is_ascii_alphanumeric()
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
         && !b.contains("..");
     if ok {
         Ok(())

@@ -1,0 +1,407 @@
+//! The documents of the admin, developer and ci groups for one service and stage.
+//!
+//! Every group that deploys gets the **deploy** and **deploy-functions** managed policies (what the
+//! Serverless CLI calls; with `DeployWith: caller` also what CloudFormation does, from
+//! [`super::stage_resources`]); developer and admin add the inline **operate** policy (invoke, read
+//! logs, metrics); admin adds the inline **admin** policy (create and delete the stack, empty its
+//! deployment bucket). Which kind holds which is decided in [`crate::domain::principals`]; which
+//! variant (through the deployment role, or with the caller's rights) in [`super`]. No statement
+//! grants an IAM write other than `iam:PassRole` of this resource's own execution roles to Lambda
+//! and of its deployment role to CloudFormation, so no group can escalate.
+//!
+//! `Resource: "*"` appears only in the statements whose Sid starts with `NoResourceScoping`, for
+//! actions AWS authorises on `*` only (listed in the README), and those are limited to the stack's
+//! region.
+//!
+//! Evaluated per deployer command in `tests/e2e/test_deployers.py`, `tests/e2e/test_real_deployer.py`
+//! and `tests/e2e/test_access.py`; attacks in `tests/e2e/test_attacks.py`.
+
+use super::document::{document, Statement};
+use super::guards::{
+    deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere, deny_provider,
+    execution_roles, service_key_for_lambda, vpc_checks,
+};
+use super::scope::StageScope;
+use super::stage_resources::{no_resource_scoping_reads, resource_statements};
+use serde_json::{json, Value};
+
+/// The deploy managed policy when CloudFormation deploys with the deployment role: the stack,
+/// every stack write bound to that role, passing it to CloudFormation only, and the artifacts.
+pub fn deploy_through_role(s: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
+    statements.push(Statement::allow("StackReads", STACK_READS, vec![s.stack.clone()]).to_json());
+    // Every stack write names the deployment role (`cloudformation:RoleArn`; a request without
+    // RoleARN has no key and is refused), so no stack operation runs with the caller's own
+    // rights and no stack is switched to another role. ExecuteChangeSet carries no RoleArn:
+    // it runs with the role its change set was created with, which CreateChangeSet binds.
+    statements.push(
+        Statement::allow(
+            "StackWritesThroughTheDeploymentRole",
+            &[
+                "cloudformation:UpdateStack",
+                "cloudformation:CreateChangeSet",
+            ],
+            vec![s.stack.clone()],
+        )
+        .when(role_arn_is(s))
+        .to_json(),
+    );
+    statements.push(deny_passing_the_deployment_role_elsewhere(s));
+    statements.push(
+        Statement::allow(
+            "PassTheDeploymentRoleToCloudFormation",
+            &["iam:PassRole"],
+            vec![s.deployment_role.clone()],
+        )
+        .when(json!({"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}))
+        .to_json(),
+    );
+    statements.extend(artifacts(s));
+    document(statements)
+}
+
+/// The deploy managed policy when CloudFormation deploys with the caller's rights: the stack and
+/// the artifacts, passing this resource's roles to Lambda, the function key, and what else
+/// CloudFormation does with the deployer's rights (deploy-functions is full).
+pub fn deploy_as_caller(s: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
+    statements.push(
+        Statement::allow(
+            "StackDeploys",
+            &[
+                STACK_READS,
+                &[
+                    "cloudformation:UpdateStack",
+                    "cloudformation:CreateChangeSet",
+                ],
+            ]
+            .concat(),
+            vec![s.stack.clone()],
+        )
+        .to_json(),
+    );
+    statements.extend(artifacts(s));
+    statements.extend(execution_roles(s));
+    statements.extend(service_key_for_lambda(s));
+    statements.push(no_resource_scoping_reads(s));
+    statements.push(vpc_checks(s));
+    document(statements)
+}
+
+/// Template validation, the deployment bucket and this stage's artifacts in it; Serverless v4's
+/// shared bucket when no bucket is named.
+fn artifacts(s: &StageScope) -> Vec<Value> {
+    let mut out = vec![
+        // AWS authorises template validation on "*" only; limited to the stack's region.
+        Statement::allow(
+            "NoResourceScopingValidate",
+            &["cloudformation:ValidateTemplate"],
+            vec!["*".into()],
+        )
+        .when(s.region_only.clone())
+        .to_json(),
+        bucket_list(s),
+        Statement::allow(
+            "BucketLocation",
+            &["s3:GetBucketLocation"],
+            vec![s.bucket.clone()],
+        )
+        .when(s.s3_only.clone())
+        .to_json(),
+        Statement::allow(
+            "Artifacts",
+            &[
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:DeleteObject",
+            ],
+            vec![s.artifacts.clone()],
+        )
+        .when(s.s3_only.clone())
+        .to_json(),
+    ];
+    out.extend(shared_bucket(s));
+    out
+}
+
+/// Stack reads every deploying group needs, and the change-set steps that never choose a role.
+const STACK_READS: &[&str] = &[
+    "cloudformation:DescribeChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:DeleteChangeSet",
+    "cloudformation:ListChangeSets",
+    "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStackResource",
+    "cloudformation:DescribeStackResources",
+    "cloudformation:ListStackResources",
+    "cloudformation:GetTemplate",
+    "cloudformation:GetTemplateSummary",
+];
+
+/// The condition binding a stack write to the deployment role.
+fn role_arn_is(s: &StageScope) -> Value {
+    json!({"StringEquals": {"cloudformation:RoleArn": s.deployment_role}})
+}
+
+/// The deploy-functions managed policy when CloudFormation deploys with the deployment role (a
+/// second policy: one would pass IAM's 6,144 characters): what `deploy function` and
+/// `rollback function` do without CloudFormation: update the stage's functions directly, pass
+/// them this resource's roles, use the function key.
+pub fn deploy_functions_directly(s: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
+    statements.extend(deny_other_vpc_config(s));
+    statements.push(
+        Statement::allow(
+            "DeployFunction",
+            &[
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+            ],
+            vec![s.functions.clone()],
+        )
+        .to_json(),
+    );
+    statements.extend(execution_roles(s));
+    // `deploy function` sends the function's KMSKeyArn and VpcConfig with its configuration.
+    statements.extend(service_key_for_lambda(s));
+    statements.push(vpc_checks(s));
+    document(statements)
+}
+
+/// The deploy-functions managed policy with the caller's rights: what CloudFormation does with the
+/// deployer's rights for the stage's functions and their triggers.
+pub fn deploy_functions_as_caller(s: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
+    statements.extend(deny_other_vpc_config(s));
+    statements.extend(resource_statements(s));
+    document(statements)
+}
+
+/// Serverless v4's shared deployment bucket (when no `DeploymentBucket` is named): its name from SSM,
+/// then, on every deploy, `CreateBucket` and (where that succeeds: us-east-1 answers an owner's
+/// repeat with 200) `PutBucketVersioning` (packages/util/src/globalBucket/index.js,
+/// packages/engine/src/lib/aws/s3.js); listing only this stage's prefix; artifacts under it. The
+/// bucket is every service's, so neither its policy nor its deletion is granted, and its first
+/// creation (with `ssm:PutParameter`) is the platform team's (README).
+fn shared_bucket(s: &StageScope) -> Vec<Value> {
+    let Some(shared) = &s.shared else {
+        return vec![];
+    };
+    vec![
+        Statement::allow(
+            "SharedBucketName",
+            &["ssm:GetParameter"],
+            vec![shared.parameter.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "SharedBucketEnsure",
+            &[
+                "s3:CreateBucket",
+                "s3:PutBucketVersioning",
+                "s3:GetBucketLocation",
+            ],
+            vec![shared.bucket.clone()],
+        )
+        .when(s.s3_only.clone())
+        .to_json(),
+        Statement::allow(
+            "SharedBucketList",
+            &["s3:ListBucket"],
+            vec![shared.bucket.clone()],
+        )
+        .when(s.s3_stage_prefix_only.clone())
+        .to_json(),
+        Statement::allow(
+            "SharedBucketArtifacts",
+            &[
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:DeleteObject",
+            ],
+            vec![shared.artifacts.clone()],
+        )
+        .when(s.s3_only.clone())
+        .to_json(),
+    ]
+}
+
+/// Listing the deployment bucket: the generated bucket is this stage's alone, so it may be listed
+/// whole (HeadBucket needs that); a named bucket may be shared, so only this stage's prefix.
+/// S3 ARNs carry no region and no account: the conditions keep a claim of another region off this
+/// region's bucket (S3 serves a bucket only from its own region), and every claim off a
+/// same-named bucket of another account.
+fn bucket_list(s: &StageScope) -> Value {
+    let condition = if s.bucket_is_generated {
+        &s.s3_only
+    } else {
+        &s.s3_stage_prefix_only
+    };
+    Statement::allow("BucketList", &["s3:ListBucket"], vec![s.bucket.clone()])
+        .when(condition.clone())
+        .to_json()
+}
+
+/// What making, configuring and deleting Serverless's generated deployment bucket (the stack's
+/// `ServerlessDeploymentBucket` and its TLS-only policy) takes.
+pub const GENERATED_BUCKET_LIFECYCLE: &[&str] = &[
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+    "s3:GetBucketPolicy",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:GetEncryptionConfiguration",
+    "s3:PutEncryptionConfiguration",
+    "s3:GetBucketVersioning",
+    "s3:PutBucketVersioning",
+    "s3:GetBucketTagging",
+    "s3:PutBucketTagging",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:GetBucketOwnershipControls",
+    "s3:PutBucketOwnershipControls",
+    "s3:GetBucketAcl",
+];
+
+/// The operate inline policy: interactive rights of developer and admin.
+pub fn operate(s: &StageScope) -> Value {
+    document([
+        Statement::allow(
+            "Invoke",
+            &["lambda:InvokeFunction"],
+            vec![s.functions.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "ReadLogs",
+            &[
+                "logs:DescribeLogStreams",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+                "logs:StartQuery",
+                "logs:GetQueryResults",
+            ],
+            vec![s.log_groups.clone()],
+        )
+        .to_json(),
+        // CloudWatch metric reads have no resource types; limited to the stack's region.
+        Statement::allow(
+            "NoResourceScopingMetrics",
+            &[
+                "cloudwatch:GetMetricData",
+                "cloudwatch:GetMetricStatistics",
+                "cloudwatch:ListMetrics",
+            ],
+            vec!["*".into()],
+        )
+        .when(s.region_only.clone())
+        .to_json(),
+    ])
+}
+
+/// The admin inline policy when CloudFormation deploys with the deployment role: create and remove
+/// the stack only with that role; `remove` empties the generated bucket (CloudFormation creates,
+/// configures and deletes it with the role).
+pub fn admin_through_role(s: &StageScope) -> Value {
+    let mut statements = vec![
+        Statement::allow(
+            "StackLifecycleThroughTheDeploymentRole",
+            &["cloudformation:CreateStack", "cloudformation:DeleteStack"],
+            vec![s.stack.clone()],
+        )
+        .when(role_arn_is(s))
+        .to_json(),
+        Statement::allow(
+            "StackProtection",
+            &["cloudformation:UpdateTerminationProtection"],
+            vec![s.stack.clone()],
+        )
+        .to_json(),
+    ];
+    statements.extend(bucket_removal(
+        s,
+        "DeploymentBucketEmpty",
+        &["s3:ListBucket", "s3:ListBucketVersions"],
+    ));
+    document(statements)
+}
+
+/// The admin inline policy with the caller's rights: create and remove the stack and the whole
+/// lifecycle of its generated deployment bucket.
+pub fn admin_as_caller(s: &StageScope) -> Value {
+    let mut statements = vec![Statement::allow(
+        "StackLifecycle",
+        &[
+            "cloudformation:CreateStack",
+            "cloudformation:DeleteStack",
+            "cloudformation:UpdateTerminationProtection",
+        ],
+        vec![s.stack.clone()],
+    )
+    .to_json()];
+    statements.extend(bucket_removal(
+        s,
+        "DeploymentBucketLifecycle",
+        GENERATED_BUCKET_LIFECYCLE,
+    ));
+    document(statements)
+}
+
+/// What `serverless remove` does to the buckets when none is named: (v4) empties this stage's prefix
+/// of the shared, versioned bucket, every version of every object under it; (v3) empties the
+/// generated bucket, which belongs to this stage alone, with `generated_actions` on it. A named
+/// DeploymentBucket may be shared by stages, so its lifecycle and policy stay with whoever owns it
+/// (PutBucketPolicy there would reach other stages).
+fn bucket_removal(s: &StageScope, generated_sid: &str, generated_actions: &[&str]) -> Vec<Value> {
+    let Some(shared) = &s.shared else {
+        return vec![];
+    };
+    vec![
+        // `remove` first checks the shared bucket with HeadBucket, which S3 authorises as a
+        // ListBucket without a prefix (a 403 fails the command): admin may list the key names of
+        // the shared bucket of its region; reading and deleting stay limited to its prefix.
+        Statement::allow(
+            "SharedBucketHead",
+            &["s3:ListBucket"],
+            vec![shared.bucket.clone()],
+        )
+        .when(s.s3_only.clone())
+        .to_json(),
+        Statement::allow(
+            "SharedBucketRemove",
+            &["s3:ListBucketVersions"],
+            vec![shared.bucket.clone()],
+        )
+        .when(s.s3_stage_prefix_only.clone())
+        .to_json(),
+        Statement::allow(
+            "SharedBucketRemoveObjects",
+            &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            vec![shared.artifacts.clone()],
+        )
+        .when(s.s3_only.clone())
+        .to_json(),
+        Statement::allow(generated_sid, generated_actions, vec![s.bucket.clone()])
+            .when(s.s3_only.clone())
+            .to_json(),
+        Statement::allow(
+            "DeploymentBucketObjects",
+            &[
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+            ],
+            vec![s.all_objects.clone()],
+        )
+        .when(s.s3_only.clone())
+        .to_json(),
+    ]
+}

@@ -1,0 +1,139 @@
+//! Statements several documents share: the explicit Denies that keep every principal off the
+//! provider, off other network configurations and from passing the deployment role anywhere but
+//! CloudFormation, and passing this resource's execution roles to Lambda.
+//!
+//! Evaluated request by request in `tests/e2e/test_attacks.py` and `tests/e2e/test_invoke_and_vpc.py`.
+
+use super::document::Statement;
+use super::scope::StageScope;
+use serde_json::{json, Value};
+
+/// An explicit Deny of everything on the provider's own function, its log group and its stack, so
+/// that no group pattern, today's or a future edit's, can reach the provider (validation already
+/// refuses claims whose names cover them). `None` when the provider's names are unknown (`plan`
+/// run without them).
+pub fn deny_provider(s: &StageScope) -> Option<Value> {
+    (!s.provider.is_empty()).then(|| {
+        json!({
+            "Sid": "DenyTheProviderItself",
+            "Effect": "Deny",
+            "Action": ["lambda:*", "logs:*", "cloudformation:*"],
+            "Resource": s.provider,
+        })
+    })
+}
+
+/// Explicit Denies that keep each function with a scoped `Vpc` on its declared subnets and
+/// security groups: creating or reconfiguring it with any other is refused (`lambda:SubnetIds` and
+/// `lambda:SecurityGroupIds`, which the Service Authorization Reference lists on CreateFunction and
+/// UpdateFunctionConfiguration). The complement of an Allow with `ForAllValues:StringEquals`, as a
+/// Deny so that no Allow elsewhere can outweigh it. A request without a VPC configuration carries
+/// neither key and is not refused: its role's network rights stay the declared ones regardless.
+pub fn deny_other_vpc_config(s: &StageScope) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (i, deny) in s.vpc_denies.iter().enumerate() {
+        for (what, key, ids) in [
+            ("Subnets", "lambda:SubnetIds", &deny.subnets),
+            (
+                "SecurityGroups",
+                "lambda:SecurityGroupIds",
+                &deny.security_groups,
+            ),
+        ] {
+            out.push(json!({
+                "Sid": format!("DenyOther{what}{}", i + 1),
+                "Effect": "Deny",
+                "Action": ["lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"],
+                "Resource": deny.functions,
+                "Condition": {"ForAnyValue:StringNotEquals": {key: ids}},
+            }));
+        }
+    }
+    out
+}
+
+/// The deployment role goes to CloudFormation only: the execution-role pattern (every role under
+/// the resource's path) covers it too, so passing it to anything else is denied explicitly.
+pub fn deny_passing_the_deployment_role_elsewhere(s: &StageScope) -> Value {
+    json!({
+        "Sid": "DenyPassingTheDeploymentRoleElsewhere",
+        "Effect": "Deny",
+        "Action": "iam:PassRole",
+        "Resource": s.deployment_role,
+        "Condition": {"StringNotEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+    })
+}
+
+/// Reading this resource's execution roles and passing them to Lambda, and only to Lambda
+/// (CreateFunction, and UpdateFunctionConfiguration with a Role, need PassRole of it).
+pub fn execution_roles(s: &StageScope) -> Vec<Value> {
+    vec![
+        Statement::allow(
+            "ExecutionRolesRead",
+            &["iam:GetRole"],
+            vec![s.roles.clone()],
+        )
+        .to_json(),
+        Statement::allow(
+            "ExecutionRolesPass",
+            &["iam:PassRole"],
+            vec![s.roles.clone()],
+        )
+        .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
+        .to_json(),
+    ]
+}
+
+/// Lambda checks a VpcConfig's subnets and security groups with the caller's rights, and the
+/// function handler waits for a deleted function's network interfaces; EC2 authorises these
+/// Describe calls on "*" only. Limited to the stack's region.
+pub fn vpc_checks(s: &StageScope) -> Value {
+    Statement::allow(
+        "NoResourceScopingVpcChecks",
+        &[
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeVpcs",
+            "ec2:DescribeNetworkInterfaces",
+        ],
+        vec!["*".into()],
+    )
+    .when(s.region_only.clone())
+    .to_json()
+}
+
+/// With a `KmsKeyArn`: what Lambda does with the caller's rights when a function's environment is
+/// encrypted with that key (`kmsKeyArn` in serverless.yml; Lambda Developer Guide, "Securing
+/// environment variables": `kms:CreateGrant` and `kms:Encrypt` to configure it, `kms:Decrypt` to
+/// read it back; AWS::Lambda::Function's handler permissions add `GenerateDataKey` and
+/// `DescribeKey`). Only through Lambda (`kms:ViaService`), grants only for Lambda's own use
+/// (`kms:GrantIsForAWSResource`); the function's roles get their own grants from the provider.
+pub fn service_key_for_lambda(s: &StageScope) -> Vec<Value> {
+    let Some(key) = &s.service_key else {
+        return vec![];
+    };
+    vec![
+        Statement::allow(
+            "ServiceKeyThroughLambda",
+            &[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:GenerateDataKey",
+                "kms:DescribeKey",
+            ],
+            vec![key.arn.clone()],
+        )
+        .when(json!({"StringEquals": {"kms:ViaService": key.via_lambda}}))
+        .to_json(),
+        Statement::allow(
+            "ServiceKeyGrantsForLambda",
+            &["kms:CreateGrant"],
+            vec![key.arn.clone()],
+        )
+        .when(json!({
+            "StringEquals": {"kms:ViaService": key.via_lambda},
+            "Bool": {"kms:GrantIsForAWSResource": "true"}
+        }))
+        .to_json(),
+    ]
+}

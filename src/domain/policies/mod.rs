@@ -1,0 +1,64 @@
+//! The policy documents of one service and stage, built from one [`StageScope`].
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | [`scope`] | every ARN, pattern and decision, made once from the validated properties |
+//! | [`document`] | statements, documents, IAM's size limits, comparing with what IAM returns |
+//! | [`guards`] | Denies and grants several documents share |
+//! | [`groups`] | the deploy, deploy-functions, operate and admin documents of the groups |
+//! | [`stage_resources`] | what CloudFormation does for the stage's resources |
+//! | [`deployment_role`] | the role CloudFormation deploys with |
+//! | [`execution_role`] | each function's role |
+//! | [`invoke`] | the invoke policy |
+//!
+//! Which kind holds which document is [`crate::domain::principals`]; which variant of a document
+//! the deployment mode selects is decided here, in one `match` each.
+
+pub mod deployment_role;
+pub mod document;
+pub mod execution_role;
+pub mod groups;
+pub mod guards;
+pub mod invoke;
+pub mod scope;
+pub mod stage_resources;
+
+pub use scope::StageScope;
+
+use super::principals::{InlineDocument, ManagedDocument};
+use super::properties::DeployWith;
+use serde_json::Value;
+
+/// The managed document `doc` of the stage, or `None` when the resource does not have it (no
+/// group deploys; nothing is marked for invocation).
+pub fn managed(s: &StageScope, doc: ManagedDocument) -> Option<Value> {
+    match (doc, s.mode) {
+        (ManagedDocument::Deploy | ManagedDocument::DeployFunctions, _) if !s.deploys => None,
+        (ManagedDocument::Deploy, DeployWith::Role) => Some(groups::deploy_through_role(s)),
+        (ManagedDocument::Deploy, DeployWith::Caller) => Some(groups::deploy_as_caller(s)),
+        (ManagedDocument::DeployFunctions, DeployWith::Role) => {
+            Some(groups::deploy_functions_directly(s))
+        }
+        (ManagedDocument::DeployFunctions, DeployWith::Caller) => {
+            Some(groups::deploy_functions_as_caller(s))
+        }
+        (ManagedDocument::Invoke, _) => s.invoke.as_ref().map(invoke::invoke_policy),
+    }
+}
+
+/// The inline document `doc` of a group.
+pub fn inline(s: &StageScope, doc: InlineDocument) -> Value {
+    match (doc, s.mode) {
+        (InlineDocument::Operate, _) => groups::operate(s),
+        (InlineDocument::Admin, DeployWith::Role) => groups::admin_through_role(s),
+        (InlineDocument::Admin, DeployWith::Caller) => groups::admin_as_caller(s),
+    }
+}
+
+/// The deployment role's policy: only when CloudFormation deploys with it and a group deploys.
+pub fn deployment_role(s: &StageScope) -> Option<Value> {
+    match s.mode {
+        DeployWith::Role if s.deploys => Some(deployment_role::deployment_policy(s)),
+        DeployWith::Role | DeployWith::Caller => None,
+    }
+}
