@@ -51,8 +51,8 @@ pub fn claim_of(root: &str, path: &str, name: &str) -> Option<Claim> {
     let region = name
         .strip_prefix(&format!("{service}-{stage}-"))
         .and_then(|r| {
-            let p: Vec<&str> = r.split('-').collect();
-            (p.len() >= 3).then(|| p[..3].join("-"))
+            let p: Vec<&str> = r.split('-').take(3).collect();
+            (p.len() == 3).then(|| p.join("-"))
         })
         .filter(|r| super::arn::is_region(r));
     Some(Claim {

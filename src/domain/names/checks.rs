@@ -29,7 +29,7 @@ pub fn check_iam_path(p: &str) -> Result<(), String> {
 pub fn check_service(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= 50
-        && s.as_bytes()[0].is_ascii_alphabetic()
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !s.ends_with('-')
         && !s.contains("--");

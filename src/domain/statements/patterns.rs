@@ -70,11 +70,12 @@ pub fn is_condition_operator(op: &str) -> bool {
 pub fn pattern_matches(pattern: &str, value: &str) -> bool {
     let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
     let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
-    while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+    while let Some(vc) = v.get(vi) {
+        let pc = p.get(pi);
+        if pc.is_some_and(|c| *c == '?' || c == vc) {
             pi += 1;
             vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pc == Some(&'*') {
             star = Some(pi);
             mark = vi;
             pi += 1;
@@ -86,5 +87,5 @@ pub fn pattern_matches(pattern: &str, value: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p.get(pi..).unwrap_or_default().iter().all(|c| *c == '*')
 }
