@@ -30,9 +30,6 @@ pub trait IamPort: Send + Sync {
 
     /// Every resource's claim under the provider's root path `root` (for refusing nesting claims).
     fn claims(&self, root: &str) -> impl Future<Output = Result<Vec<Claim>>> + Send;
-
-    /// The unique id of role `name` (after a creation that found the role already there).
-    fn role_id(&self, name: &str) -> impl Future<Output = Result<String>> + Send;
 }
 
 /// KMS grants.

@@ -12,12 +12,10 @@ pub enum IamChange {
         path: String,
         document: String,
     },
-    /// `iam:CreatePolicyVersion` (set as default), after deleting `delete_first` to stay within 5 versions.
-    CreatePolicyVersion {
-        arn: String,
-        document: String,
-        delete_first: Vec<String>,
-    },
+    /// `iam:CreatePolicyVersion` (set as default). Every adapter first looks at the versions the
+    /// policy has at that moment (an earlier attempt whose answer was lost may have landed) and
+    /// deletes [`versions_to_make_room`] of them, so the same change means the same everywhere.
+    CreatePolicyVersion { arn: String, document: String },
     /// `iam:CreateGroup`.
     CreateGroup { name: String, path: String },
     /// `iam:PutGroupPolicy`.
@@ -187,4 +185,10 @@ pub fn iam_phase(tasks: Vec<Vec<IamChange>>) -> Phase {
 /// Counts the changes in phases.
 pub fn count(phases: &[Phase]) -> usize {
     phases.iter().flatten().map(Vec::len).sum()
+}
+/// IAM keeps at most five versions of a managed policy: of the non-default versions `others`
+/// (oldest first), the ones to delete before one more version is created.
+pub fn versions_to_make_room(others: &[String]) -> &[String] {
+    let excess = (others.len() + 2).saturating_sub(5);
+    others.get(..excess).unwrap_or(others)
 }

@@ -20,9 +20,6 @@ impl IamPort for PanickingIam {
     async fn claims(&self, _root: &str) -> Result<Vec<Claim>> {
         Ok(vec![])
     }
-    async fn role_id(&self, _name: &str) -> Result<String> {
-        Ok(String::new())
-    }
 }
 
 const URL: &str = "http://127.0.0.1:9/answer?X-Amz-Signature=s";

@@ -6,7 +6,7 @@ mod delete;
 mod observe;
 
 use super::aws_error::from_sdk;
-use crate::domain::change::IamChange;
+use crate::domain::change::{versions_to_make_room, IamChange};
 use crate::domain::claims::Claim;
 use crate::domain::observed::{Observed, ObservedGroup, ObservedPolicy, ObservedRole};
 use crate::domain::policies::document::from_iam;
@@ -62,6 +62,22 @@ fn gone_ok(r: Result<()>) -> Result<()> {
 }
 
 impl SdkIam {
+    /// The unique id of role `name`: after a CreateRole that found the role already there (a
+    /// duplicate delivery got there first), the id the grant names need.
+    async fn role_id(&self, name: &str) -> Result<String> {
+        let out = self
+            .client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("iam:GetRole", name, e))?;
+        Ok(out
+            .role()
+            .map(|r| r.role_id().to_string())
+            .unwrap_or_default())
+    }
+
     async fn owned_or_conflict(
         &self,
         kind: &'static str,
@@ -151,20 +167,6 @@ impl IamPort for SdkIam {
         self.claims_under(root).await
     }
 
-    async fn role_id(&self, name: &str) -> Result<String> {
-        let out = self
-            .client
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| from_sdk("iam:GetRole", name, e))?;
-        Ok(out
-            .role()
-            .map(|r| r.role_id().to_string())
-            .unwrap_or_default())
-    }
-
     async fn apply(&self, change: &IamChange) -> Result<Option<String>> {
         let c = &self.client;
         match change {
@@ -222,8 +224,7 @@ impl IamPort for SdkIam {
                 if same(&now.document, &wanted) {
                     return Ok(None);
                 }
-                let excess = (now.other_versions.len() + 2).saturating_sub(5);
-                for v in now.other_versions.iter().take(excess) {
+                for v in versions_to_make_room(&now.other_versions) {
                     gone_ok(
                         c.delete_policy_version()
                             .policy_arn(arn)

@@ -7,10 +7,10 @@ mod kms;
 
 pub use kms::MemoryGrants;
 
-use crate::domain::change::{Change, IamChange};
+use crate::domain::change::{versions_to_make_room, Change, IamChange};
 use crate::domain::claims::{claim_of, merge_claims, Claim};
 use crate::domain::observed::{Observed, ObservedGroup, ObservedPolicy, ObservedRole};
-use crate::domain::policies::document::from_iam;
+use crate::domain::policies::document::{from_iam, same};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::ports::{Depth, IamPort};
 use std::collections::{BTreeMap, BTreeSet};
@@ -199,17 +199,20 @@ impl MemoryIam {
                     },
                 ));
             }
-            IamChange::CreatePolicyVersion {
-                arn,
-                document,
-                delete_first,
-            } => {
+            IamChange::CreatePolicyVersion { arn, document } => {
                 let (_, p) = s
                     .policies
                     .values_mut()
                     .find(|(_, p)| p.arn == *arn)
                     .ok_or_else(|| not_found(arn))?;
-                p.other_versions.retain(|v| !delete_first.contains(v));
+                // As the SDK adapter: look before writing (an attempt whose answer was lost may
+                // have landed), then make room from the versions there are now.
+                let wanted = doc(document)?;
+                if same(&p.document, &wanted) {
+                    return Ok(None);
+                }
+                let gone = versions_to_make_room(&p.other_versions).to_vec();
+                p.other_versions.retain(|v| !gone.contains(v));
                 if p.other_versions.len() + 1 >= 5 {
                     return Err(Error::Aws {
                         operation: "memory",
@@ -222,7 +225,7 @@ impl MemoryIam {
                 let old = std::mem::take(&mut p.default_version);
                 p.other_versions.push(old);
                 p.default_version = format!("v{}", p.other_versions.len() + 1);
-                p.document = doc(document)?;
+                p.document = wanted;
             }
             IamChange::CreateGroup { name, path } => {
                 s.groups.entry(name.clone()).or_insert((
@@ -369,15 +372,6 @@ impl IamPort for MemoryIam {
             .chain(s.policies.iter().map(|(n, (p, _))| (n, p)))
             .filter_map(|(n, p)| claim_of(root, p, n));
         Ok(merge_claims(found))
-    }
-
-    async fn role_id(&self, name: &str) -> Result<String> {
-        let _g = self.calls.enter(format!("role id {name}")).await?;
-        let s = lock(&self.state);
-        s.roles
-            .get(name)
-            .map(|(_, r)| r.role_id.clone())
-            .ok_or_else(|| not_found(name))
     }
 }
 

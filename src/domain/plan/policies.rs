@@ -18,13 +18,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                 document: text,
             }]),
             Some(o) if !same(&o.document, &p.document) => {
-                // IAM keeps at most 5 versions: make room for the new one.
-                let excess = (o.other_versions.len() + 2).saturating_sub(5);
-                let delete_first = o.other_versions.iter().take(excess).cloned().collect();
                 tasks.push(vec![IamChange::CreatePolicyVersion {
                     arn: o.arn.clone(),
                     document: text,
-                    delete_first,
                 }]);
             }
             Some(_) => {}
