@@ -135,10 +135,6 @@ pub enum Error {
     #[error("response to CloudFormation failed: {0}")]
     Response(String),
 
-    /// A bug in the provider: a change routed to the wrong port.
-    #[error("internal error in serverless-access: {0}")]
-    Internal(String),
-
     /// A document AWS returned could not be read.
     #[error("unreadable document from AWS for {entity}: {message}")]
     Document {

@@ -12,14 +12,15 @@
 //!
 //! Deny statements only take away, so only their shape is checked.
 
+mod checks;
 mod patterns;
 mod reach;
 
 pub use patterns::{is_condition_operator, is_wildcard_equivalent, pattern_matches};
 
-use super::action_rules::{self, LAMBDA_CODE_WRITES, STAR_ALLOWED};
 use super::arn::Arn;
 use super::problem::{field, ProblemKind, Problems};
+use checks::{check_action, check_lambda, check_star};
 use reach::{deployment_artifacts, reaches_provider};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashSet};
@@ -308,150 +309,6 @@ fn string_list(
             );
             vec![]
         }
-    }
-}
-
-fn check_action(
-    at: &str,
-    path: &str,
-    a: &str,
-    allow: bool,
-    rules: &StatementRules<'_>,
-    errors: &mut Problems,
-) {
-    if a == "*" {
-        errors.push(
-            ProblemKind::TooWide,
-            path,
-            format!("{at}: Action \"*\" grants every action"),
-        );
-        return;
-    }
-    let Some((service, name)) = a.split_once(':') else {
-        errors.push(
-            ProblemKind::Malformed,
-            path,
-            format!("{at}: Action {a:?} must be service:Action"),
-        );
-        return;
-    };
-    let service_ok = !service.is_empty()
-        && service
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !service_ok
-        || name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?')
-    {
-        errors.push(
-            ProblemKind::Malformed,
-            path,
-            format!("{at}: Action {a:?} must be service:Action"),
-        );
-        return;
-    }
-    if name.contains('*') || name.contains('?') {
-        errors.push(
-            ProblemKind::TooWide,
-            path,
-            format!("{at}: Action {a:?} has a wildcard; list the actions"),
-        );
-        return;
-    }
-    if !allow {
-        return;
-    }
-    if let Some(family) = action_rules::family(a) {
-        let allowed =
-            family.may_be_allowed() && rules.allowed_actions.contains(&a.to_ascii_lowercase());
-        if !allowed {
-            let hint = if family.may_be_allowed() {
-                " unless the provider allows it by name (its AllowedSensitiveActions)"
-            } else {
-                ""
-            };
-            errors.push(
-                ProblemKind::SensitiveAction,
-                path,
-                format!(
-                    "{at}: Action {a:?} may not be granted to a function role: it {}{hint}",
-                    family.describe()
-                ),
-            );
-        }
-    }
-}
-
-/// `*`, or a resource as wide, is accepted only for actions AWS cannot scope that are on the
-/// provider's short list (or that the provider allows by name).
-fn check_star(
-    at: &str,
-    actions: &[String],
-    what: &str,
-    rules: &StatementRules<'_>,
-    refuse: &mut impl FnMut(ProblemKind, String),
-) {
-    let refused: Vec<&str> = actions
-        .iter()
-        .map(String::as_str)
-        .filter(|a| {
-            let lower = a.to_ascii_lowercase();
-            let listed = STAR_ALLOWED.contains(&lower.as_str()) && is_unscoped_action(a);
-            !(listed || rules.allowed_actions.contains(&lower))
-        })
-        .collect();
-    if !refused.is_empty() {
-        refuse(ProblemKind::TooWide, format!(
-            "{at}: {what} is not allowed for {}: name the resources (only actions AWS cannot scope that are on the provider's list may use \"*\")",
-            refused.join(", ")
-        ));
-    }
-}
-
-/// Lambda: code and configuration writes only on the stage's own functions and layers, and no
-/// Lambda action on the provider's own function.
-fn check_lambda(
-    at: &str,
-    actions: &[String],
-    r: &str,
-    arn: &Arn<'_>,
-    rules: &StatementRules<'_>,
-    refuse: &mut impl FnMut(ProblemKind, String),
-) {
-    let lambda: Vec<String> = actions
-        .iter()
-        .map(|a| a.to_ascii_lowercase())
-        .filter(|a| a.starts_with("lambda:"))
-        .collect();
-    if lambda.is_empty() {
-        return;
-    }
-    let writes: Vec<&str> = lambda
-        .iter()
-        .map(String::as_str)
-        .filter(|a| LAMBDA_CODE_WRITES.contains(a))
-        .collect();
-    if writes.is_empty() {
-        return;
-    }
-    let first_wild = arn.resource.find(['*', '?']).unwrap_or(arn.resource.len());
-    let literal = arn.resource.get(..first_wild).unwrap_or_default();
-    let inside = arn.region == rules.region
-        && arn.account == rules.account
-        && [
-            format!("function:{}-", rules.stage_prefix),
-            format!("layer:{}-", rules.stage_prefix),
-        ]
-        .iter()
-        .any(|p| literal.starts_with(p.as_str()));
-    if !inside {
-        refuse(ProblemKind::OutsideStage, format!(
-            "{at}: {} on {r:?}: a function role may change only its own stage's functions and layers ({}-*)",
-            writes.join(", "),
-            rules.stage_prefix
-        ));
     }
 }
 
