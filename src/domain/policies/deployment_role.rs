@@ -36,39 +36,39 @@ pub fn deployment_trust_policy() -> Value {
 /// functions, their triggers and logs, the generated deployment bucket, reading the artifacts
 /// Lambda fetches with the caller's rights, passing the execution roles to Lambda, and the VPC and
 /// KMS checks Lambda makes with the caller's rights.
-pub fn deployment_policy(s: &StageScope) -> Value {
-    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
-    statements.extend(deny_other_vpc_config(s));
-    statements.push(deny_passing_the_deployment_role_elsewhere(s));
-    statements.extend(resource_statements(s));
-    statements.extend(service_key_for_lambda(s));
-    statements.push(no_resource_scoping_reads(s));
+pub fn deployment_policy(scope: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
+    statements.extend(deny_other_vpc_config(scope));
+    statements.push(deny_passing_the_deployment_role_elsewhere(scope));
+    statements.extend(resource_statements(scope));
+    statements.extend(service_key_for_lambda(scope));
+    statements.push(no_resource_scoping_reads(scope));
     // Lambda reads the code object with the caller's rights: the artifacts of this stage only.
-    let mut artifacts = vec![s.artifacts.clone()];
-    artifacts.extend(s.shared.iter().map(|shared| shared.artifacts.clone()));
+    let mut artifacts = vec![scope.artifacts.clone()];
+    artifacts.extend(scope.shared.iter().map(|shared| shared.artifacts.clone()));
     statements.push(
         Statement::allow(
             "ReadArtifacts",
             &["s3:GetObject", "s3:GetObjectVersion"],
             artifacts,
         )
-        .when(s.s3_only.clone())
+        .when(scope.s3_only.clone())
         .to_json(),
     );
-    if s.bucket_is_generated {
+    if scope.bucket_is_generated {
         // Serverless v3's per-service bucket is the stack's own resource.
         statements.push(
             Statement::allow(
                 "GeneratedDeploymentBucket",
                 GENERATED_BUCKET_LIFECYCLE,
-                vec![s.bucket.clone()],
+                vec![scope.bucket.clone()],
             )
-            .when(s.s3_only.clone())
+            .when(scope.s3_only.clone())
             .to_json(),
         );
     }
-    statements.extend(execution_roles(s));
-    statements.push(vpc_checks(s));
+    statements.extend(execution_roles(scope));
+    statements.push(vpc_checks(scope));
     document(statements)
 }
 

@@ -27,9 +27,10 @@ use serde_json::{json, Value};
 
 /// The deploy managed policy when CloudFormation deploys with the deployment role: the stack,
 /// every stack write bound to that role, passing it to CloudFormation only, and the artifacts.
-pub fn deploy_through_role(s: &StageScope) -> Value {
-    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
-    statements.push(Statement::allow("StackReads", STACK_READS, vec![s.stack.clone()]).to_json());
+pub fn deploy_through_role(scope: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
+    statements
+        .push(Statement::allow("StackReads", STACK_READS, vec![scope.stack.clone()]).to_json());
     // Every stack write names the deployment role (`cloudformation:RoleArn`; a request without
     // RoleARN has no key and is refused), so no stack operation runs with the caller's own
     // rights and no stack is switched to another role. ExecuteChangeSet carries no RoleArn:
@@ -41,30 +42,30 @@ pub fn deploy_through_role(s: &StageScope) -> Value {
                 "cloudformation:UpdateStack",
                 "cloudformation:CreateChangeSet",
             ],
-            vec![s.stack.clone()],
+            vec![scope.stack.clone()],
         )
-        .when(role_arn_is(s))
+        .when(role_arn_is(scope))
         .to_json(),
     );
-    statements.push(deny_passing_the_deployment_role_elsewhere(s));
+    statements.push(deny_passing_the_deployment_role_elsewhere(scope));
     statements.push(
         Statement::allow(
             "PassTheDeploymentRoleToCloudFormation",
             &["iam:PassRole"],
-            vec![s.deployment_role.clone()],
+            vec![scope.deployment_role.clone()],
         )
         .when(json!({"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}))
         .to_json(),
     );
-    statements.extend(artifacts(s));
+    statements.extend(artifacts(scope));
     document(statements)
 }
 
 /// The deploy managed policy when CloudFormation deploys with the caller's rights: the stack and
 /// the artifacts, passing this resource's roles to Lambda, the function key, and what else
 /// CloudFormation does with the deployer's rights (deploy-functions is full).
-pub fn deploy_as_caller(s: &StageScope) -> Value {
-    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
+pub fn deploy_as_caller(scope: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
     statements.push(
         Statement::allow(
             "StackDeploys",
@@ -76,21 +77,21 @@ pub fn deploy_as_caller(s: &StageScope) -> Value {
                 ],
             ]
             .concat(),
-            vec![s.stack.clone()],
+            vec![scope.stack.clone()],
         )
         .to_json(),
     );
-    statements.extend(artifacts(s));
-    statements.extend(execution_roles(s));
-    statements.extend(service_key_for_lambda(s));
-    statements.push(no_resource_scoping_reads(s));
-    statements.push(vpc_checks(s));
+    statements.extend(artifacts(scope));
+    statements.extend(execution_roles(scope));
+    statements.extend(service_key_for_lambda(scope));
+    statements.push(no_resource_scoping_reads(scope));
+    statements.push(vpc_checks(scope));
     document(statements)
 }
 
 /// Template validation, the deployment bucket and this stage's artifacts in it; Serverless v4's
 /// shared bucket when no bucket is named.
-fn artifacts(s: &StageScope) -> Vec<Value> {
+fn artifacts(scope: &StageScope) -> Vec<Value> {
     let mut out = vec![
         // AWS authorises template validation on "*" only; limited to the stack's region.
         Statement::allow(
@@ -98,15 +99,15 @@ fn artifacts(s: &StageScope) -> Vec<Value> {
             &["cloudformation:ValidateTemplate"],
             vec!["*".into()],
         )
-        .when(s.region_only.clone())
+        .when(scope.region_only.clone())
         .to_json(),
-        bucket_list(s),
+        bucket_list(scope),
         Statement::allow(
             "BucketLocation",
             &["s3:GetBucketLocation"],
-            vec![s.bucket.clone()],
+            vec![scope.bucket.clone()],
         )
-        .when(s.s3_only.clone())
+        .when(scope.s3_only.clone())
         .to_json(),
         Statement::allow(
             "Artifacts",
@@ -116,12 +117,12 @@ fn artifacts(s: &StageScope) -> Vec<Value> {
                 "s3:GetObjectVersion",
                 "s3:DeleteObject",
             ],
-            vec![s.artifacts.clone()],
+            vec![scope.artifacts.clone()],
         )
-        .when(s.s3_only.clone())
+        .when(scope.s3_only.clone())
         .to_json(),
     ];
-    out.extend(shared_bucket(s));
+    out.extend(shared_bucket(scope));
     out
 }
 
@@ -141,17 +142,17 @@ const STACK_READS: &[&str] = &[
 ];
 
 /// The condition binding a stack write to the deployment role.
-fn role_arn_is(s: &StageScope) -> Value {
-    json!({"StringEquals": {"cloudformation:RoleArn": s.deployment_role}})
+fn role_arn_is(scope: &StageScope) -> Value {
+    json!({"StringEquals": {"cloudformation:RoleArn": scope.deployment_role}})
 }
 
 /// The deploy-functions managed policy when CloudFormation deploys with the deployment role (a
 /// second policy: one would pass IAM's 6,144 characters): what `deploy function` and
 /// `rollback function` do without CloudFormation: update the stage's functions directly, pass
 /// them this resource's roles, use the function key.
-pub fn deploy_functions_directly(s: &StageScope) -> Value {
-    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
-    statements.extend(deny_other_vpc_config(s));
+pub fn deploy_functions_directly(scope: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
+    statements.extend(deny_other_vpc_config(scope));
     statements.push(
         Statement::allow(
             "DeployFunction",
@@ -161,23 +162,23 @@ pub fn deploy_functions_directly(s: &StageScope) -> Value {
                 "lambda:UpdateFunctionCode",
                 "lambda:UpdateFunctionConfiguration",
             ],
-            vec![s.functions.clone()],
+            vec![scope.functions.clone()],
         )
         .to_json(),
     );
-    statements.extend(execution_roles(s));
+    statements.extend(execution_roles(scope));
     // `deploy function` sends the function's KMSKeyArn and VpcConfig with its configuration.
-    statements.extend(service_key_for_lambda(s));
-    statements.push(vpc_checks(s));
+    statements.extend(service_key_for_lambda(scope));
+    statements.push(vpc_checks(scope));
     document(statements)
 }
 
 /// The deploy-functions managed policy with the caller's rights: what CloudFormation does with the
 /// deployer's rights for the stage's functions and their triggers.
-pub fn deploy_functions_as_caller(s: &StageScope) -> Value {
-    let mut statements: Vec<Value> = deny_provider(s).into_iter().collect();
-    statements.extend(deny_other_vpc_config(s));
-    statements.extend(resource_statements(s));
+pub fn deploy_functions_as_caller(scope: &StageScope) -> Value {
+    let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
+    statements.extend(deny_other_vpc_config(scope));
+    statements.extend(resource_statements(scope));
     document(statements)
 }
 
@@ -187,8 +188,8 @@ pub fn deploy_functions_as_caller(s: &StageScope) -> Value {
 /// packages/engine/src/lib/aws/s3.js); listing only this stage's prefix; artifacts under it. The
 /// bucket is every service's, so neither its policy nor its deletion is granted, and its first
 /// creation (with `ssm:PutParameter`) is the platform team's (README).
-fn shared_bucket(s: &StageScope) -> Vec<Value> {
-    let Some(shared) = &s.shared else {
+fn shared_bucket(scope: &StageScope) -> Vec<Value> {
+    let Some(shared) = &scope.shared else {
         return vec![];
     };
     vec![
@@ -207,14 +208,14 @@ fn shared_bucket(s: &StageScope) -> Vec<Value> {
             ],
             vec![shared.bucket.clone()],
         )
-        .when(s.s3_only.clone())
+        .when(scope.s3_only.clone())
         .to_json(),
         Statement::allow(
             "SharedBucketList",
             &["s3:ListBucket"],
             vec![shared.bucket.clone()],
         )
-        .when(s.s3_stage_prefix_only.clone())
+        .when(scope.s3_stage_prefix_only.clone())
         .to_json(),
         Statement::allow(
             "SharedBucketArtifacts",
@@ -226,7 +227,7 @@ fn shared_bucket(s: &StageScope) -> Vec<Value> {
             ],
             vec![shared.artifacts.clone()],
         )
-        .when(s.s3_only.clone())
+        .when(scope.s3_only.clone())
         .to_json(),
     ]
 }
@@ -236,13 +237,13 @@ fn shared_bucket(s: &StageScope) -> Vec<Value> {
 /// S3 ARNs carry no region and no account: the conditions keep a claim of another region off this
 /// region's bucket (S3 serves a bucket only from its own region), and every claim off a
 /// same-named bucket of another account.
-fn bucket_list(s: &StageScope) -> Value {
-    let condition = if s.bucket_is_generated {
-        &s.s3_only
+fn bucket_list(scope: &StageScope) -> Value {
+    let condition = if scope.bucket_is_generated {
+        &scope.s3_only
     } else {
-        &s.s3_stage_prefix_only
+        &scope.s3_stage_prefix_only
     };
-    Statement::allow("BucketList", &["s3:ListBucket"], vec![s.bucket.clone()])
+    Statement::allow("BucketList", &["s3:ListBucket"], vec![scope.bucket.clone()])
         .when(condition.clone())
         .to_json()
 }
@@ -271,12 +272,12 @@ pub const GENERATED_BUCKET_LIFECYCLE: &[&str] = &[
 ];
 
 /// The operate inline policy: interactive rights of developer and admin.
-pub fn operate(s: &StageScope) -> Value {
+pub fn operate(scope: &StageScope) -> Value {
     document([
         Statement::allow(
             "Invoke",
             &["lambda:InvokeFunction"],
-            vec![s.functions.clone()],
+            vec![scope.functions.clone()],
         )
         .to_json(),
         Statement::allow(
@@ -288,7 +289,7 @@ pub fn operate(s: &StageScope) -> Value {
                 "logs:StartQuery",
                 "logs:GetQueryResults",
             ],
-            vec![s.log_groups.clone()],
+            vec![scope.log_groups.clone()],
         )
         .to_json(),
         // CloudWatch metric reads have no resource types; limited to the stack's region.
@@ -301,7 +302,7 @@ pub fn operate(s: &StageScope) -> Value {
             ],
             vec!["*".into()],
         )
-        .when(s.region_only.clone())
+        .when(scope.region_only.clone())
         .to_json(),
     ])
 }
@@ -309,24 +310,24 @@ pub fn operate(s: &StageScope) -> Value {
 /// The admin inline policy when CloudFormation deploys with the deployment role: create and remove
 /// the stack only with that role; `remove` empties the generated bucket (CloudFormation creates,
 /// configures and deletes it with the role).
-pub fn admin_through_role(s: &StageScope) -> Value {
+pub fn admin_through_role(scope: &StageScope) -> Value {
     let mut statements = vec![
         Statement::allow(
             "StackLifecycleThroughTheDeploymentRole",
             &["cloudformation:CreateStack", "cloudformation:DeleteStack"],
-            vec![s.stack.clone()],
+            vec![scope.stack.clone()],
         )
-        .when(role_arn_is(s))
+        .when(role_arn_is(scope))
         .to_json(),
         Statement::allow(
             "StackProtection",
             &["cloudformation:UpdateTerminationProtection"],
-            vec![s.stack.clone()],
+            vec![scope.stack.clone()],
         )
         .to_json(),
     ];
     statements.extend(bucket_removal(
-        s,
+        scope,
         "DeploymentBucketEmpty",
         &["s3:ListBucket", "s3:ListBucketVersions"],
     ));
@@ -335,7 +336,7 @@ pub fn admin_through_role(s: &StageScope) -> Value {
 
 /// The admin inline policy with the caller's rights: create and remove the stack and the whole
 /// lifecycle of its generated deployment bucket.
-pub fn admin_as_caller(s: &StageScope) -> Value {
+pub fn admin_as_caller(scope: &StageScope) -> Value {
     let mut statements = vec![Statement::allow(
         "StackLifecycle",
         &[
@@ -343,11 +344,11 @@ pub fn admin_as_caller(s: &StageScope) -> Value {
             "cloudformation:DeleteStack",
             "cloudformation:UpdateTerminationProtection",
         ],
-        vec![s.stack.clone()],
+        vec![scope.stack.clone()],
     )
     .to_json()];
     statements.extend(bucket_removal(
-        s,
+        scope,
         "DeploymentBucketLifecycle",
         GENERATED_BUCKET_LIFECYCLE,
     ));
@@ -359,8 +360,12 @@ pub fn admin_as_caller(s: &StageScope) -> Value {
 /// generated bucket, which belongs to this stage alone, with `generated_actions` on it. A named
 /// DeploymentBucket may be shared by stages, so its lifecycle and policy stay with whoever owns it
 /// (PutBucketPolicy there would reach other stages).
-fn bucket_removal(s: &StageScope, generated_sid: &str, generated_actions: &[&str]) -> Vec<Value> {
-    let Some(shared) = &s.shared else {
+fn bucket_removal(
+    scope: &StageScope,
+    generated_sid: &str,
+    generated_actions: &[&str],
+) -> Vec<Value> {
+    let Some(shared) = &scope.shared else {
         return vec![];
     };
     vec![
@@ -372,24 +377,24 @@ fn bucket_removal(s: &StageScope, generated_sid: &str, generated_actions: &[&str
             &["s3:ListBucket"],
             vec![shared.bucket.clone()],
         )
-        .when(s.s3_only.clone())
+        .when(scope.s3_only.clone())
         .to_json(),
         Statement::allow(
             "SharedBucketRemove",
             &["s3:ListBucketVersions"],
             vec![shared.bucket.clone()],
         )
-        .when(s.s3_stage_prefix_only.clone())
+        .when(scope.s3_stage_prefix_only.clone())
         .to_json(),
         Statement::allow(
             "SharedBucketRemoveObjects",
             &["s3:DeleteObject", "s3:DeleteObjectVersion"],
             vec![shared.artifacts.clone()],
         )
-        .when(s.s3_only.clone())
+        .when(scope.s3_only.clone())
         .to_json(),
-        Statement::allow(generated_sid, generated_actions, vec![s.bucket.clone()])
-            .when(s.s3_only.clone())
+        Statement::allow(generated_sid, generated_actions, vec![scope.bucket.clone()])
+            .when(scope.s3_only.clone())
             .to_json(),
         Statement::allow(
             "DeploymentBucketObjects",
@@ -399,9 +404,9 @@ fn bucket_removal(s: &StageScope, generated_sid: &str, generated_actions: &[&str
                 "s3:DeleteObject",
                 "s3:DeleteObjectVersion",
             ],
-            vec![s.all_objects.clone()],
+            vec![scope.all_objects.clone()],
         )
-        .when(s.s3_only.clone())
+        .when(scope.s3_only.clone())
         .to_json(),
     ]
 }

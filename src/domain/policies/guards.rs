@@ -12,13 +12,13 @@ use serde_json::{json, Value};
 /// that no group pattern, today's or a future edit's, can reach the provider (validation already
 /// refuses claims whose names cover them). `None` when the provider's names are unknown (`plan`
 /// run without them).
-pub fn deny_provider(s: &StageScope) -> Option<Value> {
-    (!s.provider.is_empty()).then(|| {
+pub fn deny_provider(scope: &StageScope) -> Option<Value> {
+    (!scope.provider.is_empty()).then(|| {
         json!({
             "Sid": "DenyTheProviderItself",
             "Effect": "Deny",
             "Action": ["lambda:*", "logs:*", "cloudformation:*"],
-            "Resource": s.provider,
+            "Resource": scope.provider,
         })
     })
 }
@@ -29,9 +29,9 @@ pub fn deny_provider(s: &StageScope) -> Option<Value> {
 /// UpdateFunctionConfiguration). The complement of an Allow with `ForAllValues:StringEquals`, as a
 /// Deny so that no Allow elsewhere can outweigh it. A request without a VPC configuration carries
 /// neither key and is not refused: its role's network rights stay the declared ones regardless.
-pub fn deny_other_vpc_config(s: &StageScope) -> Vec<Value> {
+pub fn deny_other_vpc_config(scope: &StageScope) -> Vec<Value> {
     let mut out = Vec::new();
-    for (i, deny) in s.vpc_denies.iter().enumerate() {
+    for (i, deny) in scope.vpc_denies.iter().enumerate() {
         for (what, key, ids) in [
             ("Subnets", "lambda:SubnetIds", &deny.subnets),
             (
@@ -54,30 +54,30 @@ pub fn deny_other_vpc_config(s: &StageScope) -> Vec<Value> {
 
 /// The deployment role goes to CloudFormation only: the execution-role pattern (every role under
 /// the resource's path) covers it too, so passing it to anything else is denied explicitly.
-pub fn deny_passing_the_deployment_role_elsewhere(s: &StageScope) -> Value {
+pub fn deny_passing_the_deployment_role_elsewhere(scope: &StageScope) -> Value {
     json!({
         "Sid": "DenyPassingTheDeploymentRoleElsewhere",
         "Effect": "Deny",
         "Action": "iam:PassRole",
-        "Resource": s.deployment_role,
+        "Resource": scope.deployment_role,
         "Condition": {"StringNotEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
     })
 }
 
 /// Reading this resource's execution roles and passing them to Lambda, and only to Lambda
 /// (CreateFunction, and UpdateFunctionConfiguration with a Role, need PassRole of it).
-pub fn execution_roles(s: &StageScope) -> Vec<Value> {
+pub fn execution_roles(scope: &StageScope) -> Vec<Value> {
     vec![
         Statement::allow(
             "ExecutionRolesRead",
             &["iam:GetRole"],
-            vec![s.roles.clone()],
+            vec![scope.roles.clone()],
         )
         .to_json(),
         Statement::allow(
             "ExecutionRolesPass",
             &["iam:PassRole"],
-            vec![s.roles.clone()],
+            vec![scope.roles.clone()],
         )
         .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
         .to_json(),
@@ -87,7 +87,7 @@ pub fn execution_roles(s: &StageScope) -> Vec<Value> {
 /// Lambda checks a VpcConfig's subnets and security groups with the caller's rights, and the
 /// function handler waits for a deleted function's network interfaces; EC2 authorises these
 /// Describe calls on "*" only. Limited to the stack's region.
-pub fn vpc_checks(s: &StageScope) -> Value {
+pub fn vpc_checks(scope: &StageScope) -> Value {
     Statement::allow(
         "NoResourceScopingVpcChecks",
         &[
@@ -98,7 +98,7 @@ pub fn vpc_checks(s: &StageScope) -> Value {
         ],
         vec!["*".into()],
     )
-    .when(s.region_only.clone())
+    .when(scope.region_only.clone())
     .to_json()
 }
 
@@ -108,8 +108,8 @@ pub fn vpc_checks(s: &StageScope) -> Value {
 /// read it back; AWS::Lambda::Function's handler permissions add `GenerateDataKey` and
 /// `DescribeKey`). Only through Lambda (`kms:ViaService`), grants only for Lambda's own use
 /// (`kms:GrantIsForAWSResource`); the function's roles get their own grants from the provider.
-pub fn service_key_for_lambda(s: &StageScope) -> Vec<Value> {
-    let Some(key) = &s.service_key else {
+pub fn service_key_for_lambda(scope: &StageScope) -> Vec<Value> {
+    let Some(key) = &scope.service_key else {
         return vec![];
     };
     vec![

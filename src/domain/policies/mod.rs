@@ -31,34 +31,34 @@ use serde_json::Value;
 
 /// The managed document `doc` of the stage, or `None` when the resource does not have it (no
 /// group deploys; nothing is marked for invocation).
-pub fn managed(s: &StageScope, doc: ManagedDocument) -> Option<Value> {
-    match (doc, s.mode) {
-        (ManagedDocument::Deploy | ManagedDocument::DeployFunctions, _) if !s.deploys => None,
-        (ManagedDocument::Deploy, DeployWith::Role) => Some(groups::deploy_through_role(s)),
-        (ManagedDocument::Deploy, DeployWith::Caller) => Some(groups::deploy_as_caller(s)),
+pub fn managed(scope: &StageScope, doc: ManagedDocument) -> Option<Value> {
+    match (doc, scope.mode) {
+        (ManagedDocument::Deploy | ManagedDocument::DeployFunctions, _) if !scope.deploys => None,
+        (ManagedDocument::Deploy, DeployWith::Role) => Some(groups::deploy_through_role(scope)),
+        (ManagedDocument::Deploy, DeployWith::Caller) => Some(groups::deploy_as_caller(scope)),
         (ManagedDocument::DeployFunctions, DeployWith::Role) => {
-            Some(groups::deploy_functions_directly(s))
+            Some(groups::deploy_functions_directly(scope))
         }
         (ManagedDocument::DeployFunctions, DeployWith::Caller) => {
-            Some(groups::deploy_functions_as_caller(s))
+            Some(groups::deploy_functions_as_caller(scope))
         }
-        (ManagedDocument::Invoke, _) => s.invoke.as_ref().map(invoke::invoke_policy),
+        (ManagedDocument::Invoke, _) => scope.invoke.as_ref().map(invoke::invoke_policy),
     }
 }
 
 /// The inline document `doc` of a group.
-pub fn inline(s: &StageScope, doc: InlineDocument) -> Value {
-    match (doc, s.mode) {
-        (InlineDocument::Operate, _) => groups::operate(s),
-        (InlineDocument::Admin, DeployWith::Role) => groups::admin_through_role(s),
-        (InlineDocument::Admin, DeployWith::Caller) => groups::admin_as_caller(s),
+pub fn inline(scope: &StageScope, doc: InlineDocument) -> Value {
+    match (doc, scope.mode) {
+        (InlineDocument::Operate, _) => groups::operate(scope),
+        (InlineDocument::Admin, DeployWith::Role) => groups::admin_through_role(scope),
+        (InlineDocument::Admin, DeployWith::Caller) => groups::admin_as_caller(scope),
     }
 }
 
 /// The deployment role's policy: only when CloudFormation deploys with it and a group deploys.
-pub fn deployment_role(s: &StageScope) -> Option<Value> {
-    match s.mode {
-        DeployWith::Role if s.deploys => Some(deployment_role::deployment_policy(s)),
+pub fn deployment_role(scope: &StageScope) -> Option<Value> {
+    match scope.mode {
+        DeployWith::Role if scope.deploys => Some(deployment_role::deployment_policy(scope)),
         DeployWith::Role | DeployWith::Caller => None,
     }
 }

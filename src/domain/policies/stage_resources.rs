@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 /// What CloudFormation needs for the stage's functions and their triggers: in the deploy-functions
 /// policy (`DeployWith: caller`) or in the deployment role's policy.
-pub fn resource_statements(s: &StageScope) -> Vec<Value> {
+pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
     [
         Statement::allow(
             "Functions",
@@ -54,7 +54,7 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
                 "lambda:PutProvisionedConcurrencyConfig",
                 "lambda:DeleteProvisionedConcurrencyConfig",
             ],
-            vec![s.functions.clone()],
+            vec![scope.functions.clone()],
         )
         .to_json(),
         // Resource-policy statements only for the AWS services Serverless's events use, by
@@ -63,11 +63,11 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
         Statement::allow(
             "FunctionPermissionsForServices",
             &["lambda:AddPermission"],
-            vec![s.functions.clone()],
+            vec![scope.functions.clone()],
         )
-        .when(json!({"StringEquals": {"lambda:Principal": s.service_principals}}))
+        .when(json!({"StringEquals": {"lambda:Principal": scope.service_principals}}))
         .to_json(),
-        function_urls(s),
+        function_urls(scope),
         // CreateEventSourceMapping has no resource type; the function it targets is the condition.
         Statement::allow(
             "EventSourceMappings",
@@ -76,9 +76,9 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
                 "lambda:UpdateEventSourceMapping",
                 "lambda:DeleteEventSourceMapping",
             ],
-            vec![s.event_source_mappings.clone()],
+            vec![scope.event_source_mappings.clone()],
         )
-        .when(json!({"ArnLike": {"lambda:FunctionArn": s.functions}}))
+        .when(json!({"ArnLike": {"lambda:FunctionArn": scope.functions}}))
         .to_json(),
         // CloudFormation tags the mappings it creates (its stack tags); tags grant nothing here.
         Statement::allow(
@@ -88,7 +88,7 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
                 "lambda:UntagResource",
                 "lambda:ListTags",
             ],
-            vec![s.event_source_mappings.clone()],
+            vec![scope.event_source_mappings.clone()],
         )
         .to_json(),
         Statement::allow(
@@ -97,7 +97,7 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
             // AWS authorises CreateEventSourceMapping on "*" only; the condition names the function.
             vec!["*".into()],
         )
-        .when(json!({"ArnLike": {"lambda:FunctionArn": s.functions}}))
+        .when(json!({"ArnLike": {"lambda:FunctionArn": scope.functions}}))
         .to_json(),
         Statement::allow(
             "Layers",
@@ -106,7 +106,7 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
                 "lambda:GetLayerVersion",
                 "lambda:DeleteLayerVersion",
             ],
-            vec![s.layers.clone()],
+            vec![scope.layers.clone()],
         )
         .to_json(),
         // CreateFunction with Layers needs GetLayerVersion of each, and functions use layers of
@@ -115,7 +115,7 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
         Statement::allow(
             "LayerVersionReads",
             &["lambda:GetLayerVersion"],
-            vec![s.any_layer_version.clone()],
+            vec![scope.any_layer_version.clone()],
         )
         .to_json(),
         Statement::allow(
@@ -133,7 +133,7 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
                 "logs:GetDataProtectionPolicy",
                 "logs:DescribeIndexPolicies",
             ],
-            vec![s.log_groups.clone()],
+            vec![scope.log_groups.clone()],
         )
         .to_json(),
         Statement::allow(
@@ -150,7 +150,7 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
                 "events:UntagResource",
                 "events:ListTagsForResource",
             ],
-            vec![s.rules.clone()],
+            vec![scope.rules.clone()],
         )
         .to_json(),
         // A rule's targets: this stage's functions (any qualifier) and queues, in this account and
@@ -158,12 +158,12 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
         Statement::allow(
             "EventRuleTargets",
             &["events:PutTargets"],
-            vec![s.rules.clone()],
+            vec![scope.rules.clone()],
         )
         .when(json!({"ForAllValues:ArnLike": {"events:TargetArn": [
-            s.functions,
-            s.function_qualifiers,
-            s.queues,
+            scope.functions,
+            scope.function_qualifiers,
+            scope.queues,
         ]}}))
         .to_json(),
         // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
@@ -178,53 +178,53 @@ pub fn resource_statements(s: &StageScope) -> Vec<Value> {
                 "apigateway:DELETE",
                 "apigateway:UpdateRestApiPolicy",
             ],
-            s.apis.clone(),
+            scope.apis.clone(),
         )
         .to_json(),
     ]
     .into_iter()
-    .chain(public_url_permission(s))
+    .chain(public_url_permission(scope))
     .collect()
 }
 
 /// Reads AWS authorises on `"*"` only (Service Authorization Reference) that CloudFormation's
 /// handlers make: listing event source mappings and log groups. Limited to the stack's region.
-pub fn no_resource_scoping_reads(s: &StageScope) -> Value {
+pub fn no_resource_scoping_reads(scope: &StageScope) -> Value {
     Statement::allow(
         "NoResourceScopingResourceReads",
         &["lambda:ListEventSourceMappings", "logs:DescribeLogGroups"],
         vec!["*".into()],
     )
-    .when(s.region_only.clone())
+    .when(scope.region_only.clone())
     .to_json()
 }
 
 /// Function URLs: IAM-authorized only, unless the resource allows public ones
 /// (`PublicFunctionUrls`), which then also need the permission for everyone that a public URL is.
-fn function_urls(s: &StageScope) -> Value {
+fn function_urls(scope: &StageScope) -> Value {
     Statement::allow(
         "FunctionUrls",
         &[
             "lambda:CreateFunctionUrlConfig",
             "lambda:UpdateFunctionUrlConfig",
         ],
-        vec![s.functions.clone()],
+        vec![scope.functions.clone()],
     )
-    .when(json!({"StringEquals": {"lambda:FunctionUrlAuthType": s.function_url_auth_types}}))
+    .when(json!({"StringEquals": {"lambda:FunctionUrlAuthType": scope.function_url_auth_types}}))
     .to_json()
 }
 
 /// With `PublicFunctionUrls`: the permission a public (`NONE`) URL needs, for everyone, on the URL
 /// only (`lambda:FunctionUrlAuthType`), never for plain invocation.
-fn public_url_permission(s: &StageScope) -> Option<Value> {
+fn public_url_permission(scope: &StageScope) -> Option<Value> {
     // Since October 2025 a public URL also needs a `lambda:InvokeFunction` permission for `*`
     // (`InvokedViaFunctionUrl`, which no condition key exposes): the opt-in therefore allows the
     // permission for everyone as such. Public means public: whoever reaches the URL invokes it.
-    s.public_function_urls.then(|| {
+    scope.public_function_urls.then(|| {
         Statement::allow(
             "PublicFunctionUrlPermission",
             &["lambda:AddPermission"],
-            vec![s.functions.clone()],
+            vec![scope.functions.clone()],
         )
         .when(json!({"StringEquals": {"lambda:Principal": "*"}}))
         .to_json()
