@@ -119,7 +119,7 @@ def test_schema_and_parser_both_refuse(case, tmp_path):
 
 
 def test_schema_lists_exactly_the_parsers_properties():
-    src = "".join(p.read_text() for p in sorted((ROOT / "src" / "domain" / "spec").glob("*.rs")))
+    src = "".join(p.read_text() for p in sorted((ROOT / "src" / "domain" / "properties").glob("*.rs")))
     top = re.search(r"const TOP_KEYS: &\[&str\] = &\[(.*?)\];", src, re.S).group(1)
     fn = re.search(r"const FUNCTION_KEYS: &\[&str\] = &\[(.*?)\];", src, re.S).group(1)
     assert set(re.findall(r'"(\w+)"', top)) == set(SCHEMA["properties"])
