@@ -1,11 +1,17 @@
 //! Adaptive pacing of IAM writes. IAM throttles writes account-wide and publishes no rate, so a
 //! fixed concurrency either wastes time or hammers the limit every other deployer shares. Like the
-//! AWS SDKs' adaptive retry mode, writes go unpaced until IAM first throttles; from then on a token
-//! bucket paces them. A throttle marks a ceiling (the rate at which writes were getting through) and
-//! drops the pace below it (once per burst: only a write let go after a decrease can say the new
-//! pace is still too fast); each
-//! success then closes part of the gap to just under that ceiling, so the pace spends its time near
-//! the limit rather than climbing back linearly from far below it, and probes above it slowly.
+//! AWS SDKs' adaptive retry mode, writes go unpaced until IAM first throttles (four in flight at
+//! first, one more per success, as TCP's slow start opens its window); from then on a token bucket
+//! paces them.
+//!
+//! A throttle marks a ceiling and drops the pace to three quarters of it, once per burst of
+//! throttles (only a write let go after a decrease can say the new pace is still too fast). The
+//! ceiling is the pace the throttle interrupted; for the first throttle, of unpaced writes, what
+//! IAM admitted in the last second (not the rate sent: unpaced writes go out hundreds a second, and
+//! a limit with a one-second burst lets that second's worth through at once), or, when IAM
+//! admitted next to nothing (a strict limit throttles the second of two writes let go together),
+//! the rate those writes went out at. Each success closes part of the gap to just under the
+//! ceiling, then probes above it slowly.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -22,10 +28,16 @@ const BACKOFF: f64 = 0.75;
 const TARGET: f64 = 0.95;
 /// Share of the gap to the target a success closes.
 const APPROACH: f64 = 0.15;
-/// Slowest climb per success, in writes per second (the probe above the target).
-const STEP: f64 = 0.03;
-/// Shortest time a burst's rate is measured over.
+/// Shortest time an unpaced burst's rate is measured over.
 const MIN_WINDOW: Duration = Duration::from_millis(100);
+/// Slowest climb per success, in writes per second (the probe above the ceiling).
+const STEP: f64 = 0.01;
+/// The window IAM's admissions are counted over.
+const WINDOW: Duration = Duration::from_secs(1);
+/// Writes in flight at first, before any throttle; each success adds one (TCP's slow start: the
+/// window doubles every round trip), so a small resource is not slowed and a large one does not
+/// hit IAM with its whole concurrency before the first answer says whether it may.
+const INITIAL_IN_FLIGHT: usize = 4;
 
 #[derive(Debug)]
 struct State {
@@ -33,12 +45,18 @@ struct State {
     rate: Option<f64>,
     tokens: f64,
     refilled: Instant,
-    /// When the writes of the last second were sent, to measure the rate actually sent.
-    sent: VecDeque<Instant>,
-    /// The pace a throttle last interrupted.
+    /// When the writes IAM admitted in the last second succeeded.
+    admitted: VecDeque<Instant>,
+    /// The limit as the last throttle marked it.
     ceiling: f64,
+    /// When the writes of the last second were let go.
+    sent: VecDeque<Instant>,
     /// When the rate was last decreased.
     reduced: Option<Instant>,
+    /// Writes let go and not yet answered.
+    in_flight: usize,
+    /// How many may be in flight while unpaced.
+    window: usize,
 }
 
 /// Paces IAM writes; shared by every invocation of the process.
@@ -54,9 +72,12 @@ impl Default for Pacer {
                 rate: None,
                 tokens: 1.0,
                 refilled: Instant::now(),
-                sent: VecDeque::new(),
+                admitted: VecDeque::new(),
                 ceiling: 0.0,
+                sent: VecDeque::new(),
                 reduced: None,
+                in_flight: 0,
+                window: INITIAL_IN_FLIGHT,
             }),
         }
     }
@@ -73,12 +94,15 @@ impl Pacer {
             let wait = {
                 let mut s = self.lock();
                 let now = Instant::now();
-                forget_older_than_a_second(&mut s.sent, now);
                 match s.rate {
-                    None => {
+                    None if s.in_flight < s.window => {
+                        s.in_flight += 1;
+                        forget_older_than(&mut s.sent, now, WINDOW);
                         s.sent.push_back(now);
                         return now;
                     }
+                    // Unpaced, with the window full: wait for an answer.
+                    None => Duration::from_millis(2),
                     Some(rate) => {
                         let elapsed = (now - s.refilled).as_secs_f64();
                         // No burst: a limit like IAM's refills continuously, and a burst after a
@@ -87,7 +111,7 @@ impl Pacer {
                         s.refilled = now;
                         if s.tokens >= 1.0 {
                             s.tokens -= 1.0;
-                            s.sent.push_back(now);
+                            s.in_flight += 1;
                             return now;
                         }
                         // At least a millisecond: a wait that rounds to zero would spin.
@@ -100,31 +124,38 @@ impl Pacer {
         }
     }
 
-    /// A write was throttled: the rate writes were getting through at becomes the ceiling, and
-    /// the pace drops below it.
-    /// A write let go before the last decrease says nothing about the pace set since: the
-    /// throttles of one burst lower the pace once.
+    /// A write let go at `sent` was throttled: the pace it interrupted becomes the ceiling, or,
+    /// when writes were unpaced, what IAM admitted in the last second; the pace drops below it. A
+    /// write let go before the last decrease says nothing about the pace set since: the throttles
+    /// of one burst lower the pace once.
     pub fn throttled(&self, sent: Instant) {
         let mut s = self.lock();
         let now = Instant::now();
+        s.in_flight = s.in_flight.saturating_sub(1);
         if s.reduced.is_some_and(|t| sent <= t) {
             return;
         }
         s.reduced = Some(now);
-        forget_older_than_a_second(&mut s.sent, now);
-        // The pace a throttle interrupts is the ceiling; before the first throttle, the rate
-        // actually sent (an unpaced burst): the writes of the last second over the time they took,
-        // at least a tenth of a second — two writes let go at once are not a rate of two a second.
-        let window = s
-            .sent
-            .front()
-            .map_or(Duration::from_secs(1), |t| now - *t)
-            .clamp(MIN_WINDOW, Duration::from_secs(1));
-        let sent = s.sent.len() as f64 / window.as_secs_f64();
-        let ceiling = s
-            .rate
-            .map_or(sent, |r| r.min(sent.max(MIN_RATE)))
-            .max(MIN_RATE);
+        forget_older_than(&mut s.admitted, now, WINDOW);
+        forget_older_than(&mut s.sent, now, WINDOW);
+        let admitted = s.admitted.len() as f64 / WINDOW.as_secs_f64();
+        let ceiling = match s.rate {
+            Some(rate) => rate,
+            // Unpaced: what IAM admitted in the last second, unless that is next to nothing (a
+            // strict limit throttles the second of two writes let go at once): then the rate the
+            // writes went out at, over at least a tenth of a second — two writes let go at once
+            // are not a rate of two a second.
+            None if admitted > MIN_RATE => admitted,
+            None => {
+                let took = s
+                    .sent
+                    .front()
+                    .map_or(WINDOW, |t| now - *t)
+                    .clamp(MIN_WINDOW, WINDOW);
+                s.sent.len() as f64 / took.as_secs_f64()
+            }
+        }
+        .max(MIN_RATE);
         s.ceiling = ceiling;
         s.rate = Some((ceiling * BACKOFF).max(MIN_RATE));
         s.tokens = 0.0;
@@ -134,10 +165,23 @@ impl Pacer {
     /// A write succeeded: close part of the gap to just under the ceiling, or probe above it.
     pub fn succeeded(&self) {
         let mut s = self.lock();
-        if let Some(r) = s.rate {
-            let next = r + (APPROACH * (TARGET * s.ceiling - r)).max(STEP);
-            s.rate = (next < MAX_RATE).then_some(next);
-        }
+        let now = Instant::now();
+        s.in_flight = s.in_flight.saturating_sub(1);
+        s.admitted.push_back(now);
+        forget_older_than(&mut s.admitted, now, WINDOW);
+        let Some(r) = s.rate else {
+            s.window = s.window.saturating_add(1);
+            return;
+        };
+        let next = r + (APPROACH * (TARGET * s.ceiling - r)).max(STEP);
+        s.rate = (next < MAX_RATE).then_some(next);
+    }
+
+    /// A write was answered with something other than a success or a throttle: it is no longer
+    /// in flight, and says nothing about the pace.
+    pub fn answered(&self) {
+        let mut s = self.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
     }
 
     /// The current pace, if any.
@@ -146,12 +190,9 @@ impl Pacer {
     }
 }
 
-/// Drops the instants of a window that are more than a second old.
-fn forget_older_than_a_second(window: &mut VecDeque<Instant>, now: Instant) {
-    while window
-        .front()
-        .is_some_and(|t| now - *t > Duration::from_secs(1))
-    {
+/// Drops the instants of a window that are older than `age`.
+fn forget_older_than(window: &mut VecDeque<Instant>, now: Instant, age: Duration) {
+    while window.front().is_some_and(|t| now - *t > age) {
         window.pop_front();
     }
 }
@@ -166,55 +207,76 @@ mod tests {
         let start = Instant::now();
         for _ in 0..100 {
             p.acquire().await;
+            p.succeeded();
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         assert_eq!(p.rate(), None);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_throttle_paces_writes_below_what_was_sent_and_successes_climb_back() {
+    async fn before_any_throttle_four_writes_go_out_at_once_and_each_success_lets_one_more() {
         let p = Pacer::default();
-        let mut burst = Vec::new();
-        for _ in 0..20 {
-            burst.push(p.acquire().await);
+        let start = Instant::now();
+        for _ in 0..INITIAL_IN_FLIGHT {
+            p.acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let fifth = tokio::time::timeout(Duration::from_secs(5), p.acquire()).await;
+        assert!(fifth.is_err(), "a fifth write waits for an answer");
+        p.succeeded();
+        p.acquire().await;
+        p.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(5), "no more waiting");
+        let other = tokio::time::timeout(Duration::from_secs(1), p.acquire()).await;
+        assert!(other.is_err(), "the window grew by one per success");
+        p.answered();
+        p.acquire().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttle_paces_writes_below_what_iam_admitted_in_the_last_second() {
+        let p = Pacer::default();
+        // IAM admits 12 writes over a second (a one-second burst of a 10/s limit and more).
+        for _ in 0..12 {
+            p.acquire().await;
+            p.succeeded();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        for sent in burst {
-            p.throttled(sent);
-        }
+        let sent = p.acquire().await;
+        p.throttled(sent);
         let rate = p.rate().unwrap();
-        // 20 writes over the last second: 20/s sent; 75% of it.
         assert!(
-            (rate - 15.0).abs() < 0.01,
-            "75% of what was sent, once per burst: {rate}"
+            (rate - 12.0 * BACKOFF).abs() < 0.01,
+            "three quarters of the 12 admitted, not of the hundreds an unpaced client sends: {rate}"
         );
         let start = Instant::now();
-        for _ in 0..30 {
+        for _ in 0..18 {
             p.acquire().await;
         }
         let secs = start.elapsed().as_secs_f64();
-        assert!((1.9..2.1).contains(&secs), "30 writes at 15/s: {secs}");
+        assert!((1.9..2.1).contains(&secs), "18 writes at 9/s: {secs}");
         for _ in 0..10 {
             p.succeeded();
         }
-        assert!(p.rate().unwrap() > rate);
+        let climbed = p.rate().unwrap();
+        assert!(climbed > rate && climbed < TARGET * 12.0, "{climbed}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_write_let_go_after_a_decrease_lowers_the_pace_again_down_to_the_floor() {
         let p = Pacer::default();
         let mut burst = Vec::new();
-        for _ in 0..100 {
+        for _ in 0..INITIAL_IN_FLIGHT {
             burst.push(p.acquire().await);
         }
         p.throttled(burst[0]);
         let mut rate = p.rate().unwrap();
         assert!(
-            (rate - 750.0).abs() < 0.01,
-            "75% of 100 let go at once, over a tenth of a second: {rate}"
+            (rate - 40.0 * BACKOFF).abs() < 0.01,
+            "four let go at once and nothing admitted: four over a tenth of a second: {rate}"
         );
         // The rest of the burst was let go before the decrease: it says nothing new.
-        p.throttled(burst[99]);
+        p.throttled(burst[3]);
         assert_eq!(p.rate(), Some(rate));
         let mut decreases = 0;
         while rate > MIN_RATE {
@@ -228,7 +290,7 @@ mod tests {
             rate = now;
             decreases += 1;
         }
-        assert!(decreases >= 5, "75/s down to 2/s by 75% steps: {decreases}");
+        assert!(decreases >= 5, "30/s down to 2/s by 75% steps: {decreases}");
         assert_eq!(p.rate(), Some(MIN_RATE));
     }
 
@@ -239,6 +301,7 @@ mod tests {
         let p = Pacer::default();
         let first = p.acquire().await;
         p.acquire().await;
+        p.succeeded();
         p.throttled(first);
         assert!(p.rate().unwrap() >= 15.0, "{:?}", p.rate());
     }
@@ -252,9 +315,13 @@ mod tests {
         let iam = Arc::new(Mutex::new((burst, Instant::now(), 0u32, 0u32)));
         let start = Instant::now();
         let mut tasks = Vec::new();
-        for _ in 0..writers {
+        for i in 0..writers {
             let (p, iam) = (p.clone(), iam.clone());
             tasks.push(tokio::spawn(async move {
+                // As the engine: the two managed policies first, then roles and groups at once.
+                while i >= 2 && iam.lock().unwrap().2 < 2 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 loop {
                     let sent = p.acquire().await;
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -295,17 +362,20 @@ mod tests {
         )
     }
 
+    // The goal of `make bench` (a 60-function Create: 136 IAM writes), in virtual time: at least
+    // 80% of the bound the limit sets, at most 10% of the writes throttled.
     #[tokio::test(start_paused = true)]
     async fn against_a_strict_limit_the_pace_settles_close_to_it_with_few_throttles() {
-        let (share, throttled) = against_a_limit(10.0, 1.0, 16, 300).await;
+        let (share, throttled) = against_a_limit(10.0, 1.0, 16, 136).await;
         assert!(share >= 0.8, "{:.0}% of the bound", 100.0 * share);
-        assert!(throttled <= 0.25, "{:.0}% throttled", 100.0 * throttled);
+        assert!(throttled <= 0.10, "{:.0}% throttled", 100.0 * throttled);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn against_a_limit_with_a_burst_the_pace_settles_close_to_it_with_few_throttles() {
-        let (share, throttled) = against_a_limit(10.0, 10.0, 16, 300).await;
+    async fn against_a_limit_with_a_one_second_burst_the_pace_settles_close_to_it_with_few_throttles(
+    ) {
+        let (share, throttled) = against_a_limit(10.0, 10.0, 16, 136).await;
         assert!(share >= 0.8, "{:.0}% of the bound", 100.0 * share);
-        assert!(throttled <= 0.25, "{:.0}% throttled", 100.0 * throttled);
+        assert!(throttled <= 0.10, "{:.0}% throttled", 100.0 * throttled);
     }
 }

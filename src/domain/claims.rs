@@ -2,6 +2,7 @@
 //! entities, and the rule that no two claims may nest (one's `{service}-{stage}-` prefix a prefix of
 //! the other's), so no resource's patterns reach another's names.
 
+use super::names::stage_prefix;
 use std::collections::BTreeSet;
 
 /// A claim another resource holds, read from the IAM paths under the provider's path.
@@ -28,12 +29,12 @@ pub fn nesting_claim<'a>(
     region: &str,
     claims: &'a [Claim],
 ) -> Option<&'a Claim> {
-    let mine = format!("{service}-{stage}-").to_ascii_lowercase();
+    let mine = format!("{}-", stage_prefix(service, stage)).to_ascii_lowercase();
     claims.iter().find(|c| {
         if c.owner == owner {
             return false;
         }
-        let theirs = format!("{}-{}-", c.service, c.stage).to_ascii_lowercase();
+        let theirs = format!("{}-", stage_prefix(&c.service, &c.stage)).to_ascii_lowercase();
         if theirs == mine {
             return c.regions.is_empty() || c.regions.contains(region);
         }
@@ -49,7 +50,7 @@ pub fn claim_of(root: &str, path: &str, name: &str) -> Option<Claim> {
         return None;
     };
     let region = name
-        .strip_prefix(&format!("{service}-{stage}-"))
+        .strip_prefix(&format!("{}-", stage_prefix(service, stage)))
         .and_then(|r| {
             let p: Vec<&str> = r.split('-').take(3).collect();
             (p.len() == 3).then(|| p.join("-"))

@@ -216,7 +216,7 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
                         continue;
                     }
                 }
-                Err(_) => {}
+                Err(_) => self.pacer.answered(),
             }
             return r;
         }

@@ -129,7 +129,7 @@ impl Naming {
 
     /// `{service}-{stage}-{region}`: prefix of the provider's own entity names.
     fn prefix(&self) -> String {
-        format!("{}-{}-{}", self.service, self.stage, self.region)
+        format!("{}-{}", self.stack_name(), self.region)
     }
 
     /// The group for `kind`.
