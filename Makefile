@@ -33,13 +33,15 @@ $(SAM_VENV)/.installed:
 build:
 	cargo build --release --locked
 
-## lint: rustfmt, clippy, cfn-lint, checkov, sam validate
+## lint: rustfmt, clippy, cfn-lint, checkov, sam validate, and their positive controls (each must
+## reject tests/static-controls/known-bad-template.yaml)
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
 	BC_SKIP_MAPPING=TRUE $(VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml --region us-east-1
+	tests/static-controls/check-linters.sh $(VENV) $(SAM_VENV) template.yaml
 
 ## deployer: the real deployer the e2e suite runs (osls and serverless-localstack, from the Node registry)
 deployer: tests/deployer/node_modules/.installed
