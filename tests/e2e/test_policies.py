@@ -121,11 +121,23 @@ class GateCrashed(AssertionError):
 PARLIAMENT = [sys.executable, str(Path(__file__).with_name("parliament_cli.py")), "--json", "--minimum_severity", "MEDIUM"]
 
 
+_PARLIAMENT_SEEN = {}
+
+
 def parliament_findings(doc, command=PARLIAMENT):
     """parliament's findings at MEDIUM or above. It exits 0 without findings and 1 with them, one
     JSON object per line; anything else (a crash, such as the ImportError of `pkg_resources` on a
     virtualenv without setuptools, a traceback, output that is not findings) raises GateCrashed.
-    Python warnings are silenced so that stderr holds only failures."""
+    Python warnings are silenced so that stderr holds only failures. The findings of a document
+    already analysed in this session are reused (the gate and the known-defect check read the same
+    documents); a crash is never remembered."""
+    key = (json.dumps(doc, sort_keys=True), tuple(command))
+    if key not in _PARLIAMENT_SEEN:
+        _PARLIAMENT_SEEN[key] = _run_parliament(doc, command)
+    return _PARLIAMENT_SEEN[key]
+
+
+def _run_parliament(doc, command):
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     out = subprocess.run(command, input=json.dumps(doc), capture_output=True, text=True, timeout=120, env=env)
     try:
