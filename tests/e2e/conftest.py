@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import independent_engine
 from authz import Authorizer, Principal
 from harness import ACCOUNT, REGION, ROOT, Cfn, Moto, Provider, RuntimeApi, reset_moto
 from proxy import FaultProxy
@@ -18,8 +19,25 @@ PROVIDER_KEY = "AKIAPROVIDERROLE0001"
 KEYS = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
 
 
+# Every decision of the IAM evaluator during the session is recorded for the differential check
+# against an independent engine (test_engines_agree.py), which runs after every other test.
+independent_engine.install()
+LAST = "test_engines_agree.py"
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "expect_denials(*actions): the test provokes these calls, which the provider role may not make and the provider handles")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The differential check compares the decisions of every test before it: it runs last."""
+    items.sort(key=lambda item: item.path.name == LAST)
+
+
+def pytest_terminal_summary(terminalreporter):
+    summary = getattr(independent_engine.CORPUS, "summary", None)
+    if summary:
+        terminalreporter.write_line(summary)
 
 
 @pytest.fixture(scope="session")

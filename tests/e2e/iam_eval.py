@@ -8,11 +8,40 @@ It follows AWS's evaluation logic for a single account
 an explicit Deny in any policy wins; otherwise the request needs an Allow in an identity policy and,
 when a boundary is set, an Allow in the boundary too. Resource-based policies, SCPs and session
 policies are outside what the provider writes and are not modelled.
+
+AWS rules this file follows, with their sources (IAM User Guide):
+- Action names match case-insensitively, resources case-sensitively; `*` is any run of characters
+  and `?` one character (reference_policies_elements_action.html, reference_policies_elements_resource.html).
+- Condition key names are not case-sensitive; whether values are depends on the operator
+  (reference_policies_elements_condition.html: "aws:SourceIP is equivalent to testing for AWS:SourceIp").
+- A key absent from the request makes a condition false, except for negated operators
+  (`StringNotEquals`, `ArnNotLike`, ...), which are then true, and `...IfExists` and `Null`, which
+  test presence (reference_policies_elements_condition_operators.html, "Important").
+- `...IfExists`: "If the key is not present, evaluate the condition element as true" (same page).
+  With a set qualifier the qualifier decides an absent key: `ForAnyValue:StringEqualsIfExists`
+  over an absent key is false in AWS (repost.aws question QU9HFmDzP0QGuU-fd7rS6B7w, accepted answer).
+- Several operators in one block, and several keys under one operator, are ANDed; several values
+  for one key are ORed, and NORed for a negated operator (reference_policies_multi-value-conditions.html).
+- `ForAnyValue:` over an absent key (or empty set) is false, `ForAllValues:` true (same page).
+- `ArnEquals`/`ArnLike`: each of the six colon-delimited parts is matched separately, with
+  wildcards, case-sensitively (reference_policies_elements_condition_operators.html#Conditions_ARN).
+- Policy variables `${key}` only in documents with `"Version": "2012-10-17"`; elsewhere they are
+  literal text (reference_policies_elements_version.html). A variable whose key is absent or
+  multi-valued has no value and matches nothing, unless a default is given as `${key, 'default'}`
+  (reference_policies_variables.html#policy-vars-no-value, #policy-vars-default-values).
+  `${*}`, `${?}` and `${$}` stand for a literal `*`, `?` and `$` (#policy-vars-specialchars). A
+  substituted value is literal text: a `*` in a request's value is not a wildcard (AWS documents
+  no expansion of it; @cloud-copilot/iam-simulate escapes it the same way).
+- An empty multi-valued key in a request context is treated as absent (IAM does not send a key
+  with no values; the set operators give the same answer either way).
 """
 import re
+import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 ALLOW, DENY, IMPLICIT = "Allow", "Deny", "ImplicitDeny"
+VARIABLES_VERSION = "2012-10-17"
 
 
 def as_list(v):
@@ -25,31 +54,79 @@ def statements(doc):
     return as_list(doc.get("Statement", []))
 
 
+def context_value(ctx, key):
+    """The request's value for a condition key, whose name is matched case-insensitively."""
+    if key in ctx:
+        return ctx[key]
+    low = key.lower()
+    for k, v in ctx.items():
+        if k.lower() == low:
+            return v
+    return None
+
+
+_TOKEN = re.compile(r"\$\{([^}]*)\}|\*|\?")
+
+
+def _variable(name, ctx):
+    """The value of `${name}` (`key` or `key, 'default'`), or None when it has none."""
+    key, sep, default = name.partition(",")
+    key, default = key.strip(), default.strip()
+    value = context_value(ctx, key)
+    if value is None or isinstance(value, list):
+        if sep and len(default) >= 2 and default[0] == default[-1] == "'":
+            return default[1:-1]
+        return None
+    return str(value)
+
+
+def _pattern_source(pattern, ctx, wildcards, variables):
+    """A regular expression for an IAM string, or None when a policy variable in it has no value."""
+    out, pos = [], 0
+    for m in _TOKEN.finditer(pattern):
+        out.append(re.escape(pattern[pos:m.start()]))
+        token = m.group(0)
+        if token in ("*", "?"):
+            out.append((".*" if token == "*" else ".") if wildcards else re.escape(token))
+        elif not variables:
+            # Outside Version 2012-10-17 `${...}` is text; its `*` or `?` is still a wildcard.
+            inner = _pattern_source(token[2:-1], ctx, wildcards, False)
+            out.append(re.escape("${") + inner + re.escape("}"))
+        elif m.group(1) in ("*", "?", "$"):
+            out.append(re.escape(m.group(1)))
+        else:
+            value = _variable(m.group(1), ctx)
+            if value is None:
+                return None
+            out.append(re.escape(value))
+        pos = m.end()
+    out.append(re.escape(pattern[pos:]))
+    return "".join(out)
+
+
+@lru_cache(maxsize=65536)
+def _static(pattern, wildcards, case, variables):
+    src = _pattern_source(pattern, {}, wildcards, variables)
+    return re.compile(src, re.DOTALL | (0 if case else re.IGNORECASE))
+
+
+def matcher(pattern, ctx=None, wildcards=True, case=True, variables=False):
+    """A compiled IAM string (wildcards and, if `variables`, policy variables resolved from `ctx`),
+    or None when a variable has no value."""
+    if not variables or "${" not in pattern:
+        return _static(pattern, wildcards, case, variables)
+    src = _pattern_source(pattern, ctx or {}, wildcards, True)
+    return None if src is None else re.compile(src, re.DOTALL | (0 if case else re.IGNORECASE))
+
+
 def glob(pattern, value, case=True):
     """IAM wildcard matching: `*` any run of characters, `?` one character; nothing else special."""
-    if not case:
-        pattern, value = pattern.lower(), value.lower()
-    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(rx, value, re.DOTALL) is not None
+    return _static(pattern, True, case, False).fullmatch(value) is not None
 
 
-def substitute(pattern, ctx):
-    """Replaces policy variables `${key}` with single-valued context values; a variable whose key is
-    absent makes the pattern match nothing (AWS treats the element as not matching)."""
-    missing = []
-
-    def one(m):
-        key = m.group(1)
-        if key in ("*", "?", "$"):
-            return key
-        v = ctx.get(key)
-        if v is None or isinstance(v, list):
-            missing.append(key)
-            return ""
-        return str(v)
-
-    out = re.sub(r"\$\{([^}]+)\}", one, pattern)
-    return None if missing else out
+def _matches(pattern, value, ctx, variables, wildcards=True, case=True):
+    m = matcher(pattern, ctx, wildcards, case, variables)
+    return m is not None and m.fullmatch(value) is not None
 
 
 @dataclass
@@ -59,24 +136,16 @@ class Request:
     context: dict = field(default_factory=dict)
 
 
-def _string_op(base, have, want, ctx):
-    if base in ("StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
-        want = substitute(want, ctx)
-        if want is None:
-            return False
+def _string_op(base, have, want, ctx, variables):
     if base in ("StringEquals", "StringNotEquals"):
-        return have == want
+        return _matches(want, have, ctx, variables, wildcards=False)
     if base in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
-        return have.lower() == want.lower()
+        return _matches(want, have, ctx, variables, wildcards=False, case=False)
     if base in ("StringLike", "StringNotLike"):
-        w = substitute(want, ctx)
-        return w is not None and glob(w, have)
+        return _matches(want, have, ctx, variables)
     if base in ("ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"):
-        w = substitute(want, ctx)
-        if w is None:
-            return False
-        hp, wp = have.split(":", 5), w.split(":", 5)
-        return len(hp) == len(wp) == 6 and all(glob(p, h) for p, h in zip(wp, hp))
+        hp, wp = have.split(":", 5), want.split(":", 5)
+        return len(hp) == len(wp) == 6 and all(_matches(p, h, ctx, variables) for p, h in zip(wp, hp))
     if base == "Bool":
         return str(have).lower() == str(want).lower()
     if base.startswith("Numeric"):
@@ -91,17 +160,18 @@ def _string_op(base, have, want, ctx):
 NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike", "NumericNotEquals"}
 
 
-def condition_holds(cond, ctx):
+def condition_holds(cond, ctx, variables=True):
     for op, kv in (cond or {}).items():
         qualifier, _, base = op.rpartition(":")
         if_exists = base.endswith("IfExists")
         base = base[: -len("IfExists")] if if_exists else base
         for key, want in kv.items():
             wants = [str(w) if not isinstance(w, bool) else str(w).lower() for w in as_list(want)]
-            have = ctx.get(key)
+            have = context_value(ctx, key)
+            if have == []:
+                have = None
             if base == "Null":
-                absent = have is None or have == []
-                if (wants[0].lower() == "true") != absent:
+                if (wants[0].lower() == "true") != (have is None):
                     return False
                 continue
             negated = base in NEGATED
@@ -110,7 +180,7 @@ def condition_holds(cond, ctx):
 
                 def value_holds(v):
                     # A negated operator holds for a value that matches none of the policy's values.
-                    hit = any(_string_op(base, v, w, ctx) for w in wants)
+                    hit = any(_string_op(base, v, w, ctx, variables) for w in wants)
                     return not hit if negated else hit
 
                 if qualifier == "ForAllValues":
@@ -126,44 +196,58 @@ def condition_holds(cond, ctx):
                 return False
             if isinstance(have, list):
                 raise ValueError(f"{key} is multi-valued: use ForAllValues/ForAnyValue with {op}")
-            hit = any(_string_op(base, str(have), w, ctx) for w in wants)
+            hit = any(_string_op(base, str(have), w, ctx, variables) for w in wants)
             if hit == negated:
                 return False
     return True
 
 
-def statement_applies(st, req):
+def statement_applies(st, req, variables=True):
     if "Action" in st:
         if not any(glob(a, req.action, case=False) for a in as_list(st["Action"])):
             return False
     elif any(glob(a, req.action, case=False) for a in as_list(st.get("NotAction"))):
         return False
     patterns = as_list(st.get("Resource", st.get("NotResource")))
-    hits = False
-    for p in patterns:
-        p = substitute(p, req.context)
-        if p is not None and glob(p, req.resource):
-            hits = True
-            break
+    hits = any(_matches(p, req.resource, req.context, variables) for p in patterns)
     if ("Resource" in st) != hits:
         return False
-    return condition_holds(st.get("Condition"), req.context)
+    return condition_holds(st.get("Condition"), req.context, variables)
 
 
 def decide(docs, req):
     """ALLOW, DENY (explicit) or IMPLICIT for one set of policies."""
     allowed = False
     for doc in docs:
+        variables = doc.get("Version") == VARIABLES_VERSION
         for st in statements(doc):
-            if statement_applies(st, req):
+            if statement_applies(st, req, variables):
                 if st["Effect"] == "Deny":
                     return DENY
                 allowed = True
     return ALLOW if allowed else IMPLICIT
 
 
+# Observers of every decision (the differential check against an independent engine records the
+# suite's requests through this hook): called with (identity_docs, boundary_docs, request, decision).
+_observers = []
+_observers_lock = threading.Lock()
+
+
+def observe(fn):
+    with _observers_lock:
+        _observers.append(fn)
+
+
 def evaluate(identity_docs, req, boundary_docs=None):
     """The decision for `req` by a principal with `identity_docs` and an optional boundary."""
+    decision = _evaluate(identity_docs, req, boundary_docs)
+    for fn in _observers:
+        fn(identity_docs, boundary_docs, req, decision)
+    return decision
+
+
+def _evaluate(identity_docs, req, boundary_docs):
     identity = decide(identity_docs, req)
     if identity == DENY:
         return DENY
@@ -178,4 +262,3 @@ def evaluate(identity_docs, req, boundary_docs=None):
 
 def allowed(identity_docs, action, resource="*", context=None, boundary_docs=None):
     return evaluate(identity_docs, Request(action, resource, dict(context or {})), boundary_docs) == ALLOW
-

@@ -50,7 +50,8 @@ PROVIDER_LOGS_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{PRO
 
 
 def test_the_evaluator_follows_awss_rules():
-    doc = {"Statement": [
+    # Version 2012-10-17: without it AWS reads the policy variable below as text.
+    doc = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"},
         {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/secret/*"},
         {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",

