@@ -82,7 +82,8 @@ def request(resource_type, action, stage="dev"):
         if "FunctionUrlConfig" in action:
             ctx["lambda:FunctionUrlAuthType"] = "AWS_IAM"
     elif service == "logs":
-        resource = "*" if action == "logs:DescribeLogGroups" else f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api"
+        # Wildcard-only in the Service Authorization Reference: asked on "*", as AWS authorises them.
+        resource = "*" if action in ("logs:DescribeLogGroups", "logs:DescribeIndexPolicies") else f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api"
     elif service == "events":
         resource = f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456"
         if action == "events:PutTargets":

@@ -51,16 +51,6 @@ EXPLAINED = [
 # can hide that no statement allows the action on "*". They fail the check like a disagreement.
 NEVER_MADE = {"must.use.wildcard"}
 
-EXPLAINED.append(Explained(
-    "logs:DescribeIndexPolicies asked on a log group (known defect)",
-    "CloudFormation's AWS::Logs::LogGroup handler needs logs:DescribeIndexPolicies (registry schema, "
-    "cfn_handler_permissions.py), which AWS authorises on Resource * only; test_cloudformation_handlers.py asks "
-    "it on the stage's log group, where the generated statement (stack_rights.rs, Sid LogGroups) allows it, so "
-    "iam_eval says allowed; on * nothing allows it. The defect of KNOWN_PARLIAMENT_DEFECTS in test_policies.py: "
-    "remove this entry with its fix.",
-    "iam-simulate",
-    lambda request, documents, answer: answer.get("errors") in NEVER_MADE and request["action"] == "logs:DescribeIndexPolicies"))
-
 
 def explanation(request, documents, answer):
     return next((e for e in EXPLAINED if e.applies(request, documents, answer)), None)

