@@ -1,8 +1,8 @@
 //! Adaptive pacing of IAM writes. IAM throttles writes account-wide and publishes no rate, so a
 //! fixed concurrency either wastes time or hammers the limit every other deployer shares. Like the
 //! AWS SDKs' adaptive retry mode, writes go unpaced until IAM first throttles (four in flight at
-//! first, one more per success, as TCP's slow start opens its window); from then on a token bucket
-//! paces them.
+//! first, one more every second success, as TCP's slow start opens its window); from then on a
+//! token bucket paces them.
 //!
 //! A throttle marks a ceiling and drops the pace to three quarters of it, once per burst of
 //! throttles (only a write let go after a decrease can say the new pace is still too fast). The
@@ -11,7 +11,8 @@
 //! a limit with a one-second burst lets that second's worth through at once), or, when IAM
 //! admitted next to nothing (a strict limit throttles the second of two writes let go together),
 //! the rate those writes went out at. Each success closes part of the gap to just under the
-//! ceiling, then probes above it slowly.
+//! ceiling, then probes above it: slowly, or, while the ceiling is the unpaced one (which
+//! undercounts writes admitted but not yet answered), by 1% of the pace per success.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -32,11 +33,15 @@ const APPROACH: f64 = 0.15;
 const MIN_WINDOW: Duration = Duration::from_millis(100);
 /// Slowest climb per success, in writes per second (the probe above the ceiling).
 const STEP: f64 = 0.01;
+/// Climb per success above a ceiling measured on unpaced writes, as a share of the pace: what IAM
+/// had admitted when the first throttle came back undercounts (writes admitted but not yet
+/// answered), so until a paced write is throttled the probe is quicker.
+const PROVISIONAL_STEP: f64 = 0.01;
 /// The window IAM's admissions are counted over.
 const WINDOW: Duration = Duration::from_secs(1);
-/// Writes in flight at first, before any throttle; each success adds one (TCP's slow start: the
-/// window doubles every round trip), so a small resource is not slowed and a large one does not
-/// hit IAM with its whole concurrency before the first answer says whether it may.
+/// Writes in flight at first, before any throttle; every second success adds one (the window grows
+/// by half each round trip, a gentler TCP slow start), so a small resource is hardly slowed and a
+/// large one does not hit IAM with its whole concurrency before answers say whether it may.
 const INITIAL_IN_FLIGHT: usize = 4;
 
 #[derive(Debug)]
@@ -51,12 +56,16 @@ struct State {
     ceiling: f64,
     /// When the writes of the last second were let go.
     sent: VecDeque<Instant>,
+    /// Whether the ceiling was measured on unpaced writes (see [`PROVISIONAL_STEP`]).
+    provisional: bool,
     /// When the rate was last decreased.
     reduced: Option<Instant>,
     /// Writes let go and not yet answered.
     in_flight: usize,
     /// How many may be in flight while unpaced.
     window: usize,
+    /// Successes while unpaced.
+    unpaced_successes: usize,
 }
 
 /// Paces IAM writes; shared by every invocation of the process.
@@ -75,9 +84,11 @@ impl Default for Pacer {
                 admitted: VecDeque::new(),
                 ceiling: 0.0,
                 sent: VecDeque::new(),
+                provisional: false,
                 reduced: None,
                 in_flight: 0,
                 window: INITIAL_IN_FLIGHT,
+                unpaced_successes: 0,
             }),
         }
     }
@@ -156,6 +167,7 @@ impl Pacer {
             }
         }
         .max(MIN_RATE);
+        s.provisional = s.rate.is_none();
         s.ceiling = ceiling;
         s.rate = Some((ceiling * BACKOFF).max(MIN_RATE));
         s.tokens = 0.0;
@@ -170,10 +182,19 @@ impl Pacer {
         s.admitted.push_back(now);
         forget_older_than(&mut s.admitted, now, WINDOW);
         let Some(r) = s.rate else {
-            s.window = s.window.saturating_add(1);
+            // One more in flight every second success: the window grows by half each round trip.
+            s.unpaced_successes += 1;
+            if s.unpaced_successes % 2 == 0 {
+                s.window = s.window.saturating_add(1);
+            }
             return;
         };
-        let next = r + (APPROACH * (TARGET * s.ceiling - r)).max(STEP);
+        let step = if s.provisional {
+            (PROVISIONAL_STEP * r).max(STEP)
+        } else {
+            STEP
+        };
+        let next = r + (APPROACH * (TARGET * s.ceiling - r)).max(step);
         s.rate = (next < MAX_RATE).then_some(next);
     }
 
@@ -214,7 +235,8 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn before_any_throttle_four_writes_go_out_at_once_and_each_success_lets_one_more() {
+    async fn before_any_throttle_four_writes_go_out_at_once_and_every_second_success_lets_one_more()
+    {
         let p = Pacer::default();
         let start = Instant::now();
         for _ in 0..INITIAL_IN_FLIGHT {
@@ -225,10 +247,21 @@ mod tests {
         assert!(fifth.is_err(), "a fifth write waits for an answer");
         p.succeeded();
         p.acquire().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(5),
+            "an answer frees its place"
+        );
+        p.succeeded();
         p.acquire().await;
-        assert_eq!(start.elapsed(), Duration::from_secs(5), "no more waiting");
+        p.acquire().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(5),
+            "the second success adds one"
+        );
         let other = tokio::time::timeout(Duration::from_secs(1), p.acquire()).await;
-        assert!(other.is_err(), "the window grew by one per success");
+        assert!(other.is_err(), "five in flight after two successes");
         p.answered();
         p.acquire().await;
     }
@@ -306,6 +339,9 @@ mod tests {
         assert!(p.rate().unwrap() >= 15.0, "{:?}", p.rate());
     }
 
+    /// Each way between the provider and IAM, as `make bench`'s proxy adds to every call.
+    const LATENCY: Duration = Duration::from_millis(50);
+
     /// IAM imitated as a token bucket of `limit` writes/s holding at most `burst`; `writers`
     /// concurrent writers, each write taking `latency`. Returns the share of the bound reached and
     /// the throttled attempts per write.
@@ -324,7 +360,7 @@ mod tests {
                 }
                 loop {
                     let sent = p.acquire().await;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(LATENCY).await;
                     let admitted = {
                         let mut b = iam.lock().unwrap();
                         if b.2 >= writes {
@@ -342,7 +378,7 @@ mod tests {
                             false
                         }
                     };
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(LATENCY).await;
                     if admitted {
                         p.succeeded();
                     } else {
