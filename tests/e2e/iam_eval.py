@@ -35,6 +35,7 @@ AWS rules this file follows, with their sources (IAM User Guide):
 - An empty multi-valued key in a request context is treated as absent (IAM does not send a key
   with no values; the set operators give the same answer either way).
 """
+import contextlib
 import re
 import threading
 from dataclasses import dataclass, field
@@ -239,11 +240,28 @@ def observe(fn):
         _observers.append(fn)
 
 
+_unobserved = threading.local()
+
+
+@contextlib.contextmanager
+def unobserved():
+    """Decisions made inside are not reported to the observers. For the isolation enumeration only:
+    it decides statement fragments (each statement that can apply, as a document of its own, for
+    speed), not the documents IAM holds, by the tens of thousands, and proves itself with its own
+    controls; an independent engine rightly refuses such fragments as documents."""
+    _unobserved.on = True
+    try:
+        yield
+    finally:
+        _unobserved.on = False
+
+
 def evaluate(identity_docs, req, boundary_docs=None):
     """The decision for `req` by a principal with `identity_docs` and an optional boundary."""
     decision = _evaluate(identity_docs, req, boundary_docs)
-    for fn in _observers:
-        fn(identity_docs, boundary_docs, req, decision)
+    if not getattr(_unobserved, "on", False):
+        for fn in _observers:
+            fn(identity_docs, boundary_docs, req, decision)
     return decision
 
 

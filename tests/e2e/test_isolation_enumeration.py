@@ -533,7 +533,8 @@ class Subject:
         idocs, ikept = self._for_resource(ident, resource)
         bdocs, bkept = (None, []) if bound is None else self._for_resource(bound, resource)
         req = Request(action, resource, ctx)
-        decision = iam_eval.evaluate(idocs, req, bdocs)
+        with iam_eval.unobserved():
+            decision = iam_eval.evaluate(idocs, req, bdocs)
         if decision != ALLOW:
             return decision, req, []
         # A boundary alone is judged by its own Allow; a principal by its identity statements.
@@ -762,10 +763,11 @@ UNSCOPABLE = [
      "actions": ["cloudformation:ValidateTemplate"], "instances": {"region-wide"}, "principals": {"group"},
      "why": "no resource type and no condition key: AWS authorises it on * only",
      "compensates": "aws:RequestedRegion; it reads only the template the caller sends"},
-    {"name": "listing the region's event source mappings and log groups",
-     "actions": ["lambda:ListEventSourceMappings", "logs:DescribeLogGroups"], "instances": {"region-wide"},
+    {"name": "listing the region's event source mappings, log groups and their index policies",
+     "actions": ["lambda:ListEventSourceMappings", "logs:DescribeLogGroups", "logs:DescribeIndexPolicies"],
+     "instances": {"region-wide"},
      "principals": {"group", "deployment role"},
-     "why": "List actions AWS authorises on * only (CloudFormation's handlers call them)",
+     "why": "List and describe actions AWS authorises on * only (CloudFormation's handlers call them)",
      "compensates": "aws:RequestedRegion; names and settings only, no log events, no way to change them"},
     {"name": "VPC checks",
      "actions": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ec2:DescribeNetworkInterfaces"],

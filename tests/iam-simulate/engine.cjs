@@ -130,7 +130,16 @@ async function simulate(input) {
       continue
     }
     const errors = checked.resultType === 'error' ? checked.errors.message : 'a resource with a wildcard is a pattern to iam-simulate'
-    results.push({ decision: sim.runUnsafeSimulation(s, {}), validated: false, errors })
+    let decision
+    try {
+      decision = sim.runUnsafeSimulation(s, {})
+    } catch (e) {
+      // The engine cannot evaluate this request at all: reported, never counted as agreement.
+      decision = 'EngineError'
+      results.push({ decision, validated: false, errors: `${errors}; unvalidated simulation threw ${e.message}` })
+      continue
+    }
+    results.push({ decision, validated: false, errors })
   }
   return { dataVersion: await data.iamDataVersion(), simulateVersion: simulateVersion(), results }
 }
