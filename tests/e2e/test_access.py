@@ -193,9 +193,12 @@ def test_an_entity_deleted_between_the_listing_and_its_details_is_absent_not_an_
     cfn, proxy = faulty
     props = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}, {"Name": "worker"}]}
     a = cfn.create(props)
-    # The next observation lists the role, then IAM answers NoSuchEntity for its details once.
-    proxy.rules.append(Rule(lambda s, act: act == "ListAttachedRolePolicies", "gone", times=1))
+    # The next observation lists the worker role, then IAM answers NoSuchEntity for its details once.
+    rule = Rule(lambda s, act: act == "ListAttachedRolePolicies", "gone", times=1,
+                where={"RoleName": "orders-prod-us-east-1-worker"})
+    proxy.rules.append(rule)
     assert cfn.update(a["PhysicalResourceId"], props, props)["Status"] == "SUCCESS"
+    assert rule.fired == 1
     assert len(iam_snapshot(iam)["roles"]) == 2
 
 
