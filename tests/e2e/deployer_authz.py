@@ -4,7 +4,10 @@ Every request the CLI signs is decoded into what IAM authorizes — the action, 
 the condition keys the Service Authorization Reference lists for it — and evaluated with iam_eval
 against the policies of the IAM user whose access key signed it (its groups' inline and attached
 policies, read from moto). A refused request is answered with the service's AccessDenied and
-recorded; nothing undecodable passes.
+recorded. It fails closed: a request it cannot attribute to one of its users (unsigned, or signed
+with a key it does not know) or cannot decode is refused and recorded too, never forwarded; a
+pre-signed URL is attributed to the key in its query (SigV4's X-Amz-Credential, S3's SigV2
+AWSAccessKeyId).
 
 Decoded (REST and query APIs as the AWS SDK for JavaScript v2 sends them, S3 path-style):
 - CloudFormation: the stack named by StackName (`stack/{name}/*`), `cloudformation:RoleArn` from
@@ -53,9 +56,24 @@ class Decision:
     allowed: bool
 
 
-def _service(headers):
-    m = re.search(r"Credential=([^/]+)/\d+/([^/]+)/([^/]+)/", headers.get("Authorization", ""))
-    return (m.group(1), m.group(3)) if m else (None, None)
+def _service(headers, query=""):
+    """(access key, service) of a signed request: SigV4's Authorization header or the X-Amz-Credential
+    query parameter of a pre-signed URL; S3's signature version 2 (`Authorization: AWS key:signature`,
+    or a pre-signed URL's AWSAccessKeyId); (None, None) when unsigned."""
+    auth = headers.get("Authorization", "") or ""
+    m = re.search(r"Credential=([^/]+)/\d+/([^/]+)/([^/]+)/", auth)
+    if m:
+        return m.group(1), m.group(3)
+    m = re.fullmatch(r"AWS ([^:\s]+):\S+", auth.strip())
+    if m:
+        return m.group(1), "s3"
+    q = urllib.parse.parse_qs(query)
+    m = re.fullmatch(r"([^/]+)/\d+/([^/]+)/([^/]+)/aws4_request", q.get("X-Amz-Credential", [""])[0])
+    if m:
+        return m.group(1), m.group(3)
+    if q.get("AWSAccessKeyId") and q.get("Signature"):
+        return q["AWSAccessKeyId"][0], "s3"
+    return None, None
 
 
 def _form(body):
@@ -207,13 +225,19 @@ def decode_json(service, target, body):
 
 class DeployerProxy:
     """Forwards to moto on `upstream_port` what the signing user may do; `users`: access key → user
-    name (the test's own clients use keys that are not in it and act as the account root)."""
+    name. It fails closed: a request it cannot attribute to one of these users (unsigned, or signed
+    with another key) or cannot decode is refused with AccessDenied and recorded in `refusals`; the
+    test's own clients talk to moto directly. `authorized` counts the requests it let through after
+    checking them, `expected` holds the refusals a test provoked on purpose."""
 
     def __init__(self, upstream_port, users):
         self.upstream_port = upstream_port
         self.users = dict(users)
         self.decisions = []
         self.undecodable = []
+        self.unattributed = []
+        self.expected = []
+        self.authorized = 0
         self.seen = []
         self.lock = threading.Lock()
         self.iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{upstream_port}", region_name=REGION,
@@ -276,12 +300,20 @@ class DeployerProxy:
         raise Undecodable(f"{service} {method} {path}")
 
     def handle(self, method, raw_path, headers, body):
-        key, service = _service(headers)
         path, _, query = raw_path.partition("?")
+        key, service = _service(headers, query)
         user = self.users.get(key)
         with self.lock:
             self.seen.append((user, service, method, raw_path))
-        if user and not (service == "sts" and b"GetCallerIdentity" in body):
+        if user is None:
+            why = "unsigned request" if key is None else f"unknown access key {key}"
+            with self.lock:
+                self.unattributed.append((key, service, method, raw_path, why))
+            return self.denied(service, f"unattributed request ({why}): refused by the authorizing layer")
+        if service == "sts" and b"GetCallerIdentity" in body:
+            with self.lock:  # no permission needed (Service Authorization Reference: none listed)
+                self.authorized += 1
+        else:
             try:
                 requests = self.decode(service, method, path, query, headers, body)
             except Exception as e:  # noqa: BLE001 - what cannot be decoded cannot be proven allowed
@@ -297,6 +329,8 @@ class DeployerProxy:
                     self.decisions.append(Decision(user, action, resource, ctx, ok))
                 if not ok:
                     return self.denied(service, f"User: {principal} is not authorized to perform: {action} on resource: {resource}")
+            with self.lock:
+                self.authorized += 1
         if service == "cloudformation":
             body = self.inline_template(body)
         status, out_headers, data = self.forward(method, raw_path, headers, body)
@@ -345,3 +379,19 @@ class DeployerProxy:
     def refused(self, user=None):
         with self.lock:
             return [d for d in self.decisions if not d.allowed and (user is None or d.user == user)]
+
+    def expect(self, refusals):
+        """Marks refusals a test provoked on purpose (and checked): teardown does not fail on them."""
+        with self.lock:
+            self.expected.extend(refusals)
+
+    def unexpected(self, expected=()):
+        """What a test's teardown fails on: refused decisions it did not mark, and every unattributed
+        or undecodable request unless `expected` names that kind ("unattributed", "undecodable") or
+        the refused action."""
+        with self.lock:
+            denied = [d for d in self.decisions if not d.allowed and d.action not in expected
+                      and not any(d is e for e in self.expected)]
+            odd = [("unattributed",) + u for u in self.unattributed if "unattributed" not in expected]
+            odd += [("undecodable",) + u for u in self.undecodable if "undecodable" not in expected]
+            return denied + odd

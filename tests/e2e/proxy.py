@@ -205,13 +205,17 @@ class FaultProxy:
                 with proxy.lock:
                     proxy.calls[(service, action)] += 1
                     proxy.requests.append((service, action, params))
-                    rule = next((r for r in proxy.rules if r.fires(service, action, params, body)), None)
-                    limit = proxy.iam_write_limit
-                    if rule is None and limit and service == "iam" and is_write(action) and not limit.admit():
-                        rule = Rule(lambda *_: True, "throttle")
                 if proxy.latency_s:
                     time.sleep(proxy.latency_s)
-                denied = proxy.authorize(service, action, self.headers, body)
+                # Authorized first: a refused call reaches no rule and nothing behind it.
+                denied = proxy.authorize(service, action, self.headers, body, self.path)
+                rule = None
+                if not denied:
+                    with proxy.lock:
+                        rule = next((r for r in proxy.rules if r.fires(service, action, params, body)), None)
+                        limit = proxy.iam_write_limit
+                        if rule is None and limit and service == "iam" and is_write(action) and not limit.admit():
+                            rule = Rule(lambda *_: True, "throttle")
                 if denied:
                     status, ctype, data = denied
                 elif rule and rule.kind != "lost":
@@ -269,16 +273,12 @@ class FaultProxy:
                 self.stale_listings += 1
         return with_stale_groups(data, stale) if stale else data
 
-    def authorize(self, service, action, headers, body):
-        """AWS's AccessDenied answer when the authorizer refuses the call, else None."""
+    def authorize(self, service, action, headers, body, path="/"):
+        """AWS's refusal when the authorizing layer refuses the call (not attributable to a known
+        principal, undecodable, or not allowed), else None."""
         if self.authorizer is None:
             return None
-        try:
-            return self.authorizer.check(service, action, headers, body)
-        except Exception as e:  # an undecodable call cannot be proven allowed: refuse it, loudly
-            with self.authorizer.lock:
-                self.authorizer.denials.append(("undecodable", service, action, repr(e)))
-            return 403, "text/xml", f"<ErrorResponse><Error><Code>AccessDenied</Code><Message>{e}</Message></Error></ErrorResponse>".encode()
+        return self.authorizer.check(service, action, headers, body, path)
 
     def reset_counts(self):
         with self.lock:
