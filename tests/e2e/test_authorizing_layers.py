@@ -156,6 +156,17 @@ def test_an_unsigned_deployer_request_is_refused_and_recorded(reader):
     assert [u[-1] for u in proxy.unattributed] == ["unsigned request"]
 
 
+@pytest.mark.expect_denials("undecodable")
+def test_a_deployer_request_the_layer_cannot_decode_is_refused_and_recorded(reader):
+    proxy, s3_as_user, s3 = reader.proxy, reader.s3_as_user, reader.s3
+    s3_as_user.get_object(Bucket="canary-bucket", Key="artifact.zip")
+    refused(lambda: s3_as_user.put_bucket_cors(Bucket="canary-bucket", CORSConfiguration={
+        "CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}))
+    assert len(proxy.undecodable) == 1 and "cors" in proxy.undecodable[0][-1]
+    with pytest.raises(ClientError):
+        s3.get_bucket_cors(Bucket="canary-bucket")  # nothing reached moto
+
+
 @pytest.mark.expect_denials("s3:PutObject")
 @pytest.mark.parametrize("version", ["s3v4", "s3"])
 def test_a_pre_signed_request_is_attributed_to_the_key_that_signed_it(reader, version):

@@ -158,6 +158,10 @@ def test_osls_runs_each_groups_commands_and_is_refused_the_others(app, aws):
     # CloudFormation; with the caller's rights, none named a role.
     writes = [d for d in app.proxy.decisions if d.action in ("cloudformation:CreateChangeSet", "cloudformation:DeleteStack") and d.allowed]
     assert len(writes) >= 5
+    # CloudFormation read each template the CLI named by TemplateURL with the caller's rights.
+    reads = [d for d in app.proxy.decisions if d.action == "s3:GetObject" and d.via == "cloudformation:CreateChangeSet"]
+    assert reads and all(d.allowed and d.resource.endswith("/compiled-cloudformation-template.json") for d in reads)
+    assert len(reads) >= 4, "every update after the first deploy named its template by URL"
     passes = [d for d in app.proxy.decisions if d.action == "iam:PassRole" and d.allowed]
     if app.deployment_role:
         assert all(d.context.get("cloudformation:RoleArn") == app.deployment_role for d in writes)
