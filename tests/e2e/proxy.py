@@ -178,6 +178,11 @@ class FaultProxy:
         self.authorizer = authorizer
         self.iam_write_limit = None
         self.rules = []
+        # IAM's account-wide uniqueness of group and policy names, which moto lacks (see
+        # `name_taken`); on unless a test turns it off.
+        self.unique_names = True
+        self.names_refused = 0
+        self._moto_iam = None
         # The Limit of every ListGrants call, and the pages that were truncated.
         self.list_grants_limits = []
         self.truncated_grant_pages = 0
@@ -216,8 +221,11 @@ class FaultProxy:
                         limit = proxy.iam_write_limit
                         if rule is None and limit and service == "iam" and is_write(action) and not limit.admit():
                             rule = Rule(lambda *_: True, "throttle")
+                taken = None if denied or (rule and rule.kind != "lost") else proxy.name_taken(service, action, params)
                 if denied:
                     status, ctype, data = denied
+                elif taken:
+                    status, ctype, data = taken
                 elif rule and rule.kind != "lost":
                     status, ctype, data = error_response(service, rule.kind)
                 else:
@@ -257,6 +265,36 @@ class FaultProxy:
         """How many requests of `action` the proxy received whose parameters include `where`."""
         with self.lock:
             return sum(1 for _, a, p in self.requests if a == action and all(p.get(k) == v for k, v in where.items()))
+
+    def name_taken(self, service, action, params):
+        """IAM's EntityAlreadyExists for a group or managed policy whose name the account already
+        uses under another path or in another case, which moto accepts: "IAM user, group, role, and
+        policy names must be unique within the account. Names are not distinguished by case." (IAM
+        API Reference, CreateGroup GroupName and CreatePolicy PolicyName; the same text in botocore's
+        iam service model). moto keys policies by ARN (path included) and names case-sensitively.
+        Roles are left to moto (an exact name on any path conflicts there already)."""
+        if not self.unique_names or service != "iam" or action not in ("CreateGroup", "CreatePolicy"):
+            return None
+        if self._moto_iam is None:
+            import boto3
+            self._moto_iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{self.upstream_port}", region_name="us-east-1",
+                                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        iam = self._moto_iam
+        if action == "CreateGroup":
+            name = params.get("GroupName", "")
+            names = [g["GroupName"] for page in iam.get_paginator("list_groups").paginate() for g in page["Groups"]]
+            message = f"Group with name {name} already exists."
+        else:
+            name = params.get("PolicyName", "")
+            names = [p["PolicyName"] for page in iam.get_paginator("list_policies").paginate(Scope="Local") for p in page["Policies"]]
+            message = f"A policy called {name} already exists. Duplicate names are not allowed."
+        if not any(n.lower() == name.lower() for n in names):
+            return None
+        with self.lock:
+            self.names_refused += 1
+        body = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+                f"<Code>EntityAlreadyExists</Code><Message>{message}</Message></Error><RequestId>unique-names</RequestId></ErrorResponse>")
+        return 409, "text/xml", body.encode()
 
     def eventually_consistent(self, action, body, data):
         """Records a group's detachment; answers a policy's listing with the groups detached from

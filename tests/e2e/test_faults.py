@@ -1,6 +1,8 @@
 """Resilience: throttling, 5xx, IAM propagation delay, slow calls, persistent failures."""
 import time
 
+import pytest
+
 from harness import iam_snapshot, our_grants
 from proxy import Rule, is_write
 
@@ -152,4 +154,48 @@ def test_the_resources_own_groups_iam_still_lists_after_their_detachment_do_not_
     assert d["Status"] == "SUCCESS", d
     assert proxy.stale_listings > 0, "the policy's listing still showed the deleted groups"
     assert iam_snapshot(iam) == EMPTY
+
+
+def one_of_each(iam, kind, name):
+    """How many entities of `kind` are named `name` in the account, on any path."""
+    if kind == "role":
+        return sum(r["RoleName"] == name for page in iam.get_paginator("list_roles").paginate() for r in page["Roles"])
+    if kind == "group":
+        return sum(g["GroupName"] == name for page in iam.get_paginator("list_groups").paginate() for g in page["Groups"])
+    return sum(p["PolicyName"] == name for page in iam.get_paginator("list_policies").paginate(Scope="Local") for p in page["Policies"])
+
+
+LOST = [("CreateRole", "RoleName", "role", role("f1")),
+        ("CreateRole", "RoleName", "role", "orders-prod-us-east-1.deploy"),
+        ("CreateGroup", "GroupName", "group", role("developer")),
+        ("CreatePolicy", "PolicyName", "policy", role("deploy"))]
+
+
+@pytest.mark.parametrize("action,field,kind,name", LOST, ids=[f"{a} {n}" for a, _, _, n in LOST])
+def test_a_create_whose_answer_was_lost_converges_on_the_entity_it_made(faulty, iam, kms, key_arn, action, field, kind, name):
+    # The call reaches IAM and takes effect, but its answer is a 5xx (as after a timeout): the
+    # retry meets the entity the lost call made and takes it as its own; nothing is made twice.
+    cfn, proxy = faulty
+    rule = Rule(lambda s, a: a == action, "lost", times=1, where={field: name})
+    proxy.rules.append(rule)
+    p = props(key_arn, n=2)
+    a = cfn.create(p)
+    assert a["Status"] == "SUCCESS", a
+    assert rule.fired == 1 and proxy.count(action, **{field: name}) == 2, "lost once, sent once more"
+    assert one_of_each(iam, kind, name) == 1
+    snap = iam_snapshot(iam)
+    assert sorted(snap["roles"]) == [role("f0"), role("f1")] and len(snap["groups"]) == 3
+    assert sorted(snap["policies"]) == [role("deploy"), role("deploy-functions")]
+    for g in snap["groups"].values():
+        assert g["attached"] == sorted(x["arn"] for x in snap["policies"].values())
+    for r in snap["roles"].values():
+        assert r["inline"] and r["boundary"] and "serverless-access:stack-id" in r["tags"], r
+    (deployer,) = snap["deployment_roles"].values()
+    assert deployer["inline"] and deployer["boundary"] and deployer["tags"]["serverless-access:service"] == "orders"
+    for x in snap["policies"].values():
+        assert len(iam.list_policy_versions(PolicyArn=x["arn"])["Versions"]) == 1
+    # Converged: the same request again changes nothing.
+    again = cfn.update(a["PhysicalResourceId"], p, p)
+    assert again["Status"] == "SUCCESS" and iam_snapshot(iam) == snap
+    assert len(our_grants(kms, key_arn)) == 2
 
