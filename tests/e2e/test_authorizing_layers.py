@@ -90,7 +90,7 @@ def test_a_provider_request_the_layer_cannot_decode_is_refused_and_recorded(depl
     assert not iam.list_users()["Users"], "nothing reached moto"
 
 
-def test_the_response_channel_is_the_pre_signed_url_to_s3_and_bypasses_the_authorizing_proxy(cfn, aws, deployments):
+def test_the_response_channel_is_the_pre_signed_url_to_s3_and_bypasses_the_authorizing_proxy(cfn, aws):
     # CloudFormation's answer travels by a pre-signed S3 PUT that carries its own signature; the
     # provider's credentials play no part, so the layer that authorizes them never sees it.
     ev = cfn.event("Create", {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}]})
@@ -134,7 +134,7 @@ def test_a_call_the_deployers_group_may_not_make_is_refused_and_recorded(reader)
 
 
 @pytest.mark.expect_denials("unattributed")
-def test_a_deployer_request_with_an_unknown_key_is_refused_and_recorded(reader, aws):
+def test_a_deployer_request_with_an_unknown_key_is_refused_and_recorded(reader):
     proxy, url, s3_as_user, s3 = reader.proxy, reader.url, reader.s3_as_user, reader.s3
     s3_as_user.head_object(Bucket="canary-bucket", Key="artifact.zip")
     stranger = boto3.client("s3", endpoint_url=url, region_name=REGION, aws_access_key_id="AKIAUNKNOWNKEY000002",
