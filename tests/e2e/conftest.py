@@ -1,7 +1,15 @@
 """Fixtures: one moto per session; every provider runs as template.yaml deploys it (its environment
 rendered from the template) behind a proxy that authorizes each of its calls against the provider
 role's policy as the template renders it (authz.py). A test fails if the provider made a call its
-role does not allow, unless it says it expects denials."""
+role does not allow, unless it says it expects denials; if any request reached the proxy that it
+could not attribute to the provider's key or could not decode; and if the proxy authorized nothing
+at all (a layer that checked nothing proves nothing), unless the test says the provider answers it
+without calling AWS (`no_aws_calls`, then the proxy must have seen no request).
+
+The CloudFormation response channel does not pass through the authorizing proxy: ResponseURL is a
+pre-signed S3 URL that `Cfn.response_url` signs for moto's own address (harness.py), and the
+provider PUTs to it directly, as CloudFormation's pre-signed bucket is reached in AWS with the URL's
+own signature and no credentials of the provider. test_authorizing_layers.py proves that path."""
 import json
 import os
 from pathlib import Path
@@ -10,6 +18,7 @@ import pytest
 
 import independent_engine
 from authz import Authorizer, Principal
+from deployer_authz import DeployerProxy
 from harness import ACCOUNT, REGION, ROOT, Cfn, Moto, Provider, RuntimeApi, reset_moto
 from proxy import FaultProxy
 from template_render import PROVIDER_FUNCTION, Rendered
@@ -24,9 +33,23 @@ KEYS = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
 independent_engine.install()
 LAST = "test_engines_agree.py"
 
+CHECKED = {"provider": 0, "provider refused (expected)": 0, "deployer": 0, "deployer refused (expected)": 0}
+
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "expect_denials(*actions): the test provokes these calls, which the provider role may not make and the provider handles")
+    config.addinivalue_line("markers", "expect_denials(*actions): the test provokes these calls, which the provider role may not make and the provider handles; "
+                                       "'unattributed' or 'undecodable' for requests a canary makes that the authorizing layer must refuse")
+    config.addinivalue_line("markers", "no_aws_calls: the provider answers this test without calling AWS; its proxy must see no request")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if any(CHECKED.values()):
+        terminalreporter.write_line("authorizing proxies: " + ", ".join(f"{k} {v}" for k, v in CHECKED.items()))
+
+
+def expected_refusals(request):
+    marker = request.node.get_closest_marker("expect_denials")
+    return set(marker.args) if marker else set()
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -104,10 +127,47 @@ def deployments(aws, log_dir, request):
     yield make
     for d in started:
         d.stop()
-    marker = request.node.get_closest_marker("expect_denials")
-    expected = set(marker.args) if marker else set()
-    denials = [x for d in started for x in d.authorizer.denials if getattr(x, "action", None) not in expected]
-    assert not denials, f"the provider made calls its role (template.yaml) does not allow: {denials}"
+    expected = expected_refusals(request)
+    refused = [x for d in started for x in d.authorizer.denials]
+    unexpected = [x for d in started for x in d.authorizer.unexpected(expected)]
+    CHECKED["provider"] += sum(d.authorizer.authorized for d in started)
+    CHECKED["provider refused (expected)"] += len(refused) - len(unexpected)
+    assert not [x for x in unexpected if x.kind != "denied"], (
+        f"requests reached the authorizing proxy that it could not attribute or decode: {unexpected}")
+    assert not unexpected, f"the provider made calls its role (template.yaml) does not allow: {unexpected}"
+    if not started:
+        return
+    seen = sum(len(d.proxy.requests) for d in started)
+    if request.node.get_closest_marker("no_aws_calls"):
+        assert seen == 0, f"the provider called AWS {seen} times in a test marked no_aws_calls"
+    else:
+        assert sum(d.authorizer.authorized for d in started) > 0, (
+            f"the authorizing proxy authorized none of the {seen} requests it saw: the test's calls were not checked")
+
+
+@pytest.fixture()
+def deployer_proxy(aws, request):
+    """Starts authorizing proxies for deployers: `make(users)` with users an access key → IAM user
+    name map. At teardown, fails on any request a proxy refused that the test did not mark as
+    expected (`DeployerProxy.expect`, or the expect_denials marker), on any unattributed or
+    undecodable request, and if a proxy authorized nothing."""
+    started = []
+
+    def make(users):
+        p = DeployerProxy(aws.port, users)
+        started.append(p)
+        return p
+
+    yield make
+    for p in started:
+        p.stop()
+    expected = expected_refusals(request)
+    for p in started:
+        unexpected = p.unexpected(expected)
+        CHECKED["deployer"] += p.authorized
+        CHECKED["deployer refused (expected)"] += len(p.refused()) + len(p.unattributed) + len(p.undecodable) - len(unexpected)
+        assert not unexpected, f"the deployer proxy refused requests the test did not expect: {unexpected}"
+        assert p.authorized > 0, f"the deployer proxy authorized none of the {len(p.seen)} requests it saw"
 
 
 @pytest.fixture()

@@ -4,14 +4,18 @@ Every request the CLI signs is decoded into what IAM authorizes — the action, 
 the condition keys the Service Authorization Reference lists for it — and evaluated with iam_eval
 against the policies of the IAM user whose access key signed it (its groups' inline and attached
 policies, read from moto). A refused request is answered with the service's AccessDenied and
-recorded; nothing undecodable passes.
+recorded. It fails closed: a request it cannot attribute to one of its users (unsigned, or signed
+with a key it does not know) or cannot decode is refused and recorded too, never forwarded; a
+pre-signed URL is attributed to the key in its query (SigV4's X-Amz-Credential, S3's SigV2
+AWSAccessKeyId).
 
 Decoded (REST and query APIs as the AWS SDK for JavaScript v2 sends them, S3 path-style):
 - CloudFormation: the stack named by StackName (`stack/{name}/*`), `cloudformation:RoleArn` from
   RoleARN, and the `iam:PassRole` of that role to `cloudformation.amazonaws.com` that CloudFormation
-  checks; ValidateTemplate on `*`.
-- S3: bucket and object operations by method, sub-resource and key (`s3:prefix` on listings,
-  `s3:ResourceAccount`); DeleteObjects as `s3:DeleteObject` / `s3:DeleteObjectVersion` per key.
+  checks; ValidateTemplate on `*`; with a TemplateURL, the caller's `s3:GetObject` of the template.
+- S3: strictly, one API operation per request (method, sub-resource, query parameters, headers) and
+  every action it needs, with the request's condition keys; anything else is undecodable (sources
+  and table below `decode_s3`).
 - Lambda: function operations on the function's ARN (a Qualifier appended), `iam:PassRole` of a Role
   to `lambda.amazonaws.com`, `lambda:SubnetIds` / `lambda:SecurityGroupIds` from a VpcConfig.
 - CloudWatch Logs on the log group; SSM GetParameter on the parameter; CloudWatch metrics on `*`;
@@ -46,16 +50,35 @@ class Undecodable(Exception):
 
 @dataclass
 class Decision:
+    """One action a request needed, and whether the user's policies allow it; `via` is the action
+    of the request itself (a CreateChangeSet's template read is `s3:GetObject` via
+    `cloudformation:CreateChangeSet`)."""
     user: str
     action: str
     resource: str
     context: dict
     allowed: bool
+    via: str = ""
 
 
-def _service(headers):
-    m = re.search(r"Credential=([^/]+)/\d+/([^/]+)/([^/]+)/", headers.get("Authorization", ""))
-    return (m.group(1), m.group(3)) if m else (None, None)
+def _service(headers, query=""):
+    """(access key, service) of a signed request: SigV4's Authorization header or the X-Amz-Credential
+    query parameter of a pre-signed URL; S3's signature version 2 (`Authorization: AWS key:signature`,
+    or a pre-signed URL's AWSAccessKeyId); (None, None) when unsigned."""
+    auth = headers.get("Authorization", "") or ""
+    m = re.search(r"Credential=([^/]+)/\d+/([^/]+)/([^/]+)/", auth)
+    if m:
+        return m.group(1), m.group(3)
+    m = re.fullmatch(r"AWS ([^:\s]+):\S+", auth.strip())
+    if m:
+        return m.group(1), "s3"
+    q = urllib.parse.parse_qs(query)
+    m = re.fullmatch(r"([^/]+)/\d+/([^/]+)/([^/]+)/aws4_request", q.get("X-Amz-Credential", [""])[0])
+    if m:
+        return m.group(1), m.group(3)
+    if q.get("AWSAccessKeyId") and q.get("Signature"):
+        return q["AWSAccessKeyId"][0], "s3"
+    return None, None
 
 
 def _form(body):
@@ -77,10 +100,35 @@ def _function_arn(name, qualifier=None):
     return f"{arn}:{qualifier}" if qualifier and arn.count(":") == 6 else arn
 
 
+TEMPLATE_READERS = {"CreateStack", "UpdateStack", "CreateChangeSet", "ValidateTemplate"}
+
+
+def template_object(url):
+    """The S3 object ARN a TemplateURL names: path-style (`https://s3[.region].amazonaws.com/bucket/key`,
+    or the local endpoint serverless-localstack substitutes, `http://127.0.0.1:PORT/bucket/key`) or
+    virtual-hosted (`https://bucket.s3[.region].amazonaws.com/key`)."""
+    u = urllib.parse.urlsplit(url)
+    host, path = u.hostname or "", urllib.parse.unquote(u.path).lstrip("/")
+    m = re.fullmatch(r"(.+)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com", host)
+    if m and path:
+        return f"arn:aws:s3:::{m.group(1)}/{path}"
+    if (re.fullmatch(r"s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com", host) or host in ("127.0.0.1", "localhost")) and "/" in path:
+        return f"arn:aws:s3:::{path}"
+    raise Undecodable(f"TemplateURL {url!r} names no S3 object")
+
+
 def decode_cloudformation(form):
     action = form.get("Action", "")
+    # CloudFormation reads a TemplateURL with the caller's credentials: the caller needs s3:GetObject
+    # on the template ("TemplateURL must reference a valid S3 object to which you have access";
+    # AWS re:Post Knowledge Center, "cfn-s3-access-denied-error": the identity used with CreateStack or
+    # CreateChangeSet needs GetObject on the template; serverless/serverless#2775, the same error
+    # for a deployer's policy).
+    reads = []
+    if action in TEMPLATE_READERS and form.get("TemplateURL"):
+        reads.append(("s3:GetObject", template_object(form["TemplateURL"]), {"s3:ResourceAccount": ACCOUNT}))
     if action in ("ValidateTemplate", "ListStacks", "DescribeStacks") and not form.get("StackName"):
-        return [(f"cloudformation:{action}", "*", {})]
+        return [(f"cloudformation:{action}", "*", {})] + reads
     if "StackName" not in form:
         raise Undecodable(f"cloudformation:{action} without StackName")
     ctx = {}
@@ -88,61 +136,316 @@ def decode_cloudformation(form):
     if action in STACK_WRITES and form.get("RoleARN"):
         ctx["cloudformation:RoleArn"] = form["RoleARN"]
         requests.append(("iam:PassRole", form["RoleARN"], {"iam:PassedToService": "cloudformation.amazonaws.com"}))
-    return [(f"cloudformation:{action}", _stack_arn(form["StackName"]), ctx)] + requests
+    return [(f"cloudformation:{action}", _stack_arn(form["StackName"]), ctx)] + requests + reads
 
 
+# S3, decoded strictly: each request is matched to one API operation by method, sub-resource and
+# headers, and mapped to every IAM action that operation needs; a request that matches no operation
+# listed here (an unknown sub-resource or query parameter, two sub-resources, a header that would
+# need rights not modelled) is undecodable and refused.
+#
+# Sources (operation -> actions):
+# - [API] the "Permissions" section of each operation in the Amazon S3 API Reference, as shipped in
+#   botocore's s3 service model (botocore/data/s3/2006-03-01/service-2.json, botocore 1.43): PutObject
+#   "s3:PutObject ... s3:PutObjectAcl - to change the object's ACL ... s3:PutObjectTagging - to set the
+#   tag-set"; CopyObject "s3:GetObject permission to read the source object ... s3:PutObject to write
+#   the copy"; CreateBucket "if you specify an ACL ... s3:PutBucketAcl; x-amz-bucket-object-lock-enabled
+#   ... s3:PutBucketObjectLockConfiguration and s3:PutBucketVersioning; x-amz-object-ownership ...
+#   s3:PutBucketOwnershipControls; ACL private or none: only s3:CreateBucket"; HeadBucket
+#   "s3:ListBucket"; HeadObject/GetObject "s3:GetObject", with versionId "s3:GetObjectVersion";
+#   DeleteObject(s) "s3:DeleteObject", with a version "s3:DeleteObjectVersion"; ListObjectsV2
+#   "s3:ListBucket"; ListObjectVersions "s3:ListBucketVersions"; Get/Put/DeleteObjectTagging
+#   "s3:Get/Put/DeleteObjectTagging", another version "also s3:...VersionTagging"; PutObjectRetention
+#   "s3:PutObjectRetention", bypassing governance "s3:BypassGovernanceRetention"; DeleteBucketLifecycle
+#   "s3:PutLifecycleConfiguration"; DeleteBucketEncryption "s3:PutEncryptionConfiguration";
+#   DeletePublicAccessBlock "s3:PutBucketPublicAccessBlock"; DeleteBucketOwnershipControls
+#   "s3:PutBucketOwnershipControls"; DeleteBucketTagging "s3:PutBucketTagging";
+#   Get/PutBucketNotificationConfiguration "s3:Get/PutBucketNotification"; GetObjectAttributes
+#   "s3:GetObjectAttributes", with versionId "s3:GetObjectVersionAttributes".
+# - [MPU] Amazon S3 User Guide, "Multipart upload API and permissions" (mpuoverview): Create/
+#   Complete multipart upload and Upload Part "s3:PutObject", Upload Part (Copy) also "s3:GetObject on
+#   the source", Stop (Abort) "s3:AbortMultipartUpload", List Parts "s3:ListMultipartUploadParts",
+#   List Multipart Uploads "s3:ListBucketMultipartUploads".
+# - [SAR] Service Authorization Reference, "Actions, resources, and condition keys for Amazon S3"
+#   (list_amazons3 / list_s3, its table of API operations): same-named actions for GetObjectAcl /
+#   PutObjectAcl (s3:GetObjectVersionAcl / s3:PutObjectVersionAcl for a version), Get/PutBucketAcl,
+#   Get/PutBucketVersioning, Get/PutBucketPolicy, DeleteBucketPolicy, GetBucketLocation,
+#   Get/PutObjectLegalHold, GetObjectRetention, GetLifecycleConfiguration,
+#   GetEncryptionConfiguration, GetBucketPublicAccessBlock, GetBucketOwnershipControls,
+#   GetBucketTagging; ListObjects (v1) authorized as s3:ListBucket. Condition keys s3:prefix,
+#   s3:delimiter, s3:max-keys (listings), s3:x-amz-acl, s3:x-amz-copy-source,
+#   s3:x-amz-server-side-encryption, s3:x-amz-storage-class, s3:x-amz-metadata-directive,
+#   s3:RequestObjectTagKeys and s3:RequestObjectTag/<key> (uploads), s3:versionid.
+# test_deployer_decoding.py checks every action and resource type emitted against the catalog.
+
+# Query parameters that authenticate (pre-signed URLs) or only label the request (the JavaScript
+# SDK v3 adds `x-id=<Operation>`): they select no operation.
+S3_AUTH_PARAMS = {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
+                  "X-Amz-Signature", "X-Amz-Security-Token", "AWSAccessKeyId", "Signature", "Expires", "x-id"}
+_LIST_V1 = {"prefix", "delimiter", "marker", "max-keys", "encoding-type"}
+_LIST_V2 = {"list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after", "fetch-owner", "encoding-type"}
+_LIST_VERSIONS = {"versions", "prefix", "delimiter", "key-marker", "version-id-marker", "max-keys", "encoding-type"}
+_LIST_UPLOADS = {"uploads", "prefix", "delimiter", "key-marker", "upload-id-marker", "max-uploads", "encoding-type"}
+_GET_OBJECT = {"versionId", "partNumber", "response-cache-control", "response-content-disposition",
+               "response-content-encoding", "response-content-language", "response-content-type", "response-expires"}
+
+# Bucket sub-resources: {sub-resource: {method: actions}} ([API], [SAR]).
 BUCKET_SUBRESOURCES = {
-    # sub-resource: (GET, PUT, DELETE)
-    "location": ("s3:GetBucketLocation", None, None),
-    "versioning": ("s3:GetBucketVersioning", "s3:PutBucketVersioning", None),
-    "policy": ("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
-    "encryption": ("s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration", "s3:PutEncryptionConfiguration"),
-    "tagging": ("s3:GetBucketTagging", "s3:PutBucketTagging", "s3:PutBucketTagging"),
-    "publicAccessBlock": ("s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
-    "ownershipControls": ("s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls", "s3:PutBucketOwnershipControls"),
-    "acl": ("s3:GetBucketAcl", "s3:PutBucketAcl", None),
+    "location": {"GET": ["s3:GetBucketLocation"]},
+    "versioning": {"GET": ["s3:GetBucketVersioning"], "PUT": ["s3:PutBucketVersioning"]},
+    "policy": {"GET": ["s3:GetBucketPolicy"], "PUT": ["s3:PutBucketPolicy"], "DELETE": ["s3:DeleteBucketPolicy"]},
+    "lifecycle": {"GET": ["s3:GetLifecycleConfiguration"], "PUT": ["s3:PutLifecycleConfiguration"],
+                  "DELETE": ["s3:PutLifecycleConfiguration"]},
+    "encryption": {"GET": ["s3:GetEncryptionConfiguration"], "PUT": ["s3:PutEncryptionConfiguration"],
+                   "DELETE": ["s3:PutEncryptionConfiguration"]},
+    "publicAccessBlock": {"GET": ["s3:GetBucketPublicAccessBlock"], "PUT": ["s3:PutBucketPublicAccessBlock"],
+                          "DELETE": ["s3:PutBucketPublicAccessBlock"]},
+    "ownershipControls": {"GET": ["s3:GetBucketOwnershipControls"], "PUT": ["s3:PutBucketOwnershipControls"],
+                          "DELETE": ["s3:PutBucketOwnershipControls"]},
+    "notification": {"GET": ["s3:GetBucketNotification"], "PUT": ["s3:PutBucketNotification"]},
+    "tagging": {"GET": ["s3:GetBucketTagging"], "PUT": ["s3:PutBucketTagging"], "DELETE": ["s3:PutBucketTagging"]},
+    "acl": {"GET": ["s3:GetBucketAcl"], "PUT": ["s3:PutBucketAcl"]},
 }
 
+# Object sub-resources: {sub-resource: {method: (action, action with versionId or None)}} ([API], [SAR]).
+OBJECT_SUBRESOURCES = {
+    "acl": {"GET": ("s3:GetObjectAcl", "s3:GetObjectVersionAcl"), "PUT": ("s3:PutObjectAcl", "s3:PutObjectVersionAcl")},
+    "tagging": {"GET": ("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+                "PUT": ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+                "DELETE": ("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging")},
+    "retention": {"GET": ("s3:GetObjectRetention", None), "PUT": ("s3:PutObjectRetention", None)},
+    "legal-hold": {"GET": ("s3:GetObjectLegalHold", None), "PUT": ("s3:PutObjectLegalHold", None)},
+    "attributes": {"GET": ("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes")},
+}
 
-def decode_s3(method, path, query, body):
+# ACL headers: a canned ACL or explicit grants ([API] PutObject, CreateBucket, PutObjectAcl).
+ACL_HEADERS = ("x-amz-acl", "x-amz-grant-read", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
+               "x-amz-grant-full-control", "x-amz-grant-write")
+# Headers whose rights are not modelled here: refused as undecodable rather than guessed.
+UNMODELLED_HEADERS = ("x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold",
+                      "x-amz-server-side-encryption-aws-kms-key-id")
+
+
+def _s3_headers(headers):
+    return {k.lower(): v for k, v in (headers or {}).items()}
+
+
+def _s3_query(query):
+    q = urllib.parse.parse_qs(query, keep_blank_values=True)
+    return {k: v[0] for k, v in q.items() if k not in S3_AUTH_PARAMS}
+
+
+def _only(q, allowed, what):
+    extra = set(q) - set(allowed)
+    if extra:
+        raise Undecodable(f"s3 {what} with query parameters {sorted(extra)}")
+
+
+def _object_write_context(h, base):
+    """Condition keys of an object write, from its headers ([SAR] condition keys of s3:PutObject)."""
+    ctx = dict(base)
+    for header in ("x-amz-acl", "x-amz-server-side-encryption", "x-amz-storage-class", "x-amz-copy-source",
+                   "x-amz-metadata-directive", "x-amz-grant-read", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
+                   "x-amz-grant-full-control", "x-amz-grant-write"):
+        if header in h:
+            ctx[f"s3:{header}"] = h[header]
+    if "x-amz-tagging" in h:
+        tags = urllib.parse.parse_qs(h["x-amz-tagging"], keep_blank_values=True)
+        ctx["s3:RequestObjectTagKeys"] = sorted(tags)
+        for k, v in tags.items():
+            ctx[f"s3:RequestObjectTag/{k}"] = v[0]
+    return ctx
+
+
+def _copy_source(h, base):
+    """The read of the source object that a copy needs ([API] CopyObject, [MPU] Upload Part (Copy)):
+    `x-amz-copy-source: bucket/key[?versionId=...]`, URL-encoded."""
+    src, _, sq = h["x-amz-copy-source"].partition("?")
+    src = urllib.parse.unquote(src).lstrip("/")
+    if "/" not in src:
+        raise Undecodable(f"s3 copy source {h['x-amz-copy-source']!r}")
+    versioned = "versionId" in urllib.parse.parse_qs(sq)
+    return ("s3:GetObjectVersion" if versioned else "s3:GetObject", f"arn:aws:s3:::{src}", dict(base))
+
+
+def _object_write(h, base, arn):
+    """PutObject / CopyObject / CreateMultipartUpload: s3:PutObject, plus s3:PutObjectAcl for ACL
+    headers, s3:PutObjectTagging for x-amz-tagging ([API] PutObject), the source's read for a copy."""
+    for header in UNMODELLED_HEADERS:
+        if header in h:
+            raise Undecodable(f"s3 object write with {header}: its rights are not modelled")
+    if h.get("x-amz-server-side-encryption", "").startswith("aws:kms"):
+        raise Undecodable("s3 object write with SSE-KMS: the KMS rights it needs are not modelled")
+    ctx = _object_write_context(h, base)
+    out = [("s3:PutObject", arn, ctx)]
+    if any(x in h for x in ACL_HEADERS):
+        out.append(("s3:PutObjectAcl", arn, ctx))
+    if "x-amz-tagging" in h:
+        out.append(("s3:PutObjectTagging", arn, ctx))
+    if "x-amz-copy-source" in h:
+        out.append(_copy_source(h, base))
+    return out
+
+
+_ACL_KEYS = {"s3:x-amz-acl", "s3:x-amz-grant-read", "s3:x-amz-grant-read-acp", "s3:x-amz-grant-write-acp",
+             "s3:x-amz-grant-full-control", "s3:x-amz-grant-write"}
+# Which request condition keys each action is evaluated with ([SAR], the actions' condition keys):
+# the ACL headers with s3:PutObject and s3:Put*Acl, the tag keys with s3:PutObject and s3:Put*Tagging,
+# s3:versionid with the *Version* actions only, the other header keys with s3:PutObject only.
+_KEYS_OF = {
+    "s3:PutObject": _ACL_KEYS | {"s3:x-amz-copy-source", "s3:x-amz-metadata-directive", "s3:x-amz-server-side-encryption",
+                                 "s3:x-amz-storage-class", "s3:RequestObjectTagKeys", "s3:RequestObjectTag/"},
+    "s3:PutObjectAcl": _ACL_KEYS | {"s3:x-amz-storage-class"},
+    "s3:PutObjectVersionAcl": _ACL_KEYS | {"s3:x-amz-storage-class"},
+    "s3:PutObjectTagging": {"s3:RequestObjectTagKeys", "s3:RequestObjectTag/"},
+    "s3:PutObjectVersionTagging": {"s3:RequestObjectTagKeys", "s3:RequestObjectTag/"},
+}
+_ALWAYS = {"s3:ResourceAccount", "s3:prefix", "s3:delimiter", "s3:max-keys"}
+
+
+def _scoped(action, ctx):
+    def keeps(k):
+        if k in _ALWAYS:
+            return True
+        if k == "s3:versionid":
+            return "Version" in action
+        keys = _KEYS_OF.get(action, set())
+        return k in keys or (k.startswith("s3:RequestObjectTag/") and "s3:RequestObjectTag/" in keys)
+    return {k: v for k, v in ctx.items() if keeps(k)}
+
+
+def decode_s3(method, path, query, body, headers=None):
+    """The IAM actions (action, resource ARN, condition context) an S3 request (path-style) needs,
+    each with the condition keys it is evaluated with."""
+    return [(a, r, _scoped(a, c)) for a, r, c in _decode_s3(method, path, query, body, headers)]
+
+
+def _decode_s3(method, path, query, body, headers=None):
+    h = _s3_headers(headers)
     parts = urllib.parse.unquote(path.lstrip("/")).split("/", 1)
     bucket, key = parts[0], (parts[1] if len(parts) > 1 else "")
-    q = urllib.parse.parse_qs(query, keep_blank_values=True)
+    q = _s3_query(query)
     base = {"s3:ResourceAccount": ACCOUNT}
     if not bucket:
-        raise Undecodable("s3 request without a bucket")
+        raise Undecodable("s3 request without a bucket (ListBuckets is not modelled)")
     arn = f"arn:aws:s3:::{bucket}"
+    subs = [k for k in q if k in BUCKET_SUBRESOURCES or k in OBJECT_SUBRESOURCES or k in ("versions", "uploads", "uploadId", "delete")]
+    if len(subs) > 1:
+        raise Undecodable(f"s3 {method} with several sub-resources {subs}")
+    sub = subs[0] if subs else None
     if key:
-        if method == "PUT":
-            return [("s3:PutObject", f"{arn}/{key}", base)]
-        if method in ("GET", "HEAD"):
-            return [("s3:GetObjectVersion" if "versionId" in q else "s3:GetObject", f"{arn}/{key}", base)]
-        if method == "DELETE":
-            return [("s3:DeleteObjectVersion" if "versionId" in q else "s3:DeleteObject", f"{arn}/{key}", base)]
+        obj = f"{arn}/{key}"
+        version = "versionId" in q
+        vctx = dict(base, **({"s3:versionid": q["versionId"]} if version else {}))
+        if sub in OBJECT_SUBRESOURCES:
+            _only(q, {sub, "versionId"}, f"{method} ?{sub}")
+            actions = OBJECT_SUBRESOURCES[sub].get(method)
+            if not actions:
+                raise Undecodable(f"s3 {method} ?{sub} on an object")
+            plain, versioned = actions
+            if version and not versioned:
+                raise Undecodable(f"s3 {method} ?{sub} with a versionId is not modelled")
+            if sub == "tagging":  # another version: "also" the version's action ([API])
+                out = [(plain, obj, vctx)] + ([(versioned, obj, vctx)] if version else [])
+            else:
+                out = [(versioned if version else plain, obj, vctx)]
+            if sub in ("acl", "tagging") and method == "PUT" and any(x in h for x in ACL_HEADERS + ("x-amz-tagging",)):
+                out = [(a, r, _object_write_context(h, c)) for a, r, c in out]
+            if sub == "retention" and method == "PUT" and h.get("x-amz-bypass-governance-retention", "").lower() == "true":
+                out.append(("s3:BypassGovernanceRetention", obj, base))
+            return out
+        if sub == "uploads":
+            _only(q, {"uploads"}, "?uploads")
+            if method != "POST":
+                raise Undecodable(f"s3 {method} ?uploads on an object")
+            return _object_write(h, base, obj)  # CreateMultipartUpload ([MPU])
+        if sub == "uploadId":
+            if method == "PUT":  # UploadPart / UploadPartCopy ([MPU])
+                _only(q, {"uploadId", "partNumber"}, "UploadPart")
+                out = [("s3:PutObject", obj, base)]
+                return out + ([_copy_source(h, base)] if "x-amz-copy-source" in h else [])
+            if method == "POST":  # CompleteMultipartUpload ([MPU])
+                _only(q, {"uploadId"}, "CompleteMultipartUpload")
+                return [("s3:PutObject", obj, base)]
+            if method == "DELETE":  # AbortMultipartUpload ([MPU])
+                _only(q, {"uploadId"}, "AbortMultipartUpload")
+                return [("s3:AbortMultipartUpload", obj, base)]
+            if method == "GET":  # ListParts ([MPU])
+                _only(q, {"uploadId", "max-parts", "part-number-marker"}, "ListParts")
+                return [("s3:ListMultipartUploadParts", obj, base)]
+            raise Undecodable(f"s3 {method} ?uploadId")
+        if sub is not None:
+            raise Undecodable(f"s3 {method} ?{sub} on an object")
+        if method in ("GET", "HEAD"):  # GetObject / HeadObject ([API])
+            _only(q, _GET_OBJECT, f"{method} object")
+            return [("s3:GetObjectVersion" if version else "s3:GetObject", obj, vctx)]
+        if method == "PUT":  # PutObject / CopyObject ([API])
+            _only(q, set(), "PutObject")
+            return _object_write(h, base, obj)
+        if method == "DELETE":  # DeleteObject ([API])
+            _only(q, {"versionId"}, "DeleteObject")
+            out = [("s3:DeleteObjectVersion" if version else "s3:DeleteObject", obj, vctx)]
+            if h.get("x-amz-bypass-governance-retention", "").lower() == "true":
+                out.append(("s3:BypassGovernanceRetention", obj, base))
+            return out
         raise Undecodable(f"s3 {method} on an object")
-    if method == "POST" and "delete" in q:
+    if sub == "delete":  # DeleteObjects ([API])
+        _only(q, {"delete"}, "DeleteObjects")
+        if method != "POST":
+            raise Undecodable(f"s3 {method} ?delete")
+        if h.get("x-amz-bypass-governance-retention", "").lower() == "true":
+            raise Undecodable("s3 DeleteObjects bypassing governance retention is not modelled")
         out = []
         for obj in ET.fromstring(body).iter():
             if obj.tag.endswith("Object"):
                 k = next((c.text for c in obj if c.tag.endswith("Key")), "")
                 versioned = any(c.tag.endswith("VersionId") for c in obj)
                 out.append(("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject", f"{arn}/{k}", base))
+        if not out:
+            raise Undecodable("s3 DeleteObjects naming no object")
         return out
-    for sub, (get, put, delete) in BUCKET_SUBRESOURCES.items():
-        if sub in q:
-            action = {"GET": get, "PUT": put, "DELETE": delete}.get(method)
-            if not action:
-                raise Undecodable(f"s3 {method} ?{sub}")
-            return [(action, arn, base)]
-    if "versions" in q:
-        ctx = dict(base, **({"s3:prefix": q["prefix"][0]} if "prefix" in q else {}))
-        return [("s3:ListBucketVersions", arn, ctx)]
-    if method in ("GET", "HEAD"):
-        ctx = dict(base, **({"s3:prefix": q["prefix"][0]} if "prefix" in q else {}))
-        return [("s3:ListBucket", arn, ctx)]
-    if method == "PUT":
-        return [("s3:CreateBucket", arn, base)]
-    if method == "DELETE":
+    listing = dict(base, **{f"s3:{k}": q[k] for k in ("prefix", "delimiter", "max-keys") if k in q})
+    if sub == "versions":  # ListObjectVersions ([API])
+        _only(q, _LIST_VERSIONS, "ListObjectVersions")
+        if method != "GET":
+            raise Undecodable(f"s3 {method} ?versions")
+        return [("s3:ListBucketVersions", arn, listing)]
+    if sub == "uploads":  # ListMultipartUploads ([MPU])
+        _only(q, _LIST_UPLOADS, "ListMultipartUploads")
+        if method != "GET":
+            raise Undecodable(f"s3 {method} ?uploads on a bucket")
+        return [("s3:ListBucketMultipartUploads", arn, base)]
+    if sub in BUCKET_SUBRESOURCES:
+        _only(q, {sub}, f"{method} ?{sub}")
+        actions = BUCKET_SUBRESOURCES[sub].get(method)
+        if not actions:
+            raise Undecodable(f"s3 {method} ?{sub} on a bucket")
+        return [(a, arn, base) for a in actions]
+    if sub is not None:
+        raise Undecodable(f"s3 {method} ?{sub} on a bucket")
+    if method == "HEAD":  # HeadBucket ([API])
+        _only(q, set(), "HeadBucket")
+        return [("s3:ListBucket", arn, base)]
+    if method == "GET":  # ListObjects / ListObjectsV2 ([API], [SAR])
+        if "list-type" in q:
+            if q["list-type"] != "2":
+                raise Undecodable(f"s3 list-type={q['list-type']}")
+            _only(q, _LIST_V2, "ListObjectsV2")
+        else:
+            _only(q, _LIST_V1, "ListObjects")
+        return [("s3:ListBucket", arn, listing)]
+    if method == "PUT":  # CreateBucket ([API])
+        _only(q, set(), "CreateBucket")
+        out = [("s3:CreateBucket", arn, base)]
+        if any(x in h for x in ACL_HEADERS) and not (set(h) & set(ACL_HEADERS) == {"x-amz-acl"} and h["x-amz-acl"] == "private"):
+            out.append(("s3:PutBucketAcl", arn, base))
+        if "x-amz-object-ownership" in h:
+            out.append(("s3:PutBucketOwnershipControls", arn, base))
+        if h.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
+            out += [("s3:PutBucketObjectLockConfiguration", arn, base), ("s3:PutBucketVersioning", arn, base)]
+        return out
+    if method == "DELETE":  # DeleteBucket ([API])
+        _only(q, set(), "DeleteBucket")
         return [("s3:DeleteBucket", arn, base)]
     raise Undecodable(f"s3 {method} {path}?{query}")
 
@@ -207,13 +510,19 @@ def decode_json(service, target, body):
 
 class DeployerProxy:
     """Forwards to moto on `upstream_port` what the signing user may do; `users`: access key → user
-    name (the test's own clients use keys that are not in it and act as the account root)."""
+    name. It fails closed: a request it cannot attribute to one of these users (unsigned, or signed
+    with another key) or cannot decode is refused with AccessDenied and recorded in `refusals`; the
+    test's own clients talk to moto directly. `authorized` counts the requests it let through after
+    checking them, `expected` holds the refusals a test provoked on purpose."""
 
     def __init__(self, upstream_port, users):
         self.upstream_port = upstream_port
         self.users = dict(users)
         self.decisions = []
         self.undecodable = []
+        self.unattributed = []
+        self.expected = []
+        self.authorized = 0
         self.seen = []
         self.lock = threading.Lock()
         self.iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{upstream_port}", region_name=REGION,
@@ -266,7 +575,10 @@ class DeployerProxy:
         if service == "cloudformation":
             return decode_cloudformation(_form(body))
         if service == "s3":
-            return decode_s3(method, path, query, body)
+            host = (headers.get("Host") or headers.get("host") or "").rsplit(":", 1)[0]
+            if host not in ("127.0.0.1", "localhost"):
+                raise Undecodable(f"s3 request to host {host!r}: only path-style requests are decoded")
+            return decode_s3(method, path, query, body, headers)
         if service == "lambda":
             return decode_lambda(method, path, query, body)
         if service in ("logs", "ssm", "ecr"):
@@ -276,12 +588,20 @@ class DeployerProxy:
         raise Undecodable(f"{service} {method} {path}")
 
     def handle(self, method, raw_path, headers, body):
-        key, service = _service(headers)
         path, _, query = raw_path.partition("?")
+        key, service = _service(headers, query)
         user = self.users.get(key)
         with self.lock:
             self.seen.append((user, service, method, raw_path))
-        if user and not (service == "sts" and b"GetCallerIdentity" in body):
+        if user is None:
+            why = "unsigned request" if key is None else f"unknown access key {key}"
+            with self.lock:
+                self.unattributed.append((key, service, method, raw_path, why))
+            return self.denied(service, f"unattributed request ({why}): refused by the authorizing layer")
+        if service == "sts" and b"GetCallerIdentity" in body:
+            with self.lock:  # no permission needed (Service Authorization Reference: none listed)
+                self.authorized += 1
+        else:
             try:
                 requests = self.decode(service, method, path, query, headers, body)
             except Exception as e:  # noqa: BLE001 - what cannot be decoded cannot be proven allowed
@@ -294,9 +614,11 @@ class DeployerProxy:
                 full = dict(ctx, **{"aws:RequestedRegion": REGION, "aws:PrincipalArn": principal})
                 ok = evaluate(docs, Request(action, resource, full)) == ALLOW
                 with self.lock:
-                    self.decisions.append(Decision(user, action, resource, ctx, ok))
+                    self.decisions.append(Decision(user, action, resource, ctx, ok, requests[0][0]))
                 if not ok:
                     return self.denied(service, f"User: {principal} is not authorized to perform: {action} on resource: {resource}")
+            with self.lock:
+                self.authorized += 1
         if service == "cloudformation":
             body = self.inline_template(body)
         status, out_headers, data = self.forward(method, raw_path, headers, body)
@@ -345,3 +667,19 @@ class DeployerProxy:
     def refused(self, user=None):
         with self.lock:
             return [d for d in self.decisions if not d.allowed and (user is None or d.user == user)]
+
+    def expect(self, refusals):
+        """Marks refusals a test provoked on purpose (and checked): teardown does not fail on them."""
+        with self.lock:
+            self.expected.extend(refusals)
+
+    def unexpected(self, expected=()):
+        """What a test's teardown fails on: refused decisions it did not mark, and every unattributed
+        or undecodable request unless `expected` names that kind ("unattributed", "undecodable") or
+        the refused action."""
+        with self.lock:
+            denied = [d for d in self.decisions if not d.allowed and d.action not in expected
+                      and not any(d is e for e in self.expected)]
+            odd = [("unattributed",) + u for u in self.unattributed if "unattributed" not in expected]
+            odd += [("undecodable",) + u for u in self.undecodable if "undecodable" not in expected]
+            return denied + odd

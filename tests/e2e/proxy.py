@@ -1,7 +1,13 @@
 """A fault-injecting, latency-adding, call-counting proxy between the provider and moto.
 
 The provider reaches it through AWS_ENDPOINT_URL exactly as it would reach AWS: no test-only code
-path. Rules say which calls to fail and how; every forwarded call is counted by service and action."""
+path. Rules say which calls to fail and how; every call is counted by service and action, and
+recorded with its parameters (`count`).
+
+Rules target entities, not positions: the provider makes its calls concurrently, so "the third
+PutRolePolicy" is a different role from one run to the next. A rule that names the entity
+(`where={"RoleName": ...}`) or fails every distinct request its first n times (`first_attempts`)
+injects the same faults whatever order the calls arrive in."""
 import collections
 import hashlib
 import http.client
@@ -26,28 +32,59 @@ def action_of(headers, body):
     return service, action
 
 
+def request_params(service, body):
+    """The parameters of a query (IAM, STS) or JSON (KMS) request, by name (first value of each)."""
+    if service == "kms":
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            return {}
+        return req if isinstance(req, dict) else {}
+    return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(errors="replace"), keep_blank_values=True).items()}
+
+
 def is_write(action):
     return not action.startswith(READ_PREFIXES)
 
 
 class Rule:
-    """Fail calls matching `match(service, action)`: `times` failures at most (None: always),
-    `every` n-th matching call only, with `kind` throttle | 5xx | invalid_arn | malformed |
-    gone (NoSuchEntity, as for an entity deleted meanwhile) | conflict (IAM's DeleteConflict, as IAM answers for a while after dependencies are removed) |
-    lost (the call reaches moto and takes effect, but its answer is a 5xx, as after a timeout)."""
+    """Fail calls matching `match(service, action)` and, with `where`, whose request parameters
+    equal those given (`{"RoleName": "orders-prod-us-east-1-f2"}`: that role's calls only; a value
+    may be a predicate on the parameter), with
+    `kind` throttle | 5xx | invalid_arn | malformed | gone (NoSuchEntity, as for an entity deleted
+    meanwhile) | conflict (IAM's DeleteConflict, as IAM answers for a while after dependencies are
+    removed) | lost (the call reaches moto and takes effect, but its answer is a 5xx, as after a
+    timeout).
 
-    def __init__(self, match, kind, times=None, every=1):
+    How often: `times` failures at most (None: always); `first_attempts` n: each distinct request
+    (same service, action and body) fails its first n attempts and then passes, so every call is
+    hit alike whatever the order. `every` n-th matching call only: that depends on the order of
+    concurrent calls, so it is for rules whose `where` names a single entity, or whose outcome does
+    not depend on which call is hit."""
+
+    def __init__(self, match, kind, times=None, every=1, where=None, first_attempts=None):
         self.match, self.kind, self.times, self.every = match, kind, times, every
+        self.where = dict(where or {})
+        self.first_attempts = first_attempts
+        self.attempts = collections.Counter()
         self.seen = 0
         self.fired = 0
 
-    def fires(self, service, action):
+    def fires(self, service, action, params=None, body=b""):
         if not self.match(service, action):
+            return False
+        params = params or {}
+        if not all(v(params.get(k)) if callable(v) else params.get(k) == v for k, v in self.where.items()):
             return False
         self.seen += 1
         if self.times is not None and self.fired >= self.times:
             return False
-        if self.seen % self.every:
+        if self.first_attempts is not None:
+            key = (service, action, hashlib.sha256(body).hexdigest())
+            self.attempts[key] += 1
+            if self.attempts[key] > self.first_attempts:
+                return False
+        elif self.seen % self.every:
             return False
         self.fired += 1
         return True
@@ -141,6 +178,11 @@ class FaultProxy:
         self.authorizer = authorizer
         self.iam_write_limit = None
         self.rules = []
+        # IAM's account-wide uniqueness of group and policy names, which moto lacks (see
+        # `name_taken`); on unless a test turns it off.
+        self.unique_names = True
+        self.names_refused = 0
+        self._moto_iam = None
         # The Limit of every ListGrants call, and the pages that were truncated.
         self.list_grants_limits = []
         self.truncated_grant_pages = 0
@@ -150,6 +192,8 @@ class FaultProxy:
         self.detachments = []
         self.stale_listings = 0
         self.calls = collections.Counter()
+        # Every request: (service, action, parameters), in arrival order.
+        self.requests = []
         self.lock = threading.Lock()
         proxy = self
 
@@ -162,17 +206,26 @@ class FaultProxy:
             def _handle(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 service, action = action_of(self.headers, body)
+                params = request_params(service, body)
                 with proxy.lock:
                     proxy.calls[(service, action)] += 1
-                    rule = next((r for r in proxy.rules if r.fires(service, action)), None)
-                    limit = proxy.iam_write_limit
-                    if rule is None and limit and service == "iam" and is_write(action) and not limit.admit():
-                        rule = Rule(lambda *_: True, "throttle")
+                    proxy.requests.append((service, action, params))
                 if proxy.latency_s:
                     time.sleep(proxy.latency_s)
-                denied = proxy.authorize(service, action, self.headers, body)
+                # Authorized first: a refused call reaches no rule and nothing behind it.
+                denied = proxy.authorize(service, action, self.headers, body, self.path)
+                rule = None
+                if not denied:
+                    with proxy.lock:
+                        rule = next((r for r in proxy.rules if r.fires(service, action, params, body)), None)
+                        limit = proxy.iam_write_limit
+                        if rule is None and limit and service == "iam" and is_write(action) and not limit.admit():
+                            rule = Rule(lambda *_: True, "throttle")
+                taken = None if denied or (rule and rule.kind != "lost") else proxy.name_taken(service, action, params)
                 if denied:
                     status, ctype, data = denied
+                elif taken:
+                    status, ctype, data = taken
                 elif rule and rule.kind != "lost":
                     status, ctype, data = error_response(service, rule.kind)
                 else:
@@ -208,6 +261,41 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def count(self, action, **where):
+        """How many requests of `action` the proxy received whose parameters include `where`."""
+        with self.lock:
+            return sum(1 for _, a, p in self.requests if a == action and all(p.get(k) == v for k, v in where.items()))
+
+    def name_taken(self, service, action, params):
+        """IAM's EntityAlreadyExists for a group or managed policy whose name the account already
+        uses under another path or in another case, which moto accepts: "IAM user, group, role, and
+        policy names must be unique within the account. Names are not distinguished by case." (IAM
+        API Reference, CreateGroup GroupName and CreatePolicy PolicyName; the same text in botocore's
+        iam service model). moto keys policies by ARN (path included) and names case-sensitively.
+        Roles are left to moto (an exact name on any path conflicts there already)."""
+        if not self.unique_names or service != "iam" or action not in ("CreateGroup", "CreatePolicy"):
+            return None
+        if self._moto_iam is None:
+            import boto3
+            self._moto_iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{self.upstream_port}", region_name="us-east-1",
+                                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        iam = self._moto_iam
+        if action == "CreateGroup":
+            name = params.get("GroupName", "")
+            names = [g["GroupName"] for page in iam.get_paginator("list_groups").paginate() for g in page["Groups"]]
+            message = f"Group with name {name} already exists."
+        else:
+            name = params.get("PolicyName", "")
+            names = [p["PolicyName"] for page in iam.get_paginator("list_policies").paginate(Scope="Local") for p in page["Policies"]]
+            message = f"A policy called {name} already exists. Duplicate names are not allowed."
+        if not any(n.lower() == name.lower() for n in names):
+            return None
+        with self.lock:
+            self.names_refused += 1
+        body = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+                f"<Code>EntityAlreadyExists</Code><Message>{message}</Message></Error><RequestId>unique-names</RequestId></ErrorResponse>")
+        return 409, "text/xml", body.encode()
+
     def eventually_consistent(self, action, body, data):
         """Records a group's detachment; answers a policy's listing with the groups detached from
         it in the last `stale_detachments_s` seconds still in it."""
@@ -223,16 +311,12 @@ class FaultProxy:
                 self.stale_listings += 1
         return with_stale_groups(data, stale) if stale else data
 
-    def authorize(self, service, action, headers, body):
-        """AWS's AccessDenied answer when the authorizer refuses the call, else None."""
+    def authorize(self, service, action, headers, body, path="/"):
+        """AWS's refusal when the authorizing layer refuses the call (not attributable to a known
+        principal, undecodable, or not allowed), else None."""
         if self.authorizer is None:
             return None
-        try:
-            return self.authorizer.check(service, action, headers, body)
-        except Exception as e:  # an undecodable call cannot be proven allowed: refuse it, loudly
-            with self.authorizer.lock:
-                self.authorizer.denials.append(("undecodable", service, action, repr(e)))
-            return 403, "text/xml", f"<ErrorResponse><Error><Code>AccessDenied</Code><Message>{e}</Message></Error></ErrorResponse>".encode()
+        return self.authorizer.check(service, action, headers, body, path)
 
     def reset_counts(self):
         with self.lock:

@@ -1,6 +1,8 @@
 """The access model end to end: groups, roles, grants through Create, Update, Delete."""
 import json
 
+import pytest
+
 from harness import ACCOUNT, STACK_ID, iam_snapshot, our_grants
 from proxy import Rule
 
@@ -168,6 +170,7 @@ def test_a_changed_key_retires_the_old_grants(cfn, kms, key_arn):
     assert len(our_grants(kms, other)) == 2
 
 
+@pytest.mark.no_aws_calls  # refused before any AWS call: the proxy must see none
 def test_requests_from_another_account_or_of_another_type_change_nothing(cfn, iam, key_arn):
     foreign = STACK_ID.replace(ACCOUNT, "210987654321")
     a = cfn.send(cfn.event("Create", full(key_arn), stack_id=foreign))
@@ -193,9 +196,12 @@ def test_an_entity_deleted_between_the_listing_and_its_details_is_absent_not_an_
     cfn, proxy = faulty
     props = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}, {"Name": "worker"}]}
     a = cfn.create(props)
-    # The next observation lists the role, then IAM answers NoSuchEntity for its details once.
-    proxy.rules.append(Rule(lambda s, act: act == "ListAttachedRolePolicies", "gone", times=1))
+    # The next observation lists the worker role, then IAM answers NoSuchEntity for its details once.
+    rule = Rule(lambda s, act: act == "ListAttachedRolePolicies", "gone", times=1,
+                where={"RoleName": "orders-prod-us-east-1-worker"})
+    proxy.rules.append(rule)
     assert cfn.update(a["PhysicalResourceId"], props, props)["Status"] == "SUCCESS"
+    assert rule.fired == 1
     assert len(iam_snapshot(iam)["roles"]) == 2
 
 
@@ -279,3 +285,50 @@ def test_keys_that_refuse_grants_are_refused_before_any_write(cfn, iam, kms):
         a = cfn.create(full(key))
         assert a["Status"] == "FAILED" and "SYMMETRIC_DEFAULT" in a["Reason"], a
         assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
+
+
+def ours(snap):
+    """The snapshot's entities on the provider's path (moto's ListGroups ignores PathPrefix)."""
+    return {kind: {n: e for n, e in entities.items() if e["path"].startswith("/serverless-access/")} for kind, entities in snap.items()}
+
+
+THEIRS = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::theirs/*"}]})
+
+
+@pytest.mark.parametrize("theirs", ["orders-prod-us-east-1-deploy", "Orders-Prod-US-East-1-Deploy"], ids=["same name", "other case"])
+def test_a_managed_policy_name_someone_else_owns_fails_create_and_theirs_is_untouched(cfn, iam, key_arn, theirs):
+    # IAM policy names are unique per account whatever the path, and not distinguished by case
+    # (IAM API Reference, CreatePolicy PolicyName); the proxy answers as IAM does where moto does not.
+    arn = iam.create_policy(PolicyName=theirs, Path="/teams/", PolicyDocument=THEIRS)["Policy"]["Arn"]
+    iam.create_group(GroupName="platform", Path="/teams/")
+    iam.attach_group_policy(GroupName="platform", PolicyArn=arn)
+    props = full(key_arn)
+    a = cfn.create(props)
+    assert a["Status"] == "FAILED"
+    assert "IAM policy orders-prod-us-east-1-deploy already exists and is not owned by this resource" in a["Reason"], a["Reason"]
+    assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
+    assert ours(iam_snapshot(iam)) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert len(versions) == 1 and iam.get_policy(PolicyArn=arn)["Policy"]["Path"] == "/teams/"
+    assert iam.get_policy_version(PolicyArn=arn, VersionId=versions[0]["VersionId"])["PolicyVersion"]["Document"] == json.loads(THEIRS)
+    assert [p["PolicyArn"] for p in iam.list_attached_group_policies(GroupName="platform")["AttachedPolicies"]] == [arn]
+
+
+@pytest.mark.parametrize("theirs", ["orders-prod-us-east-1-developer", "ORDERS-PROD-US-EAST-1-DEVELOPER"], ids=["same name", "other case"])
+def test_a_group_name_someone_else_owns_fails_create_and_theirs_is_untouched(cfn, iam, key_arn, theirs):
+    # IAM group names are unique per account whatever the path, and not distinguished by case
+    # (IAM API Reference, CreateGroup GroupName).
+    iam.create_group(GroupName=theirs, Path="/teams/")
+    iam.put_group_policy(GroupName=theirs, PolicyName="theirs", PolicyDocument=THEIRS)
+    iam.create_user(UserName="alice")
+    iam.add_user_to_group(GroupName=theirs, UserName="alice")
+    props = full(key_arn)
+    a = cfn.create(props)
+    assert a["Status"] == "FAILED"
+    assert "IAM group orders-prod-us-east-1-developer already exists and is not owned by this resource" in a["Reason"], a["Reason"]
+    assert cfn.delete(a["PhysicalResourceId"], props)["Status"] == "SUCCESS"
+    assert ours(iam_snapshot(iam)) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
+    group = iam.get_group(GroupName=theirs)
+    assert group["Group"]["Path"] == "/teams/" and [u["UserName"] for u in group["Users"]] == ["alice"]
+    assert iam.list_group_policies(GroupName=theirs)["PolicyNames"] == ["theirs"]
+    assert iam.list_attached_group_policies(GroupName=theirs)["AttachedPolicies"] == []

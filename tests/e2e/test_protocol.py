@@ -4,6 +4,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from harness import ACCOUNT, STACK_ID, iam_snapshot
 
 PROPS = {"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api"}]}
@@ -18,6 +20,7 @@ def test_1_success_is_answered_exactly_once(cfn):
     assert answer["PhysicalResourceId"].startswith("serverless-access:orders:prod:")
 
 
+@pytest.mark.no_aws_calls  # refused before any AWS call: the proxy must see none
 def test_1_an_event_of_the_wrong_shape_is_answered_failed(cfn):
     ev = cfn.event("Create", PROPS)
     ev["ResourceProperties"] = "not an object"
@@ -29,6 +32,7 @@ def test_1_an_event_of_the_wrong_shape_is_answered_failed(cfn):
     assert answer["LogicalResourceId"] == "Access"
 
 
+@pytest.mark.no_aws_calls  # refused before any AWS call: the proxy must see none
 def test_1_a_failure_is_answered_failed_with_a_reason(cfn):
     answer = cfn.create({"ServiceName": "orders", "Stage": "prod", "Functions": [{"Name": "api", "Statements": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]})
     assert answer["Status"] == "FAILED"
@@ -92,6 +96,7 @@ def test_2_the_put_has_empty_content_type_exact_length_and_is_retried_on_5xx(cfn
     assert json.loads(body)["Status"] == "SUCCESS"
 
 
+@pytest.mark.no_aws_calls  # refused before any AWS call: the proxy must see none
 def test_3_the_body_stays_within_4096_bytes_whatever_the_input(cfn):
     bad = [{"Name": f"function-{i}", "Vpc": "maybe"} for i in range(300)]
     ev = cfn.event("Create", {"ServiceName": "orders", "Stage": "prod", "Functions": bad})
@@ -175,6 +180,7 @@ def test_7_scalars_arrive_as_strings_and_false_is_false(cfn, iam):
     assert bad["Status"] == "FAILED" and "function api: Vpc" in bad["Reason"]
 
 
+@pytest.mark.no_aws_calls  # refused before any AWS call: the proxy must see none
 def test_8_untrusted_response_urls_get_nothing_and_change_nothing(cfn, iam):
     ev = cfn.event("Create", PROPS, response_url="https://attacker.example.com/collect?X-Amz-Signature=x")
     kind, result = cfn.runtime.invoke(ev)
