@@ -42,11 +42,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "no_aws_calls: the provider answers this test without calling AWS; its proxy must see no request")
 
 
-def pytest_terminal_summary(terminalreporter):
-    if any(CHECKED.values()):
-        terminalreporter.write_line("authorizing proxies: " + ", ".join(f"{k} {v}" for k, v in CHECKED.items()))
-
-
 def expected_refusals(request):
     marker = request.node.get_closest_marker("expect_denials")
     return set(marker.args) if marker else set()
@@ -58,6 +53,10 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
+    """The counts that say the suite checked what it claims: requests the authorizing proxies
+    decided, and decisions compared with an independent engine."""
+    if any(CHECKED.values()):
+        terminalreporter.write_line("authorizing proxies: " + ", ".join(f"{k} {v}" for k, v in CHECKED.items()))
     summary = getattr(independent_engine.CORPUS, "summary", None)
     if summary:
         terminalreporter.write_line(summary)
