@@ -142,6 +142,7 @@ def test_osls_runs_each_groups_commands_and_is_refused_the_others(app, aws):
         app.ok(who, "deploy", "function", "--function", "api")
         app.ok(who, "info")
         app.ok(who, "deploy", "list")
+        app.ok(who, "deploy", "list", "functions")
     log_event(aws)
     app.ok("developer", "logs", "--function", "api")
     app.ok("developer", "metrics")

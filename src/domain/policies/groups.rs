@@ -147,9 +147,9 @@ fn role_arn_is(scope: &StageScope) -> Value {
 }
 
 /// The deploy-functions managed policy when CloudFormation deploys with the deployment role (a
-/// second policy: one would pass IAM's 6,144 characters): what `deploy function` and
-/// `rollback function` do without CloudFormation: update the stage's functions directly, pass
-/// them this resource's roles, use the function key.
+/// second policy: one would pass IAM's 6,144 characters): what `deploy function`,
+/// `rollback function` and `deploy list functions` do without CloudFormation: read and update the
+/// stage's functions directly, pass them this resource's roles, use the function key.
 pub fn deploy_functions_directly(scope: &StageScope) -> Value {
     let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
     statements.extend(deny_other_vpc_config(scope));
@@ -159,6 +159,8 @@ pub fn deploy_functions_directly(scope: &StageScope) -> Value {
             &[
                 "lambda:GetFunction",
                 "lambda:GetFunctionConfiguration",
+                // `deploy list functions` pages through each function's versions.
+                "lambda:ListVersionsByFunction",
                 "lambda:UpdateFunctionCode",
                 "lambda:UpdateFunctionConfiguration",
             ],
