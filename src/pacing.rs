@@ -99,8 +99,10 @@ impl Pacer {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until a write may be sent; returns when it was let go, for [`Pacer::throttled`].
-    pub async fn acquire(&self) -> Instant {
+    /// Waits until a write may be sent. The permit says when it was let go; hand it back with
+    /// [`Pacer::succeeded`] or [`Pacer::throttled`]. Dropped (another answer, or the invocation's
+    /// work cancelled at its deadline), it is simply no longer in flight.
+    pub async fn acquire(&self) -> Permit<'_> {
         loop {
             let wait = {
                 let mut s = self.lock();
@@ -110,7 +112,10 @@ impl Pacer {
                         s.in_flight += 1;
                         forget_older_than(&mut s.sent, now, WINDOW);
                         s.sent.push_back(now);
-                        return now;
+                        return Permit {
+                            pacer: self,
+                            sent: now,
+                        };
                     }
                     // Unpaced, with the window full: wait for an answer.
                     None => Duration::from_millis(2),
@@ -123,7 +128,10 @@ impl Pacer {
                         if s.tokens >= 1.0 {
                             s.tokens -= 1.0;
                             s.in_flight += 1;
-                            return now;
+                            return Permit {
+                                pacer: self,
+                                sent: now,
+                            };
                         }
                         // At least a millisecond: a wait that rounds to zero would spin.
                         Duration::from_secs_f64((1.0 - s.tokens) / rate)
@@ -139,10 +147,11 @@ impl Pacer {
     /// when writes were unpaced, what IAM admitted in the last second; the pace drops below it. A
     /// write let go before the last decrease says nothing about the pace set since: the throttles
     /// of one burst lower the pace once.
-    pub fn throttled(&self, sent: Instant) {
+    pub fn throttled(&self, permit: Permit<'_>) {
+        let sent = permit.sent;
+        drop(permit);
         let mut s = self.lock();
         let now = Instant::now();
-        s.in_flight = s.in_flight.saturating_sub(1);
         if s.reduced.is_some_and(|t| sent <= t) {
             return;
         }
@@ -175,10 +184,10 @@ impl Pacer {
     }
 
     /// A write succeeded: close part of the gap to just under the ceiling, or probe above it.
-    pub fn succeeded(&self) {
+    pub fn succeeded(&self, permit: Permit<'_>) {
+        drop(permit);
         let mut s = self.lock();
         let now = Instant::now();
-        s.in_flight = s.in_flight.saturating_sub(1);
         s.admitted.push_back(now);
         forget_older_than(&mut s.admitted, now, WINDOW);
         let Some(r) = s.rate else {
@@ -198,16 +207,24 @@ impl Pacer {
         s.rate = (next < MAX_RATE).then_some(next);
     }
 
-    /// A write was answered with something other than a success or a throttle: it is no longer
-    /// in flight, and says nothing about the pace.
-    pub fn answered(&self) {
-        let mut s = self.lock();
-        s.in_flight = s.in_flight.saturating_sub(1);
-    }
-
     /// The current pace, if any.
     pub fn rate(&self) -> Option<f64> {
         self.lock().rate
+    }
+}
+
+/// One write let go by the pacer, in flight until dropped.
+#[derive(Debug)]
+pub struct Permit<'a> {
+    pacer: &'a Pacer,
+    /// When the write was let go.
+    pub sent: Instant,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut s = self.pacer.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
     }
 }
 
@@ -227,8 +244,8 @@ mod tests {
         let p = Pacer::default();
         let start = Instant::now();
         for _ in 0..100 {
-            p.acquire().await;
-            p.succeeded();
+            let w = p.acquire().await;
+            p.succeeded(w);
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         assert_eq!(p.rate(), None);
@@ -239,22 +256,23 @@ mod tests {
     {
         let p = Pacer::default();
         let start = Instant::now();
+        let mut flying = Vec::new();
         for _ in 0..INITIAL_IN_FLIGHT {
-            p.acquire().await;
+            flying.push(p.acquire().await);
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         let fifth = tokio::time::timeout(Duration::from_secs(5), p.acquire()).await;
         assert!(fifth.is_err(), "a fifth write waits for an answer");
-        p.succeeded();
-        p.acquire().await;
+        p.succeeded(flying.remove(0));
+        flying.push(p.acquire().await);
         assert_eq!(
             start.elapsed(),
             Duration::from_secs(5),
             "an answer frees its place"
         );
-        p.succeeded();
-        p.acquire().await;
-        p.acquire().await;
+        p.succeeded(flying.remove(0));
+        flying.push(p.acquire().await);
+        flying.push(p.acquire().await);
         assert_eq!(
             start.elapsed(),
             Duration::from_secs(5),
@@ -262,8 +280,13 @@ mod tests {
         );
         let other = tokio::time::timeout(Duration::from_secs(1), p.acquire()).await;
         assert!(other.is_err(), "five in flight after two successes");
-        p.answered();
-        p.acquire().await;
+        drop(flying.remove(0));
+        flying.push(p.acquire().await);
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(6),
+            "a write answered otherwise, or cancelled at the deadline, is no longer in flight"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -271,12 +294,12 @@ mod tests {
         let p = Pacer::default();
         // IAM admits 12 writes over a second (a one-second burst of a 10/s limit and more).
         for _ in 0..12 {
-            p.acquire().await;
-            p.succeeded();
+            let w = p.acquire().await;
+            p.succeeded(w);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let sent = p.acquire().await;
-        p.throttled(sent);
+        let w = p.acquire().await;
+        p.throttled(w);
         let rate = p.rate().unwrap();
         assert!(
             (rate - 12.0 * BACKOFF).abs() < 0.01,
@@ -289,7 +312,8 @@ mod tests {
         let secs = start.elapsed().as_secs_f64();
         assert!((1.9..2.1).contains(&secs), "18 writes at 9/s: {secs}");
         for _ in 0..10 {
-            p.succeeded();
+            let w = p.acquire().await;
+            p.succeeded(w);
         }
         let climbed = p.rate().unwrap();
         assert!(climbed > rate && climbed < TARGET * 12.0, "{climbed}");
@@ -302,19 +326,20 @@ mod tests {
         for _ in 0..INITIAL_IN_FLIGHT {
             burst.push(p.acquire().await);
         }
-        p.throttled(burst[0]);
+        let last = burst.pop().unwrap();
+        p.throttled(burst.remove(0));
         let mut rate = p.rate().unwrap();
         assert!(
             (rate - 40.0 * BACKOFF).abs() < 0.01,
             "four let go at once and nothing admitted: four over a tenth of a second: {rate}"
         );
         // The rest of the burst was let go before the decrease: it says nothing new.
-        p.throttled(burst[3]);
+        p.throttled(last);
         assert_eq!(p.rate(), Some(rate));
         let mut decreases = 0;
         while rate > MIN_RATE {
-            let sent = p.acquire().await;
-            p.throttled(sent);
+            let w = p.acquire().await;
+            p.throttled(w);
             let now = p.rate().unwrap();
             assert!(
                 now < rate,
@@ -333,8 +358,8 @@ mod tests {
         // burst was too sudden, not that IAM allows two writes a second.
         let p = Pacer::default();
         let first = p.acquire().await;
-        p.acquire().await;
-        p.succeeded();
+        let second = p.acquire().await;
+        p.succeeded(second);
         p.throttled(first);
         assert!(p.rate().unwrap() >= 15.0, "{:?}", p.rate());
     }
@@ -359,7 +384,7 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 loop {
-                    let sent = p.acquire().await;
+                    let permit = p.acquire().await;
                     tokio::time::sleep(LATENCY).await;
                     let admitted = {
                         let mut b = iam.lock().unwrap();
@@ -380,9 +405,9 @@ mod tests {
                     };
                     tokio::time::sleep(LATENCY).await;
                     if admitted {
-                        p.succeeded();
+                        p.succeeded(permit);
                     } else {
-                        p.throttled(sent);
+                        p.throttled(permit);
                     }
                 }
             }));

@@ -205,18 +205,19 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
     async fn paced(&self, c: &IamChange) -> Result<Option<String>> {
         let mut throttles = 0;
         loop {
-            let sent = self.pacer.acquire().await;
+            let permit = self.pacer.acquire().await;
             let r = self.iam.apply(c).await;
             match &r {
-                Ok(_) => self.pacer.succeeded(),
+                Ok(_) => self.pacer.succeeded(permit),
                 Err(e) if e.aws_kind() == Some(crate::error::AwsErrorKind::Throttled) => {
-                    self.pacer.throttled(sent);
+                    self.pacer.throttled(permit);
                     throttles += 1;
                     if throttles < 8 && Instant::now() < self.stop_at {
                         continue;
                     }
                 }
-                Err(_) => self.pacer.answered(),
+                // Any other answer: the permit drops, the write is no longer in flight.
+                Err(_) => drop(permit),
             }
             return r;
         }

@@ -191,3 +191,48 @@ async fn converging_twice_writes_nothing_the_second_time() {
     assert!(iam.names().is_empty(), "{:?}", iam.names());
     assert!(grants.grants().is_empty());
 }
+
+#[tokio::test]
+async fn the_engine_tells_the_pacer_of_every_throttle_and_success() {
+    // Without these reports the pacer never learns IAM's limit: writes stay unpaced and hammer it,
+    // or stay at the pace of the first throttle forever.
+    let d = &desired(full_props());
+    let run = |iam: MemoryIam, pacer: Pacer| async move {
+        let grants = MemoryGrants::default();
+        let progress = Progress::default();
+        Engine {
+            iam: &iam,
+            grants: &grants,
+            concurrency: 4,
+            stop_at: Instant::now() + Duration::from_secs(30),
+            progress: &progress,
+            pacer: &pacer,
+        }
+        .converge(d, &keys(d))
+        .await
+        .unwrap();
+        pacer.rate()
+    };
+    let throttling = MemoryIam::default();
+    throttling
+        .calls
+        .fail("create policy", AwsErrorKind::Throttled, 1);
+    assert!(
+        run(throttling, Pacer::default()).await.is_some(),
+        "a throttle reported to the pacer paces the writes after it"
+    );
+    // A pacer already pacing (four writes let go at once, the first throttled: 30 writes/s).
+    let pacing = Pacer::default();
+    let mut burst = Vec::new();
+    for _ in 0..4 {
+        burst.push(pacing.acquire().await);
+    }
+    pacing.throttled(burst.remove(0));
+    drop(burst);
+    let before = pacing.rate().unwrap();
+    let after = run(MemoryIam::default(), pacing).await.unwrap();
+    assert!(
+        after > before,
+        "the successes were reported and raised the pace: {before} -> {after}"
+    );
+}

@@ -110,6 +110,7 @@ class RuntimeApi:
     def invoke(self, event, timeout_s=120, deadline_s=None):
         req_id = str(uuid.uuid4())
         deadline_ms = int((time.time() + (deadline_s or timeout_s)) * 1000)
+        self.last_deadline_ms = deadline_ms
         self.events.put((req_id, event, deadline_ms))
         end = time.time() + timeout_s
         with self.cond:

@@ -191,6 +191,8 @@ class FaultProxy:
         self.stale_detachments_s = 0.0
         self.detachments = []
         self.stale_listings = 0
+        # When each call reached moto (wall clock, as the provider's log), with its service and action.
+        self.landed = []
         self.calls = collections.Counter()
         # Every request: (service, action, parameters), in arrival order.
         self.requests = []
@@ -229,6 +231,8 @@ class FaultProxy:
                 elif rule and rule.kind != "lost":
                     status, ctype, data = error_response(service, rule.kind)
                 else:
+                    with proxy.lock:
+                        proxy.landed.append((time.time(), service, action))
                     conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                     conn.request(self.command, self.path, body=body, headers=headers)

@@ -1,5 +1,7 @@
 """Resilience: throttling, 5xx, IAM propagation delay, slow calls, persistent failures."""
+import json
 import time
+from datetime import datetime
 
 import pytest
 
@@ -60,16 +62,34 @@ def test_a_grantee_not_yet_propagated_is_retried_until_it_is(faulty, kms, key_ar
     assert rule.fired == 4
 
 
-def test_when_every_call_is_slow_the_answer_arrives_before_the_deadline(faulty, cfn, iam, key_arn):
+def answered_at(log_dir, request_id):
+    """When the provider began its answer to `request_id` (its own log line, wall clock)."""
+    for line in (log_dir / "provider.log").read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("fields", {}).get("message") == "answering" and entry.get("span", {}).get("RequestId") == request_id:
+            return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+    raise AssertionError(f"no answer logged for {request_id}")
+
+
+def test_when_every_call_is_slow_the_answer_goes_out_10_s_before_the_deadline_and_no_call_lands_after_it(faulty, cfn, iam, key_arn, log_dir):
     slow, proxy = faulty
     proxy.latency_s = 0.3
     p = props(key_arn, n=40)
     ev = slow.event("Create", p)
     started = time.time()
     slow.runtime.invoke(ev, timeout_s=60, deadline_s=22)
+    deadline = slow.runtime.last_deadline_ms / 1000
     assert time.time() - started < 22
     answer = slow.answer(ev)
     assert answer["Status"] == "FAILED" and "time ran out" in answer["Reason"]
+    answered = answered_at(log_dir, ev["RequestId"])
+    assert answered <= deadline - 10, f"answered {deadline - answered:.2f} s before the deadline"
+    time.sleep(2)  # a call still on its way would land now
+    with proxy.lock:
+        landed = list(proxy.landed)
+    assert landed, "calls were made"
+    late = [(round(t - answered, 3), s, a) for t, s, a in landed if t > answered]
+    assert late == [], f"AWS calls landed after the answer: {late}"
     proxy.latency_s = 0
     assert cfn.delete(answer["PhysicalResourceId"], p)["Status"] == "SUCCESS"
     assert iam_snapshot(iam) == EMPTY
