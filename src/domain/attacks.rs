@@ -431,3 +431,36 @@ fn positive_control_a_whole_api_of_the_service_may_be_invoked() {
         "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/*",
     ));
 }
+
+#[test]
+fn attack_mixed_case_actions_are_refused_like_their_canonical_spelling() {
+    // IAM matches action names ignoring case: `STS:AssumeRole` and `sts:assumerole` are
+    // sts:AssumeRole, and must be refused as it is.
+    // An upper-case service prefix is refused outright (the validator takes prefixes as AWS
+    // documents them); a lower-case prefix with any case of the name reaches the family check.
+    for (a, kind) in [
+        ("STS:AssumeRole", ProblemKind::Malformed),
+        ("Sts:ASSUMEROLE", ProblemKind::Malformed),
+        ("IAM:PassRole", ProblemKind::Malformed),
+        ("sts:assumerole", ProblemKind::SensitiveAction),
+        ("sts:ASSUMEROLE", ProblemKind::SensitiveAction),
+        ("iam:passrole", ProblemKind::SensitiveAction),
+    ] {
+        let e = refusal(allow(a, "arn:aws:iam::123456789012:role/admin"), &guard());
+        assert!(
+            e.iter()
+                .any(|p| p.kind == kind && p.at == format!("{AT}.Action")),
+            "{a}: {e:?}"
+        );
+    }
+    for a in ["LAMBDA:UpdateFunctionCode", "lambda:updatefunctioncode"] {
+        let e = refusal(
+            allow(
+                a,
+                "arn:aws:lambda:us-east-1:123456789012:function:billing-prod-api",
+            ),
+            &guard(),
+        );
+        assert!(!e.is_empty(), "{a} on another stage's function: {e:?}");
+    }
+}
