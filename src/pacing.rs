@@ -43,6 +43,8 @@ const WINDOW: Duration = Duration::from_secs(1);
 /// by half each round trip, a gentler TCP slow start), so a small resource is hardly slowed and a
 /// large one does not hit IAM with its whole concurrency before answers say whether it may.
 const INITIAL_IN_FLIGHT: usize = 4;
+/// The window stops growing here (the provider's concurrency is at most 64).
+const MAX_IN_FLIGHT: usize = 64;
 
 #[derive(Debug)]
 struct State {
@@ -97,6 +99,12 @@ impl Default for Pacer {
 impl Pacer {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until a write may be sent, but not past `stop_at` (`None` then: no write may start
+    /// after the invocation's soft stop, however long the queue). See [`Pacer::acquire`].
+    pub async fn acquire_before(&self, stop_at: Instant) -> Option<Permit<'_>> {
+        tokio::time::timeout_at(stop_at, self.acquire()).await.ok()
     }
 
     /// Waits until a write may be sent. The permit says when it was let go; hand it back with
@@ -194,7 +202,7 @@ impl Pacer {
             // One more in flight every second success: the window grows by half each round trip.
             s.unpaced_successes += 1;
             if s.unpaced_successes % 2 == 0 {
-                s.window = s.window.saturating_add(1);
+                s.window = (s.window + 1).min(MAX_IN_FLIGHT);
             }
             return;
         };
@@ -205,6 +213,11 @@ impl Pacer {
         };
         let next = r + (APPROACH * (TARGET * s.ceiling - r)).max(step);
         s.rate = (next < MAX_RATE).then_some(next);
+        if s.rate.is_none() {
+            // Unpaced again: a later limit is met as the first one was.
+            s.window = INITIAL_IN_FLIGHT;
+            s.unpaced_successes = 0;
+        }
     }
 
     /// The current pace, if any.

@@ -174,7 +174,7 @@ impl Desired {
             if size > policy::GROUP_INLINE_MAX {
                 errors.push(
                     ProblemKind::OverLimit,
-                    "Groups",
+                    "",
                     format!(
                         "inline policies of group {name} are {size} characters; IAM allows {}",
                         policy::GROUP_INLINE_MAX

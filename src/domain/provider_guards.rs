@@ -27,17 +27,18 @@ pub struct Guardrails {
 /// provider's function, its log group and its stack. Compared ignoring case (a generous reading:
 /// some of these names are case-sensitive, none of them may come close).
 pub fn check_claim(service: &str, stage: &str, g: &Guardrails) -> Vec<Problem> {
-    let prefix = stage_prefix(service, stage).to_ascii_lowercase();
+    let claimed = stage_prefix(service, stage);
+    let prefix = claimed.to_ascii_lowercase();
     let covers = |name: &str| {
         let name = name.to_ascii_lowercase();
         name == prefix || name.starts_with(&format!("{prefix}-"))
     };
     let mut errors = Vec::new();
     if let Some(f) = g.provider_function.as_deref().filter(|f| covers(f)) {
-        errors.push(Problem::new(ProblemKind::ReachesProvider, "ServiceName", format!("ServiceName and Stage make the prefix {service}-{stage}, which covers this provider's own function {f}: choose another service or stage name")));
+        errors.push(Problem::new(ProblemKind::ReachesProvider, "ServiceName", format!("ServiceName and Stage make the prefix {claimed}, which covers this provider's own function {f}: choose another service or stage name")));
     }
     if let Some(s) = g.provider_stack.as_deref().filter(|s| covers(s)) {
-        errors.push(Problem::new(ProblemKind::ReachesProvider, "ServiceName", format!("ServiceName and Stage make the prefix {service}-{stage}, which covers this provider's own stack {s}: choose another service or stage name")));
+        errors.push(Problem::new(ProblemKind::ReachesProvider, "ServiceName", format!("ServiceName and Stage make the prefix {claimed}, which covers this provider's own stack {s}: choose another service or stage name")));
     }
     errors
 }

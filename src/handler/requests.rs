@@ -7,7 +7,7 @@ use crate::domain::arn::{self, parse_key_arn, StackRef};
 use crate::domain::claims::nesting_claim;
 use crate::domain::desired::Desired;
 use crate::domain::kms_key::check_key;
-use crate::domain::names::{Naming, PhysicalId};
+use crate::domain::names::{self, Naming, PhysicalId};
 use crate::domain::problem::{Problem, ProblemKind};
 use crate::domain::{attributes, properties};
 use crate::error::Error;
@@ -132,10 +132,11 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
             let claims = with_backoff(stop_at, || self.iam.claims(&self.settings.iam_path)).await?;
             if let Some(c) = nesting_claim(&n.service, &n.stage, &n.owner, &stack.region, &claims) {
                 return Err(Error::Validation(vec![Problem::new(ProblemKind::OutsideStage, "ServiceName", format!(
-                    "ServiceName {:?} and Stage {:?} nest with the live claim of ServiceName {:?} and Stage {:?} (resource {}): the names {}-{}-* and {}-{}-* overlap, so each would reach the other's functions, logs and buckets. Choose a service or stage name that is not a prefix of the other",
+                    "ServiceName {:?} and Stage {:?} nest with the live claim of ServiceName {:?} and Stage {:?} (resource {}): the names {}-* and {}-* overlap, so each would reach the other's functions, logs and buckets. Choose a service or stage name that is not a prefix of the other",
                     n.service, n.stage, c.service, c.stage,
-                    format_args!("{}{}:{}:{}", crate::domain::names::PHYSICAL_ID_PREFIX, c.service, c.stage, c.owner),
-                    n.service, n.stage, c.service, c.stage
+                    names::physical_id_of(&c.service, &c.stage, &c.owner),
+                    names::stage_prefix(&n.service, &n.stage),
+                    names::stage_prefix(&c.service, &c.stage),
                 ))]));
             }
         }

@@ -205,7 +205,12 @@ impl<I: IamPort, G: GrantPort> Engine<'_, I, G> {
     async fn paced(&self, c: &IamChange) -> Result<Option<String>> {
         let mut throttles = 0;
         loop {
-            let permit = self.pacer.acquire().await;
+            let Some(permit) = self.pacer.acquire_before(self.stop_at).await else {
+                return Err(Error::Deadline(format!(
+                    "stopped before '{}', waiting for IAM's pace",
+                    c.describe()
+                )));
+            };
             let r = self.iam.apply(c).await;
             match &r {
                 Ok(_) => self.pacer.succeeded(permit),

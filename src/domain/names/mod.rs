@@ -49,6 +49,11 @@ pub fn stage_prefix(service: &str, stage: &str) -> String {
     format!("{service}-{stage}")
 }
 
+/// The PhysicalResourceId of the resource that owns `service` and `stage` under `owner`.
+pub fn physical_id_of(service: &str, stage: &str, owner: &str) -> String {
+    format!("{PHYSICAL_ID_PREFIX}{service}:{stage}:{owner}")
+}
+
 /// `{service}-{stage}-{function}`: the name Serverless deploys function key `function` under.
 pub fn function_name(stage_prefix: &str, function: &str) -> String {
     format!("{stage_prefix}-{function}")
@@ -229,10 +234,7 @@ impl Naming {
 
     /// The PhysicalResourceId of this resource.
     pub fn physical_id(&self) -> String {
-        format!(
-            "{PHYSICAL_ID_PREFIX}{}:{}:{}",
-            self.service, self.stage, self.owner
-        )
+        physical_id_of(&self.service, &self.stage, &self.owner)
     }
 
     /// Prefix of every grant name this resource owns.

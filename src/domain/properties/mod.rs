@@ -317,7 +317,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
         let pattern = naming.generated_bucket_prefix();
         // CloudFormation truncates generated names to 63 characters; the random suffix takes 13.
         if pattern.len() + 13 > 63 {
-            errors.push(ProblemKind::OverLimit, "DeploymentBucket", format!("DeploymentBucket is required: the generated bucket name {pattern}… would be truncated by CloudFormation (ServiceName and Stage are too long for it)"));
+            errors.push(ProblemKind::Missing, "DeploymentBucket", format!("DeploymentBucket is required: the generated bucket name {pattern}… would be truncated by CloudFormation (ServiceName and Stage are too long for it)"));
         }
     }
     let group_name_len = naming.group_name(GroupKind::Developer).len();

@@ -14,12 +14,13 @@ pub fn required_string(
     let at = field(parent, key);
     match obj.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(_) => {
-            errors.push(
-                ProblemKind::WrongType,
-                at,
-                format!("{key} must be a non-empty string"),
-            );
+        Some(v) => {
+            let kind = if v.is_string() {
+                ProblemKind::Missing
+            } else {
+                ProblemKind::WrongType
+            };
+            errors.push(kind, at, format!("{key} must be a non-empty string"));
             None
         }
         None => {

@@ -153,8 +153,18 @@ pub fn validate(
             format!("{at}: NotResource with Allow grants every resource not listed"),
         );
     }
-    let action_path = field(path, "Action");
-    let resource_path = field(path, "Resource");
+    let action_key = if obj.contains_key("NotAction") {
+        "NotAction"
+    } else {
+        "Action"
+    };
+    let resource_key = if obj.contains_key("NotResource") {
+        "NotResource"
+    } else {
+        "Resource"
+    };
+    let action_path = field(path, action_key);
+    let resource_path = field(path, resource_key);
     for a in &actions {
         check_action(at, &action_path, a, allow, rules, errors);
     }
