@@ -25,10 +25,12 @@ on the `key`. STS GetCallerIdentity needs no permission.
 import json
 import re
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 
 import boto3
+import botocore.exceptions
 
 from harness import ACCOUNT, REGION
 from iam_eval import ALLOW, Request, evaluate
@@ -86,12 +88,28 @@ class Authorizer:
         self.lock = threading.Lock()
 
     # --- resources -----------------------------------------------------------------------------
+    def _lookup(self, call, **params):
+        """One of the layer's own reads of moto, retried when an overloaded moto answers 5xx with
+        an HTML page (toolchain.md: seen under concurrent writes): the layer's lookup failing is
+        not the provider's request being undecodable, and must not refuse it."""
+        for attempt in range(6):
+            try:
+                return call(**params)
+            except (botocore.exceptions.ResponseParserError, botocore.exceptions.ConnectionError):
+                if attempt == 5:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+            except botocore.exceptions.ClientError as e:
+                if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500 or attempt == 5:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
     def _path(self, kind, name):
         try:
             if kind == "group":
-                return self.iam.get_group(GroupName=name)["Group"]["Path"]
+                return self._lookup(self.iam.get_group, GroupName=name)["Group"]["Path"]
             if kind == "role":
-                return self.iam.get_role(RoleName=name)["Role"]["Path"]
+                return self._lookup(self.iam.get_role, RoleName=name)["Role"]["Path"]
         except self.iam.exceptions.NoSuchEntityException:
             return "/"
         raise ValueError(kind)
@@ -101,7 +119,7 @@ class Authorizer:
 
     def _role_boundary(self, name):
         try:
-            return self.iam.get_role(RoleName=name)["Role"].get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+            return self._lookup(self.iam.get_role, RoleName=name)["Role"].get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
         except self.iam.exceptions.NoSuchEntityException:
             return None
 
