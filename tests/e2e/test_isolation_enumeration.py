@@ -616,6 +616,8 @@ def base_props(mode, bucket):
         "ServiceName": "orders", "Stage": "dev", "KmsKeyArn": KEY_ARN, "Tags": {"team": "payments"},
         "Groups": ["admin", "developer", "ci", "invoker"], "DeployWith": mode,
         "InvokeApis": [{"ApiId": OWN_API_ID, "Stage": "dev"}],
+        # A layer another account shares (AWS's Lambda Insights): the foreign instances are not it.
+        "Layers": [f"arn:aws:lambda:{REGION}:580247275435:layer:LambdaInsightsExtension:53"],
         "Functions": [
             {"Name": "api", "Invoke": "true", "InvokeUrl": "true", "Vpc": "true", "Tracing": "true",
              "Kms": ["Decrypt", "Encrypt", "GenerateDataKey"]},
@@ -850,16 +852,11 @@ KNOWN_CATEGORIES = {
     "deployers: ApiGateway":
         "every REST and HTTP API of the region, another stage's or service's included (stages, authorizers, "
         "integrations, UpdateRestApiPolicy, tags); known (README: API Gateway)",
-    "deployers: LayerVersionReads":
-        "lambda:GetLayerVersion on arn:aws:lambda:REGION:*:layer:*:*: every layer of the region, of every account; known",
     "deployers: EventSourceMappings":
         "UpdateEventSourceMapping of another stage's mapping passes ArnLike lambda:FunctionArn when the request names "
         "this stage's function: the deployer moves another stage's queue or stream to its own function",
     "deployers: EventSourceMappingTags":
         "lambda:TagResource/UntagResource/ListTags on every event source mapping of the region (no condition)",
-    "deployers: NoResourceScopingMetrics":
-        "Resource * for cloudwatch:GetMetricData/ListMetrics: the current catalog gives them an optional resource "
-        "type (dataset), which * reaches too, in any account",
     # Execution roles: statements the validator accepts, aimed at other stages, that the DefaultBoundary allows.
     "execution-role: lambda writes":
         "Lambda settings of other stages' functions outside the validator's code/configuration list and the "

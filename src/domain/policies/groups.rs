@@ -18,11 +18,11 @@
 
 use super::document::{document, Statement};
 use super::guards::{
-    deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere, deny_provider,
-    execution_roles, service_key_for_lambda, vpc_checks,
+    deny_other_layers, deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere,
+    deny_provider, execution_roles, service_key_for_lambda, vpc_checks,
 };
 use super::scope::StageScope;
-use super::stage_resources::{no_resource_scoping_reads, resource_statements};
+use super::stage_resources::{layer_version_reads, no_resource_scoping_reads, resource_statements};
 use serde_json::{json, Value};
 
 /// The deploy managed policy when CloudFormation deploys with the deployment role: the stack,
@@ -81,6 +81,9 @@ pub fn deploy_as_caller(scope: &StageScope) -> Value {
         )
         .to_json(),
     );
+    // Reading the functions' layers: here, as the deploy-functions policy has room for their
+    // fence (DenyOtherLayers) only.
+    statements.push(layer_version_reads(scope));
     statements.extend(artifacts(scope));
     statements.extend(execution_roles(scope));
     statements.extend(service_key_for_lambda(scope));
@@ -153,6 +156,7 @@ fn role_arn_is(scope: &StageScope) -> Value {
 pub fn deploy_functions_directly(scope: &StageScope) -> Value {
     let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
     statements.extend(deny_other_vpc_config(scope));
+    statements.push(deny_other_layers(scope));
     statements.push(
         Statement::allow(
             "DeployFunction",
@@ -168,6 +172,8 @@ pub fn deploy_functions_directly(scope: &StageScope) -> Value {
         )
         .to_json(),
     );
+    // `deploy function` sends the function's Layers too.
+    statements.push(layer_version_reads(scope));
     statements.extend(execution_roles(scope));
     // `deploy function` sends the function's KMSKeyArn and VpcConfig with its configuration.
     statements.extend(service_key_for_lambda(scope));
@@ -180,6 +186,7 @@ pub fn deploy_functions_directly(scope: &StageScope) -> Value {
 pub fn deploy_functions_as_caller(scope: &StageScope) -> Value {
     let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
     statements.extend(deny_other_vpc_config(scope));
+    statements.push(deny_other_layers(scope));
     statements.extend(resource_statements(scope));
     document(statements)
 }
@@ -294,7 +301,8 @@ pub fn operate(scope: &StageScope) -> Value {
             vec![scope.log_groups.clone()],
         )
         .to_json(),
-        // CloudWatch metric reads have no resource types; limited to the stack's region.
+        // CloudWatch metric reads: a metric has no resource type, so "*" (limited to the stack's
+        // region) is the only way to read the stage's own numbers.
         Statement::allow(
             "NoResourceScopingMetrics",
             &[
@@ -306,6 +314,14 @@ pub fn operate(scope: &StageScope) -> Value {
         )
         .when(scope.region_only.clone())
         .to_json(),
+        // The catalog gives GetMetricData and ListMetrics an optional resource type, a dataset,
+        // which the "*" above would reach in any account: no stage owns one.
+        json!({
+            "Sid": "DenyMetricDatasets",
+            "Effect": "Deny",
+            "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"],
+            "Resource": scope.metric_datasets,
+        }),
     ])
 }
 

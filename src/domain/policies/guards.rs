@@ -52,6 +52,19 @@ pub fn deny_other_vpc_config(scope: &StageScope) -> Vec<Value> {
     out
 }
 
+/// A function names only layers the stage may read (its own, and the versions the stack names):
+/// Deny, like the VPC fence, so no Allow can outweigh it. Without `Layers` the request carries no
+/// `lambda:Layer` and is not refused.
+pub fn deny_other_layers(scope: &StageScope) -> Value {
+    json!({
+        "Sid": "DenyOtherLayers",
+        "Effect": "Deny",
+        "Action": ["lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"],
+        "Resource": scope.functions,
+        "Condition": {"ForAnyValue:ArnNotLike": {"lambda:Layer": scope.usable_layers}},
+    })
+}
+
 /// The deployment role goes to CloudFormation only: the execution-role pattern (every role under
 /// the resource's path) covers it too, so passing it to anything else is denied explicitly.
 pub fn deny_passing_the_deployment_role_elsewhere(scope: &StageScope) -> Value {
