@@ -1,10 +1,13 @@
-"""Layers (issue 19): the stage's functions may use its own `{service}-{stage}-*` layers and the exact
-versions the stack names in `Layers`, nothing else, and whoever creates or updates them reads only
-those. Lambda checks `lambda:GetLayerVersion` of every layer a function names with the caller's rights
-(CloudFormation's: the deployment role, or the caller with DeployWith caller; `deploy function`: the
-group), and every one of those principals carries the `lambda:Layer` fence on CreateFunction and
-UpdateFunctionConfiguration. Evaluated request by request, both directions, with the rendered
-DeploymentBoundary on the deployment role."""
+"""Layers (issue 19): the stage's functions may use its own `{service}-{stage}-*` layers and the exact versions
+the stack names in `Layers`, nothing else, and whoever creates or updates them reads only those. Lambda
+checks `lambda:GetLayerVersion` of every layer a function names with the caller's rights (Lambda developer
+guide, permissions-user-layer: CloudFormation's caller is the deployment role, or the groups with
+DeployWith caller; `deploy function`'s is the group), so a function with a layer is made when the caller
+may both CreateFunction/UpdateFunctionConfiguration (with `lambda:Layer`) and GetLayerVersion each layer.
+In role mode a `lambda:Layer` Deny repeats the fence on its own (the caller-mode deploy policies have no
+room for it). Evaluated request by request, both directions, with the rendered DeploymentBoundary on the
+deployment role.
+"""
 import pytest
 
 import iam_eval
@@ -44,18 +47,24 @@ def principals(snap, mode):
         docs = list(g["inline"].values()) + [p["document"] for p in snap["policies"].values() if p["arn"] in g["attached"]]
         actions = ["lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"] if mode == "caller" else \
             ["lambda:UpdateFunctionConfiguration"]
-        out[f"group {name}"] = (docs, None, actions, {})
+        out[f"group {name}"] = (docs, None, actions, {}, mode == "role")
     for name, r in snap["deployment_roles"].items():
         out[f"deployment role {name}"] = (list(r["inline"].values()), [TEMPLATE.deployment_boundary_document()],
                                           ["lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"],
-                                          {f"aws:PrincipalTag/{k}": v for k, v in r["tags"].items()})
+                                          {f"aws:PrincipalTag/{k}": v for k, v in r["tags"].items()}, True)
     assert len(out) == (4 if mode == "role" else 3), sorted(out)
     return out
 
 
 def may(who, action, resource, ctx=None):
-    docs, boundary, _, tags = who
+    docs, boundary, _, tags, _ = who
     return iam_eval.allowed(docs, action, resource, dict({"aws:RequestedRegion": R}, **tags, **(ctx or {})), boundary)
+
+
+def uses(who, action, layers):
+    """What Lambda allows: the action with `lambda:Layer`, and GetLayerVersion of each layer."""
+    ctx = {} if layers is None else {"lambda:Layer": layers}
+    return may(who, action, FUNCTION, ctx) and all(may(who, "lambda:GetLayerVersion", layer) for layer in layers or [])
 
 
 @pytest.fixture(params=["role", "caller"])
@@ -72,8 +81,7 @@ def test_a_stage_reads_and_uses_its_own_layers_and_the_listed_versions(listed):
             assert may(w, "lambda:GetLayerVersion", layer), f"{name} ({mode}) cannot read {layer}"
         for action in actions:
             for layers in ([OWN], [INSIGHTS], [OWN, INSIGHTS], None):
-                ctx = {} if layers is None else {"lambda:Layer": layers}
-                assert may(w, action, FUNCTION, ctx), f"{name} ({mode}) cannot {action} with {layers}"
+                assert uses(w, action, layers), f"{name} ({mode}) cannot {action} with {layers}"
 
 
 def test_no_other_layer_is_read_or_put_into_a_function(listed):
@@ -84,8 +92,10 @@ def test_no_other_layer_is_read_or_put_into_a_function(listed):
             assert not may(w, "lambda:GetLayerVersion", layer), f"{name} ({mode}) reads {what}"
             for action in actions:
                 # One foreign layer among allowed ones is enough to refuse the whole request.
-                ctx = {"lambda:Layer": [OWN, INSIGHTS, layer]}
-                assert not may(w, action, FUNCTION, ctx), f"{name} ({mode}) may {action} with {what}"
+                layers = [OWN, INSIGHTS, layer]
+                assert not uses(w, action, layers), f"{name} ({mode}) may {action} with {what}"
+                if w[4]:  # the lambda:Layer Deny holds on its own
+                    assert not may(w, action, FUNCTION, {"lambda:Layer": layers}), f"{name}: no fence on {what}"
 
 
 @pytest.mark.parametrize("mode", ["role", "caller"])
@@ -96,7 +106,7 @@ def test_without_layers_listed_only_the_stages_own_are_usable(cfn, iam, key_arn,
         assert may(w, "lambda:GetLayerVersion", OWN), name
         assert not may(w, "lambda:GetLayerVersion", INSIGHTS), name
         for action in actions:
-            assert not may(w, action, FUNCTION, {"lambda:Layer": [INSIGHTS]}), f"{name}: {action}"
+            assert not uses(w, action, [INSIGHTS]), f"{name}: {action}"
 
 
 @pytest.mark.no_aws_calls  # refused before any AWS call: the proxy must see none

@@ -14,7 +14,8 @@ use super::document::{document, Statement};
 use super::groups::GENERATED_BUCKET_LIFECYCLE;
 use super::guards::{
     deny_other_layers, deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere,
-    deny_provider, execution_roles, service_key_for_lambda, vpc_checks,
+    deny_provider, deny_reading_the_accounts_api_calls, execution_roles, service_key_for_lambda,
+    vpc_checks,
 };
 use super::scope::StageScope;
 use super::stage_resources::{layer_version_reads, no_resource_scoping_reads, resource_statements};
@@ -40,6 +41,7 @@ pub fn deployment_policy(scope: &StageScope) -> Value {
     let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
     statements.extend(deny_other_vpc_config(scope));
     statements.push(deny_other_layers(scope));
+    statements.extend(deny_reading_the_accounts_api_calls(scope));
     statements.push(deny_passing_the_deployment_role_elsewhere(scope));
     statements.extend(resource_statements(scope));
     statements.push(layer_version_reads(scope));

@@ -19,7 +19,8 @@
 use super::document::{document, Statement};
 use super::guards::{
     deny_other_layers, deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere,
-    deny_provider, execution_roles, service_key_for_lambda, vpc_checks,
+    deny_provider, deny_reading_the_accounts_api_calls, execution_roles, service_key_for_lambda,
+    vpc_checks,
 };
 use super::scope::StageScope;
 use super::stage_resources::{layer_version_reads, no_resource_scoping_reads, resource_statements};
@@ -81,9 +82,13 @@ pub fn deploy_as_caller(scope: &StageScope) -> Value {
         )
         .to_json(),
     );
-    // Reading the functions' layers: here, as the deploy-functions policy has room for their
-    // fence (DenyOtherLayers) only.
+    // The functions' layers and the fence of the stage's rules (EventRules): here, as the
+    // deploy-functions policy, which holds the rest of CloudFormation's rights, has no room left.
+    // Lambda checks GetLayerVersion of each layer a function names with the caller's rights
+    // (Lambda developer guide, permissions-user-layer), so the exact reads keep functions to the
+    // same layers; the lambda:Layer Deny that repeats it in role mode has no room here.
     statements.push(layer_version_reads(scope));
+    statements.extend(deny_reading_the_accounts_api_calls(scope));
     statements.extend(artifacts(scope));
     statements.extend(execution_roles(scope));
     statements.extend(service_key_for_lambda(scope));
@@ -186,7 +191,6 @@ pub fn deploy_functions_directly(scope: &StageScope) -> Value {
 pub fn deploy_functions_as_caller(scope: &StageScope) -> Value {
     let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
     statements.extend(deny_other_vpc_config(scope));
-    statements.push(deny_other_layers(scope));
     statements.extend(resource_statements(scope));
     document(statements)
 }

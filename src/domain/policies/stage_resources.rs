@@ -181,8 +181,8 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
 /// (Lambda checks it with the caller's rights): the stage's own layers and the exact versions the
 /// stack names, no other (`deny_other_layers` keeps functions to the same list). Both stand where
 /// functions are created or updated: the deployment role, `deploy function`'s policy, and with
-/// `DeployWith: caller` split between the deploy policy (the reads) and the deploy-functions
-/// policy (the fence), as neither has room for both lists.
+/// `DeployWith: caller` the deploy policy, without the Deny (no room; Lambda's own check of the
+/// reads holds there).
 pub fn layer_version_reads(scope: &StageScope) -> Value {
     Statement::allow(
         "LayerVersionReads",
