@@ -41,7 +41,7 @@ pub fn deployment_policy(scope: &StageScope) -> Value {
     let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
     statements.extend(deny_other_vpc_config(scope));
     statements.push(deny_other_layers(scope));
-    statements.extend(deny_reading_the_accounts_api_calls(scope));
+    statements.extend(deny_reading_the_accounts_api_calls());
     statements.push(deny_passing_the_deployment_role_elsewhere(scope));
     statements.extend(resource_statements(scope));
     statements.push(layer_version_reads(scope));

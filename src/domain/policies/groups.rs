@@ -88,7 +88,7 @@ pub fn deploy_as_caller(scope: &StageScope) -> Value {
     // (Lambda developer guide, permissions-user-layer), so the exact reads keep functions to the
     // same layers; the lambda:Layer Deny that repeats it in role mode has no room here.
     statements.push(layer_version_reads(scope));
-    statements.extend(deny_reading_the_accounts_api_calls(scope));
+    statements.extend(deny_reading_the_accounts_api_calls());
     statements.extend(artifacts(scope));
     statements.extend(execution_roles(scope));
     statements.extend(service_key_for_lambda(scope));

@@ -75,7 +75,7 @@ pub fn deny_other_layers(scope: &StageScope) -> Value {
 /// pattern's values (eb-use-conditions). A pattern naming neither (content filters, schedules) is
 /// not seen by IAM: README, "What a stage may do to the account". Denied on every rule: the Allows
 /// name the stage's only.
-pub fn deny_reading_the_accounts_api_calls(scope: &StageScope) -> Vec<Value> {
+pub fn deny_reading_the_accounts_api_calls() -> Vec<Value> {
     vec![
         json!({
             "Sid": "DenyRulesOnCloudTrailRecords",
