@@ -15,6 +15,7 @@ import independent_engine
 from deployer_calls import CALLS as CLI_CALLS
 from harness import ACCOUNT, iam_snapshot
 from template_render import Rendered
+from test_deployers import fill
 
 R = "us-east-1"
 
@@ -467,8 +468,10 @@ def test_every_group_can_deploy_with_change_sets(cfn, iam, key_arn, mode):
                 assert d.allowed(each, action, resource, ctx), f"{group} ({mode}): {each} cannot {action} on {resource}"
 
 
-# Every action the Serverless CLI itself calls (deployer_calls.py, with sources).
-CLI_ACTIONS = {row[2] for row in CLI_CALLS}
+# Every request the Serverless CLI itself makes for stage dev (deployer_calls.py, with sources):
+# the exact action and resource, so a CloudFormation handler permission is never exempted from the
+# check below just because the CLI calls the same action on something else.
+CLI_REQUESTS = {(row[2], fill(row[3])) for row in CLI_CALLS}
 
 
 def test_through_the_deployment_role_the_groups_hold_only_the_clis_calls(cfn, iam, key_arn):
@@ -482,7 +485,7 @@ def test_through_the_deployment_role_the_groups_hold_only_the_clis_calls(cfn, ia
         # CloudFormation's calls for the resources are the deployment role's, never the group's,
         # unless the CLI makes the same call itself (`deploy list functions` lists versions).
         for who, action, resource, ctx in deploy_needs("dev"):
-            if who == "cfn" and action not in CLI_ACTIONS:
+            if who == "cfn" and (action, resource) not in CLI_REQUESTS:
                 assert not d.allowed("cli", action, resource, ctx), f"{group} can {action} itself"
         # Every stack write names this stage's deployment role: none without a role (the caller's
         # own rights, or the role the stack had), none with another role.
