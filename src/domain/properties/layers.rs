@@ -6,6 +6,7 @@
 //! another account is readable only where its owner granted it (`AddLayerVersionPermission`), as
 //! AWS's own (Lambda Insights) and vendors' extensions are; naming one is the stack author's word.
 
+use super::values::bounded_list;
 use crate::domain::arn::{is_account_id, Arn};
 use crate::domain::problem::{ProblemKind, Problems};
 use serde_json::Value;
@@ -36,24 +37,14 @@ pub fn parse_layers(
     errors: &mut Problems,
 ) -> Vec<String> {
     let Some(v) = v else { return vec![] };
-    let Some(items) = v.as_array() else {
-        errors.push(
-            ProblemKind::WrongType,
-            "Layers",
-            "Layers must be a list of layer version ARNs",
-        );
-        return vec![];
-    };
-    if items.len() > MAX_LAYERS {
-        errors.push(
-            ProblemKind::OverLimit,
-            "Layers",
-            format!(
-                "Layers lists {} layer versions; at most {MAX_LAYERS}",
-                items.len()
-            ),
-        );
-    }
+    let items = bounded_list(
+        v,
+        "Layers",
+        "a list of layer version ARNs",
+        "layer versions",
+        MAX_LAYERS,
+        errors,
+    );
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
