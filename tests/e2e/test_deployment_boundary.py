@@ -81,7 +81,7 @@ FENCES = [
      ("events:PutTargets", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/orders-dev-x", {"events:TargetArn": [FN, FN.replace("-dev-", "-prod-")]}),
      ("events:PutTargets", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/orders-dev-x", {"events:TargetArn": [FN]})),
     ("the region's event bus permissions",
-     ("events:PutPermission", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default", {}),
+     ("events:PutPermission", "*", {}),  # authorised on "*" only
      ("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/orders-dev-x", {})),
     ("another stage's event source mapping, moved to this stage's function",
      ("lambda:UpdateEventSourceMapping", f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:1111",
