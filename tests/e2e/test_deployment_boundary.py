@@ -188,6 +188,9 @@ def test_another_accounts_layer_is_readable_and_this_accounts_other_layers_are_n
     assert decide(boundary, "lambda:GetLayerVersion", theirs, {"aws:ResourceAccount": "580247275435"}) == ALLOW
     mine = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:LambdaInsightsExtension:38"
     assert decide(boundary, "lambda:GetLayerVersion", mine, {}) != ALLOW
+    # Without aws:ResourceAccount a negated operator alone would let any layer through.
+    request = Request("lambda:GetLayerVersion", mine, {**PRINCIPAL, "aws:RequestedRegion": REGION})
+    assert evaluate(EVERYTHING, request, boundary) != ALLOW
     assert decide(boundary, "lambda:PublishLayerVersion", theirs.rsplit(":", 1)[0], {"aws:ResourceAccount": "580247275435"}) != ALLOW
 
 
