@@ -188,6 +188,9 @@ def test_another_accounts_layer_is_readable_and_this_accounts_other_layers_are_n
     assert decide(boundary, "lambda:GetLayerVersion", theirs, {"aws:ResourceAccount": "580247275435"}) == ALLOW
     mine = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:LambdaInsightsExtension:38"
     assert decide(boundary, "lambda:GetLayerVersion", mine, {}) != ALLOW
+    # Another service's shared layer of this account cannot be told from another stage's by name
+    # (README: the deployment boundary's known limits).
+    assert decide(boundary, "lambda:GetLayerVersion", f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:billing-shared:4", {}) != ALLOW
     # Without aws:ResourceAccount a negated operator alone would let any layer through.
     request = Request("lambda:GetLayerVersion", mine, {**PRINCIPAL, "aws:RequestedRegion": REGION})
     assert evaluate(EVERYTHING, request, boundary) != ALLOW
