@@ -58,7 +58,10 @@ def principals(snap, mode):
 
 def may(who, action, resource, ctx=None):
     docs, boundary, _, tags, _ = who
-    return iam_eval.allowed(docs, action, resource, dict({"aws:RequestedRegion": R}, **tags, **(ctx or {})), boundary)
+    # Every request carries the resource owner's account (the layer's: the deployment boundary
+    # reads other accounts' layers by it).
+    owner = {"aws:ResourceAccount": resource.split(":")[4]} if resource.startswith("arn:") else {}
+    return iam_eval.allowed(docs, action, resource, dict({"aws:RequestedRegion": R}, **owner, **tags, **(ctx or {})), boundary)
 
 
 def uses(who, action, layers):

@@ -378,6 +378,10 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
     stack = f"arn:aws:cloudformation:{R}:{ACCOUNT}:stack/{s}/0f0f0f0f-1111-2222-3333-444444444444"
     fn = f"arn:aws:lambda:{R}:{ACCOUNT}:function:{s}-api"
     role = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/{stage}/OWNER/orders-{stage}-us-east-1-api"
+    # Mappings and APIs carry the stage's ownership tags: set from the stack's tags when created
+    # (RequestTag), carried (and inherited by a REST API's children) afterwards (ResourceTag).
+    tagging = {"aws:RequestTag/serverless-access:service": "orders", "aws:RequestTag/serverless-access:stage": stage}
+    tagged = {"aws:ResourceTag/serverless-access:service": "orders", "aws:ResourceTag/serverless-access:stage": stage}
     return [
         ("cli", "cloudformation:DescribeStacks", stack, {}),
         ("cli", "cloudformation:ValidateTemplate", "*", {}),
@@ -405,8 +409,8 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
         ("cfn", "lambda:CreateFunctionUrlConfig", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"}),
         ("cfn", "lambda:TagResource", fn, {}),
         ("cfn", "lambda:PutFunctionConcurrency", fn, {}),
-        ("cfn", "lambda:CreateEventSourceMapping", "*", {"lambda:FunctionArn": fn}),
-        ("cfn", "lambda:UpdateEventSourceMapping", f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:1234", {"lambda:FunctionArn": fn}),
+        ("cfn", "lambda:CreateEventSourceMapping", "*", {"lambda:FunctionArn": fn, **tagging}),
+        ("cfn", "lambda:UpdateEventSourceMapping", f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:1234", {"lambda:FunctionArn": fn, **tagged}),
         ("cfn", "lambda:PublishLayerVersion", f"arn:aws:lambda:{R}:{ACCOUNT}:layer:{s}-deps", {}),
         ("cfn", "logs:CreateLogGroup", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
         ("cfn", "logs:PutRetentionPolicy", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
@@ -414,9 +418,9 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
         ("cfn", "events:PutRule", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456", {}),
         ("cfn", "events:PutTargets", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456",
          {"events:TargetArn": [fn]}),
-        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/restapis", {}),
-        ("cfn", "apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages/{stage}", {}),
-        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/apis", {}),
+        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/restapis", tagging),
+        ("cfn", "apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages/{stage}", tagged),
+        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/apis", tagging),
         ("both", "iam:GetRole", role, {}),
         ("both", "iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}),
     ]
