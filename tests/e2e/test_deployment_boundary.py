@@ -181,20 +181,28 @@ def test_the_deployment_boundary_alone_holds_the_stage(boundary, attack, request
     assert decide(boundary, *request_) != ALLOW, attack
 
 
-def test_another_accounts_layer_is_readable_and_this_accounts_other_layers_are_not(boundary):
-    """Functions use AWS's and vendors' layers (the layer's own account grants them): reading another
-    account's layer passes the boundary; this account's layers are the stage's own only."""
-    theirs = f"arn:aws:lambda:{REGION}:580247275435:layer:LambdaInsightsExtension:38"
-    assert decide(boundary, "lambda:GetLayerVersion", theirs, {"aws:ResourceAccount": "580247275435"}) == ALLOW
-    mine = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:LambdaInsightsExtension:38"
-    assert decide(boundary, "lambda:GetLayerVersion", mine, {}) != ALLOW
-    # Another service's shared layer of this account cannot be told from another stage's by name
-    # (README: the deployment boundary's known limits).
-    assert decide(boundary, "lambda:GetLayerVersion", f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:billing-shared:4", {}) != ALLOW
-    # Without aws:ResourceAccount a negated operator alone would let any layer through.
-    request = Request("lambda:GetLayerVersion", mine, {**PRINCIPAL, "aws:RequestedRegion": REGION})
-    assert evaluate(EVERYTHING, request, boundary) != ALLOW
-    assert decide(boundary, "lambda:PublishLayerVersion", theirs.rsplit(":", 1)[0], {"aws:ResourceAccount": "580247275435"}) != ALLOW
+def test_layers_outside_the_service_are_readable_and_other_stages_layers_are_not(boundary):
+    """Functions use AWS's and vendors' layers (readable where their owner grants them) and shared
+    layers of other services of this account: the stack lists the exact versions (Layers), which the
+    role's own policy holds; the boundary, one for every stage, reads every layer not named like the
+    service, in this region. A layer named like the service is another stage's or a nesting
+    service's, in any account (the validator refuses them in Layers)."""
+    readable = [f"arn:aws:lambda:{REGION}:580247275435:layer:LambdaInsightsExtension:38",
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:billing-shared:4",
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:orders-dev-deps:2"]  # the stage's own
+    for layer in readable:
+        assert decide(boundary, "lambda:GetLayerVersion", layer, {"aws:ResourceAccount": layer.split(":")[4]}) == ALLOW, layer
+    for layer in (f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:orders-prod-deps:2",
+                  f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:orders-dev2-deps:2",
+                  f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:orders-api-dev-deps:2",
+                  f"arn:aws:lambda:{REGION}:210987654321:layer:orders-prod-deps:2"):
+        assert decide(boundary, "lambda:GetLayerVersion", layer, {"aws:ResourceAccount": layer.split(":")[4]}) != ALLOW, layer
+    # Another region's copy: the request's region is the layer's.
+    other_region = "arn:aws:lambda:eu-west-1:580247275435:layer:LambdaInsightsExtension:38"
+    assert decide(boundary, "lambda:GetLayerVersion", other_region, {"aws:RequestedRegion": "eu-west-1"}) != ALLOW
+    # Reading is all: no publishing, deleting or sharing of a layer outside the stage.
+    for action in ("lambda:PublishLayerVersion", "lambda:DeleteLayerVersion", "lambda:AddLayerVersionPermission"):
+        assert decide(boundary, action, readable[1], {}) != ALLOW, action
 
 
 def test_the_deployment_boundary_keeps_keys_to_lambda_and_the_allowed_keys():

@@ -810,14 +810,6 @@ UNSCOPABLE = [
                     "its own stage's), grants only for AWS resources; other accounts' and regions' keys are denied; the "
                     "role's own policy names the stage's one key (test_the_deployment_boundary_keeps_keys_to_lambda_"
                     "and_the_allowed_keys)"},
-    {"name": "the deployment boundary: other accounts' layers",
-     "actions": ["lambda:GetLayerVersion"], "instances": {"foreign"},
-     "resource": rf"arn:aws:lambda:{REGION}:(?!{ACCOUNT}:)\d+:layer:.*",
-     "principals": {"boundary"}, "principal": "DeploymentBoundary",
-     "why": "functions use layers of other accounts (AWS's Lambda Insights, vendors' extensions); the boundary knows "
-            "no stage's list of them",
-     "compensates": "read-only, this region; another account's layer is readable only where that account's layer "
-                    "policy grants it; this account's layers are the stage's own only"},
     {"name": "HeadBucket on the shared bucket",
      "actions": ["s3:ListBucket"], "instances": {"foreign"}, "resource": r"arn:aws:s3:::serverless-framework-deployments-.*",
      "principals": {"group"},

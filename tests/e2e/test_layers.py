@@ -18,12 +18,15 @@ R = "us-east-1"
 # AWS's Lambda Insights extension: a layer of an AWS account that its owner shares with every account.
 INSIGHTS = f"arn:aws:lambda:{R}:580247275435:layer:LambdaInsightsExtension:53"
 OWN = f"arn:aws:lambda:{R}:{ACCOUNT}:layer:orders-dev-deps:3"
+# Another service's layer of this account, shared by its owner team.
+SHARED = f"arn:aws:lambda:{R}:{ACCOUNT}:layer:billing-shared:4"
 FOREIGN = {
     "another stage's layer": f"arn:aws:lambda:{R}:{ACCOUNT}:layer:orders-prod-deps:3",
     "a stage sharing the prefix": f"arn:aws:lambda:{R}:{ACCOUNT}:layer:orders-dev2-deps:3",
     "a nesting service's layer": f"arn:aws:lambda:{R}:{ACCOUNT}:layer:orders-api-dev-deps:3",
     "another version of a listed layer": f"arn:aws:lambda:{R}:580247275435:layer:LambdaInsightsExtension:54",
     "another account's unlisted layer": f"arn:aws:lambda:{R}:999988887777:layer:vendor-extension:1",
+    "another service's unlisted layer": f"arn:aws:lambda:{R}:{ACCOUNT}:layer:billing-shared:5",
     "another region's copy": f"arn:aws:lambda:eu-west-1:580247275435:layer:LambdaInsightsExtension:53",
 }
 FUNCTION = f"arn:aws:lambda:{R}:{ACCOUNT}:function:orders-dev-api"
@@ -58,8 +61,7 @@ def principals(snap, mode):
 
 def may(who, action, resource, ctx=None):
     docs, boundary, _, tags, _ = who
-    # Every request carries the resource owner's account (the layer's: the deployment boundary
-    # reads other accounts' layers by it).
+    # Every request carries the resource owner's account, as AWS's do.
     owner = {"aws:ResourceAccount": resource.split(":")[4]} if resource.startswith("arn:") else {}
     return iam_eval.allowed(docs, action, resource, dict({"aws:RequestedRegion": R}, **owner, **tags, **(ctx or {})), boundary)
 
@@ -72,7 +74,7 @@ def uses(who, action, layers):
 
 @pytest.fixture(params=["role", "caller"])
 def listed(request, cfn, iam, key_arn):
-    assert cfn.create(props(key_arn, request.param, [INSIGHTS]))["Status"] == "SUCCESS"
+    assert cfn.create(props(key_arn, request.param, [INSIGHTS, SHARED]))["Status"] == "SUCCESS"
     return request.param, principals(iam_snapshot(iam), request.param)
 
 
@@ -80,10 +82,10 @@ def test_a_stage_reads_and_uses_its_own_layers_and_the_listed_versions(listed):
     mode, who = listed
     for name, w in who.items():
         actions = w[2]
-        for layer in (OWN, INSIGHTS):
+        for layer in (OWN, INSIGHTS, SHARED):
             assert may(w, "lambda:GetLayerVersion", layer), f"{name} ({mode}) cannot read {layer}"
         for action in actions:
-            for layers in ([OWN], [INSIGHTS], [OWN, INSIGHTS], None):
+            for layers in ([OWN], [INSIGHTS], [SHARED], [OWN, INSIGHTS, SHARED], None):
                 assert uses(w, action, layers), f"{name} ({mode}) cannot {action} with {layers}"
 
 
@@ -95,7 +97,7 @@ def test_no_other_layer_is_read_or_put_into_a_function(listed):
             assert not may(w, "lambda:GetLayerVersion", layer), f"{name} ({mode}) reads {what}"
             for action in actions:
                 # One foreign layer among allowed ones is enough to refuse the whole request.
-                layers = [OWN, INSIGHTS, layer]
+                layers = [OWN, INSIGHTS, SHARED, layer]
                 assert not uses(w, action, layers), f"{name} ({mode}) may {action} with {what}"
                 if w[4]:  # the lambda:Layer Deny holds on its own
                     assert not may(w, action, FUNCTION, {"lambda:Layer": layers}), f"{name}: no fence on {what}"

@@ -22,8 +22,6 @@ pub struct LayerScope<'a> {
     pub partition: &'a str,
     /// The stack's region: Lambda takes layers of the function's region only.
     pub region: &'a str,
-    /// The stack's account.
-    pub account: &'a str,
     /// The service: its other stages' layers are never the stack's to name.
     pub service: &'a str,
     /// `{service}-{stage}`, whose layers are the stage's own.
@@ -113,14 +111,16 @@ fn check_layer(s: &str, scope: &LayerScope<'_>) -> Result<(), (ProblemKind, Stri
             ),
         ));
     }
-    // Another stage's (or a nesting service's) layer of this account: its code is that stage's.
+    // Named like the service but not the stage's: another stage's or a nesting service's layer
+    // (in another account too: names are the stage's namespace, and the deployment boundary reads
+    // no layer named like the service but the stage's own).
     let own = name
         .strip_prefix(scope.stage_prefix)
         .is_some_and(|rest| rest.starts_with('-'));
     let this_service = name
         .strip_prefix(scope.service)
         .is_some_and(|rest| rest.starts_with('-'));
-    if arn.account == scope.account && this_service && !own {
+    if this_service && !own {
         return Err((
             ProblemKind::OutsideStage,
             format!(

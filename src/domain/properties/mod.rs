@@ -288,7 +288,6 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
         &LayerScope {
             partition: &ctx.stack.partition,
             region: &ctx.stack.region,
-            account: &ctx.stack.account,
             service: service.as_deref().unwrap_or_default(),
             stage_prefix: &stage_prefix,
         },

@@ -297,11 +297,11 @@ fn a_layer_of_another_stage_or_a_nesting_service_is_refused() {
         "orders-api-prod-deps",
         "orders-production-x",
     ] {
-        let mut p = full_props();
-        p["Layers"] = json!([format!(
-            "arn:aws:lambda:us-east-1:123456789012:layer:{name}:1"
-        )]);
-        assert_problem(&problems(p), K::OutsideStage, "Layers[0]");
+        for account in ["123456789012", "999988887777"] {
+            let mut p = full_props();
+            p["Layers"] = json!([format!("arn:aws:lambda:us-east-1:{account}:layer:{name}:1")]);
+            assert_problem(&problems(p), K::OutsideStage, "Layers[0]");
+        }
     }
 }
 
