@@ -10,15 +10,20 @@ pub enum ManagedDocument {
     Deploy,
     /// What `deploy function` does directly (with `caller`: the functions' and triggers' rights).
     DeployFunctions,
+    /// With `DeployWith: caller`, what CloudFormation does for the stage's APIs, by their ownership
+    /// tags (a third policy: two would pass IAM's 6,144 characters each). Not made with `role`,
+    /// where the deployment role holds it.
+    DeployApis,
     /// Invoking the functions and API stages marked for it; exists only while something is marked.
     Invoke,
 }
 
 impl ManagedDocument {
     /// Every managed document, in the order the resource creates them.
-    pub const ALL: [ManagedDocument; 3] = [
+    pub const ALL: [ManagedDocument; 4] = [
         ManagedDocument::Deploy,
         ManagedDocument::DeployFunctions,
+        ManagedDocument::DeployApis,
         ManagedDocument::Invoke,
     ];
 }
@@ -86,18 +91,18 @@ impl GroupKind {
     /// its documents are chosen here, so no kind gets deploy rights by default.
     pub fn holds(self) -> Holdings {
         use InlineDocument::{Admin, Operate};
-        use ManagedDocument::{Deploy, DeployFunctions, Invoke};
+        use ManagedDocument::{Deploy, DeployApis, DeployFunctions, Invoke};
         match self {
             GroupKind::Admin => Holdings {
-                managed: &[Deploy, DeployFunctions],
+                managed: &[Deploy, DeployFunctions, DeployApis],
                 inline: &[Operate, Admin],
             },
             GroupKind::Developer => Holdings {
-                managed: &[Deploy, DeployFunctions],
+                managed: &[Deploy, DeployFunctions, DeployApis],
                 inline: &[Operate],
             },
             GroupKind::Ci => Holdings {
-                managed: &[Deploy, DeployFunctions],
+                managed: &[Deploy, DeployFunctions, DeployApis],
                 inline: &[],
             },
             GroupKind::Invoker => Holdings {

@@ -27,13 +27,19 @@ pub use scope::StageScope;
 
 use super::principals::{InlineDocument, ManagedDocument};
 use super::properties::DeployWith;
+use document::document;
 use serde_json::Value;
 
 /// The managed document `doc` of the stage, or `None` when the resource does not have it (no
 /// group deploys; nothing is marked for invocation).
 pub fn managed(scope: &StageScope, doc: ManagedDocument) -> Option<Value> {
     match (doc, scope.mode) {
-        (ManagedDocument::Deploy | ManagedDocument::DeployFunctions, _) if !scope.deploys => None,
+        (
+            ManagedDocument::Deploy
+            | ManagedDocument::DeployFunctions
+            | ManagedDocument::DeployApis,
+            _,
+        ) if !scope.deploys => None,
         (ManagedDocument::Deploy, DeployWith::Role) => Some(groups::deploy_through_role(scope)),
         (ManagedDocument::Deploy, DeployWith::Caller) => Some(groups::deploy_as_caller(scope)),
         (ManagedDocument::DeployFunctions, DeployWith::Role) => {
@@ -42,7 +48,28 @@ pub fn managed(scope: &StageScope, doc: ManagedDocument) -> Option<Value> {
         (ManagedDocument::DeployFunctions, DeployWith::Caller) => {
             Some(groups::deploy_functions_as_caller(scope))
         }
+        // With `role` the deployment role holds the APIs' rights.
+        (ManagedDocument::DeployApis, DeployWith::Role) => None,
+        (ManagedDocument::DeployApis, DeployWith::Caller) => {
+            Some(document(stage_resources::api_statements(scope)))
+        }
         (ManagedDocument::Invoke, _) => scope.invoke.as_ref().map(invoke::invoke_policy),
+    }
+}
+
+/// Whether the deployment mode uses managed document `doc` at all: the APIs' policy exists with
+/// `DeployWith: caller` only. A group attaches each document it holds that the mode uses, and
+/// exists while every one of those exists.
+pub fn used(scope: &StageScope, doc: ManagedDocument) -> bool {
+    match (doc, scope.mode) {
+        (ManagedDocument::DeployApis, DeployWith::Role) => false,
+        (
+            ManagedDocument::Deploy
+            | ManagedDocument::DeployFunctions
+            | ManagedDocument::DeployApis
+            | ManagedDocument::Invoke,
+            _,
+        ) => true,
     }
 }
 

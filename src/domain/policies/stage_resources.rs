@@ -68,37 +68,9 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
         .when(json!({"StringEquals": {"lambda:Principal": scope.service_principals}}))
         .to_json(),
         function_urls(scope),
-        // CreateEventSourceMapping has no resource type; the function it targets is the condition.
-        Statement::allow(
-            "EventSourceMappings",
-            &[
-                "lambda:GetEventSourceMapping",
-                "lambda:UpdateEventSourceMapping",
-                "lambda:DeleteEventSourceMapping",
-            ],
-            vec![scope.event_source_mappings.clone()],
-        )
-        .when(json!({"ArnLike": {"lambda:FunctionArn": scope.functions}}))
-        .to_json(),
-        // CloudFormation tags the mappings it creates (its stack tags); tags grant nothing here.
-        Statement::allow(
-            "EventSourceMappingTags",
-            &[
-                "lambda:TagResource",
-                "lambda:UntagResource",
-                "lambda:ListTags",
-            ],
-            vec![scope.event_source_mappings.clone()],
-        )
-        .to_json(),
-        Statement::allow(
-            "EventSourceMappingCreate",
-            &["lambda:CreateEventSourceMapping"],
-            // AWS authorises CreateEventSourceMapping on "*" only; the condition names the function.
-            vec!["*".into()],
-        )
-        .when(json!({"ArnLike": {"lambda:FunctionArn": scope.functions}}))
-        .to_json(),
+        event_source_mappings(scope),
+        event_source_mapping_tagging(scope),
+        event_source_mapping_create(scope),
         Statement::allow(
             "Layers",
             &[
@@ -165,8 +137,116 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
             scope.queues,
         ]}}))
         .to_json(),
-        // API ids are random, so AWS offers no name-level scoping: limited to this region's REST and
-        // HTTP APIs (see README, "API Gateway").
+    ]
+    .into_iter()
+    .chain(public_url_permission(scope))
+    .collect()
+}
+
+/// Event source mappings have random ids: a mapping is this stage's when it carries the stage's
+/// ownership tags (the catalog's `eventSourceMapping` resource type takes `aws:ResourceTag`), and
+/// a function a request names must be one of this stage's (`lambda:FunctionArn`, which on Update
+/// is the function the request names: without the tags, another stage's mapping could be moved to
+/// this stage's function). Removing tags never removes the ownership tags (`aws:TagKeys`; the
+/// other calls carry none). IfExists: UntagResource and ListTags name no function.
+fn event_source_mappings(scope: &StageScope) -> Value {
+    Statement::allow(
+        "EventSourceMappings",
+        &[
+            "lambda:GetEventSourceMapping",
+            "lambda:UpdateEventSourceMapping",
+            "lambda:DeleteEventSourceMapping",
+            "lambda:UntagResource",
+            "lambda:ListTags",
+        ],
+        vec![scope.event_source_mappings.clone()],
+    )
+    .when(json!({
+        "ArnLikeIfExists": {"lambda:FunctionArn": scope.functions},
+        "StringEquals": scope.ownership.resource_is_own(),
+        "ForAllValues:StringNotEquals": {"aws:TagKeys": scope.ownership.keys},
+    }))
+    .to_json()
+}
+
+/// Tagging a mapping: CloudFormation tags what it creates with the stack's tags, in the create
+/// request, which Lambda authorises as `lambda:TagResource` too ("tag on create", AWS Lambda
+/// Developer Guide, tags-esm) on a mapping that has no tags yet; later stack-tag changes tag the
+/// stage's own mappings. So: the ownership tags, when the request sets them, are the stage's,
+/// and a mapping that has them is the stage's (`…IfExists`: a new mapping has none).
+fn event_source_mapping_tagging(scope: &StageScope) -> Value {
+    let mut condition = json!({});
+    condition["StringEqualsIfExists"] = merged(
+        scope.ownership.request_tags_own(),
+        scope.ownership.resource_is_own(),
+    );
+    Statement::allow(
+        "EventSourceMappingTagging",
+        &["lambda:TagResource"],
+        vec![scope.event_source_mappings.clone()],
+    )
+    .when(condition)
+    .to_json()
+}
+
+/// CreateEventSourceMapping has no resource type (AWS authorises it on `"*"` only): the function it
+/// targets and the ownership tags it sets (`aws:RequestTag`, from the stack's tags) are the
+/// conditions.
+fn event_source_mapping_create(scope: &StageScope) -> Value {
+    Statement::allow(
+        "EventSourceMappingCreate",
+        &["lambda:CreateEventSourceMapping"],
+        vec!["*".into()],
+    )
+    .when(json!({
+        "ArnLike": {"lambda:FunctionArn": scope.functions},
+        "StringEquals": scope.ownership.request_tags_own(),
+    }))
+    .to_json()
+}
+
+/// The two objects' keys together.
+fn merged(a: Value, b: Value) -> Value {
+    let mut out = a;
+    if let (Some(o), Some(extra)) = (out.as_object_mut(), b.as_object()) {
+        o.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    out
+}
+
+/// What CloudFormation does for the stage's REST and HTTP APIs (Serverless's `http`, `httpApi`
+/// and `websocket` events), by ownership: API ids are random and API Gateway ARNs carry no account,
+/// so names cannot scope them; the ownership tags can. The Service Authorization Reference lists
+/// `aws:ResourceTag/${TagKey}` on every REST and HTTP API resource type, and a REST API's children
+/// inherit its tags for access control (API Gateway Developer Guide,
+/// apigateway-tagging-supported-resources). With `DeployWith: caller` these are the groups'
+/// deploy-apis policy (deploy and deploy-functions are near IAM's 6,144 characters); otherwise the
+/// deployment role's.
+///
+/// - creating an API (`POST /restapis`, `POST /apis`) must tag it as this stage's (`aws:RequestTag`,
+///   from the stack's tags: `provider.stackTags`);
+/// - every call on an existing API or under it, and on `/tags/{arn}`, needs the stage's tags on the
+///   resource, and may set the ownership tags only to the stage's own values;
+/// - removing an ownership tag is denied;
+/// - a stage's access logs go only to the stage's log groups.
+///
+/// Account-level settings (`/account`: the CloudWatch role; `/apikeys`, `/usageplans`,
+/// `/domainnames`, `/vpclinks`, `/clientcertificates`) are not granted: Serverless's deploy calls
+/// none of them through CloudFormation for the events the groups support (README, "API Gateway").
+pub fn api_statements(scope: &StageScope) -> Vec<Value> {
+    let mut own = json!({});
+    own["StringEquals"] = scope.ownership.resource_is_own();
+    own["StringEqualsIfExists"] = scope.ownership.request_tags_own();
+    own["ArnLikeIfExists"] =
+        json!({"apigateway:Request/AccessLoggingDestination": scope.access_log_groups});
+    vec![
+        Statement::allow(
+            "ApiCreate",
+            &["apigateway:POST"],
+            scope.api_collections.clone(),
+        )
+        .when(json!({"StringEquals": scope.ownership.request_tags_own()}))
+        .to_json(),
         Statement::allow(
             "ApiGateway",
             &[
@@ -179,11 +259,17 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
             ],
             scope.apis.clone(),
         )
+        .when(own)
         .to_json(),
+        // Untagging (`DELETE /tags/{arn}?tagKeys=…`) carries the keys only, no values.
+        json!({
+            "Sid": "DenyRemovingApiOwnershipTags",
+            "Effect": "Deny",
+            "Action": ["apigateway:DELETE"],
+            "Resource": [scope.api_tags],
+            "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": scope.ownership.keys}},
+        }),
     ]
-    .into_iter()
-    .chain(public_url_permission(scope))
-    .collect()
 }
 
 /// Reads AWS authorises on `"*"` only (Service Authorization Reference) that CloudFormation's
