@@ -17,7 +17,7 @@ use super::guards::{
     execution_roles, service_key_for_lambda, vpc_checks,
 };
 use super::scope::StageScope;
-use super::stage_resources::{api_statements, no_resource_scoping_reads, resource_statements};
+use super::stage_resources::{no_resource_scoping_reads, owned_statements, resource_statements};
 use serde_json::{json, Value};
 
 /// The trust policy: CloudFormation only. Fixed here, never taken from input.
@@ -41,7 +41,7 @@ pub fn deployment_policy(scope: &StageScope) -> Value {
     statements.extend(deny_other_vpc_config(scope));
     statements.push(deny_passing_the_deployment_role_elsewhere(scope));
     statements.extend(resource_statements(scope));
-    statements.extend(api_statements(scope));
+    statements.extend(owned_statements(scope));
     statements.extend(service_key_for_lambda(scope));
     statements.push(no_resource_scoping_reads(scope));
     // Lambda reads the code object with the caller's rights: the artifacts of this stage only.

@@ -39,19 +39,18 @@ pub struct StageScope {
     pub any_layer_version: String,
     /// The stage's event rules: `…:rule/{service}-{stage}-*`.
     pub rules: String,
-    /// The region's existing REST and HTTP APIs, everything under them, and their tags
-    /// (`/restapis/*`, `/apis/*`, `/tags/*`): API ids are random, so the APIs' ownership tags
-    /// are the condition.
-    pub apis: Vec<String>,
+    /// Every API Gateway resource of the region (`…::/*`): API ids are random, so the ownership
+    /// tags on the resource are the condition.
+    pub apis: String,
     /// The region's API collections (`/restapis`, `/apis`): creating an API, which must carry
     /// the stage's ownership tags.
     pub api_collections: Vec<String>,
     /// The region's tags resources of API Gateway (`/tags/*`).
     pub api_tags: String,
     /// The log groups a stage of this stage's APIs may send access logs to: Serverless's
-    /// (`/aws/api-gateway/{service}-{stage}`, `/aws/http-api/…`, `/aws/websocket/…`: `/aws/*/`
-    /// and the exact name, no other stage's name ends so) and the stage's function log groups.
-    pub access_log_groups: Vec<String>,
+    /// (`/aws/api-gateway/{service}-{stage}`, `/aws/http-api/…`, `/aws/websocket/…`; `/aws/*/`
+    /// and the exact name: no other stage's name ends so).
+    pub access_log_groups: String,
     /// The ownership tags every API and event source mapping of the stage carries.
     pub ownership: Ownership,
     /// The stage's log groups: `…:log-group:/aws/lambda/{service}-{stage}-*`.
@@ -272,19 +271,13 @@ impl StageScope {
             layers: arns.regional("lambda", &format!("layer:{prefix}-*")),
             any_layer_version: format!("arn:{}:lambda:{region}:*:layer:*:*", n.partition),
             rules: arns.regional("events", &format!("rule/{prefix}-*")),
-            apis: ["/restapis/*", "/apis/*", "/tags/*"]
-                .iter()
-                .map(|p| format!("arn:{}:apigateway:{region}::{p}", n.partition))
-                .collect(),
+            apis: format!("arn:{}:apigateway:{region}::/*", n.partition),
             api_collections: ["/restapis", "/apis"]
                 .iter()
                 .map(|p| format!("arn:{}:apigateway:{region}::{p}", n.partition))
                 .collect(),
             api_tags: format!("arn:{}:apigateway:{region}::/tags/*", n.partition),
-            access_log_groups: vec![
-                arns.regional("logs", &format!("log-group:/aws/*/{prefix}")),
-                arns.regional("logs", &format!("log-group:/aws/lambda/{prefix}-*")),
-            ],
+            access_log_groups: arns.regional("logs", &format!("log-group:/aws/*/{prefix}")),
             ownership: Ownership {
                 keys: [
                     format!("{OWNER_TAG_PREFIX}service"),

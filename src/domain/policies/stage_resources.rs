@@ -68,9 +68,6 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
         .when(json!({"StringEquals": {"lambda:Principal": scope.service_principals}}))
         .to_json(),
         function_urls(scope),
-        event_source_mappings(scope),
-        event_source_mapping_tagging(scope),
-        event_source_mapping_create(scope),
         Statement::allow(
             "Layers",
             &[
@@ -145,10 +142,9 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
 
 /// Event source mappings have random ids: a mapping is this stage's when it carries the stage's
 /// ownership tags (the catalog's `eventSourceMapping` resource type takes `aws:ResourceTag`), and
-/// a function a request names must be one of this stage's (`lambda:FunctionArn`, which on Update
-/// is the function the request names: without the tags, another stage's mapping could be moved to
-/// this stage's function). Removing tags never removes the ownership tags (`aws:TagKeys`; the
-/// other calls carry none). IfExists: UntagResource and ListTags name no function.
+/// its function must be one of this stage's (`lambda:FunctionArn`, which on Update is the function
+/// the request names: without the tags, another stage's mapping could be moved to this stage's
+/// function).
 fn event_source_mappings(scope: &StageScope) -> Value {
     Statement::allow(
         "EventSourceMappings",
@@ -156,15 +152,12 @@ fn event_source_mappings(scope: &StageScope) -> Value {
             "lambda:GetEventSourceMapping",
             "lambda:UpdateEventSourceMapping",
             "lambda:DeleteEventSourceMapping",
-            "lambda:UntagResource",
-            "lambda:ListTags",
         ],
         vec![scope.event_source_mappings.clone()],
     )
     .when(json!({
-        "ArnLikeIfExists": {"lambda:FunctionArn": scope.functions},
+        "ArnLike": {"lambda:FunctionArn": scope.functions},
         "StringEquals": scope.ownership.resource_is_own(),
-        "ForAllValues:StringNotEquals": {"aws:TagKeys": scope.ownership.keys},
     }))
     .to_json()
 }
@@ -173,7 +166,10 @@ fn event_source_mappings(scope: &StageScope) -> Value {
 /// request, which Lambda authorises as `lambda:TagResource` too ("tag on create", AWS Lambda
 /// Developer Guide, tags-esm) on a mapping that has no tags yet; later stack-tag changes tag the
 /// stage's own mappings. So: the ownership tags, when the request sets them, are the stage's,
-/// and a mapping that has them is the stage's (`…IfExists`: a new mapping has none).
+/// and a mapping that has them is the stage's (`…IfExists`: a new mapping has none; README: a
+/// mapping created untagged, before the stack had its tags, can be claimed). Untagging mappings
+/// is not granted: no ownership tag can be removed (a stack tag removed from a stage with mappings
+/// fails their update).
 fn event_source_mapping_tagging(scope: &StageScope) -> Value {
     let mut condition = json!({});
     condition["StringEqualsIfExists"] = merged(
@@ -181,7 +177,7 @@ fn event_source_mapping_tagging(scope: &StageScope) -> Value {
         scope.ownership.resource_is_own(),
     );
     Statement::allow(
-        "EventSourceMappingTagging",
+        "MappingTagging",
         &["lambda:TagResource"],
         vec![scope.event_source_mappings.clone()],
     )
@@ -214,26 +210,29 @@ fn merged(a: Value, b: Value) -> Value {
     out
 }
 
-/// What CloudFormation does for the stage's REST and HTTP APIs (Serverless's `http`, `httpApi`
-/// and `websocket` events), by ownership: API ids are random and API Gateway ARNs carry no account,
-/// so names cannot scope them; the ownership tags can. The Service Authorization Reference lists
-/// `aws:ResourceTag/${TagKey}` on every REST and HTTP API resource type, and a REST API's children
-/// inherit its tags for access control (API Gateway Developer Guide,
-/// apigateway-tagging-supported-resources). With `DeployWith: caller` these are the groups'
-/// deploy-apis policy (deploy and deploy-functions are near IAM's 6,144 characters); otherwise the
-/// deployment role's.
+/// What CloudFormation does for the stage's resources whose ids are random, by their ownership tags
+/// (`serverless-access:service`, `serverless-access:stage`, from the stack's tags:
+/// `provider.stackTags`): its REST and HTTP APIs (Serverless's `http`, `httpApi` and `websocket`
+/// events) and its event source mappings. Names cannot scope them (API Gateway ARNs carry no
+/// account either); the tags can. With `DeployWith: caller` these are the groups' deploy-owned
+/// policy (deploy and deploy-functions are near IAM's 6,144 characters); otherwise the deployment
+/// role's.
 ///
-/// - creating an API (`POST /restapis`, `POST /apis`) must tag it as this stage's (`aws:RequestTag`,
-///   from the stack's tags: `provider.stackTags`);
-/// - every call on an existing API or under it, and on `/tags/{arn}`, needs the stage's tags on the
-///   resource, and may set the ownership tags only to the stage's own values;
+/// APIs: the Service Authorization Reference lists `aws:ResourceTag/${TagKey}` on every REST and
+/// HTTP API resource type, and a REST API's children inherit its tags for access control (API
+/// Gateway Developer Guide, apigateway-tagging-supported-resources).
+/// - creating an API (`POST /restapis`, `POST /apis`) must tag it as this stage's (`aws:RequestTag`);
+/// - every other call needs the stage's tags on the resource it names (`/*`: an API, anything under
+///   it, its tags; account-level resources such as `/account` carry no tags, and the stage can
+///   create no tagged one but APIs), and may set the ownership tags only to the stage's values;
 /// - removing an ownership tag is denied;
-/// - a stage's access logs go only to the stage's log groups.
+/// - a stage's access logs go only to Serverless's log groups of the stage (`/aws/*/{service}-{stage}`).
 ///
-/// Account-level settings (`/account`: the CloudWatch role; `/apikeys`, `/usageplans`,
-/// `/domainnames`, `/vpclinks`, `/clientcertificates`) are not granted: Serverless's deploy calls
-/// none of them through CloudFormation for the events the groups support (README, "API Gateway").
-pub fn api_statements(scope: &StageScope) -> Vec<Value> {
+/// Not granted: account-level settings (`PATCH /account`, the CloudWatch role; `/apikeys`,
+/// `/usageplans`, `/domainnames`, `/vpclinks`: README, "API Gateway"), and
+/// `apigateway:UpdateRestApiPolicy` (an API's resource policy, a permission writer:
+/// `provider.apiGateway.resourcePolicy` is outside what the groups support).
+pub fn owned_statements(scope: &StageScope) -> Vec<Value> {
     let mut own = json!({});
     own["StringEquals"] = scope.ownership.resource_is_own();
     own["StringEqualsIfExists"] = scope.ownership.request_tags_own();
@@ -255,20 +254,22 @@ pub fn api_statements(scope: &StageScope) -> Vec<Value> {
                 "apigateway:PUT",
                 "apigateway:PATCH",
                 "apigateway:DELETE",
-                "apigateway:UpdateRestApiPolicy",
             ],
-            scope.apis.clone(),
+            vec![scope.apis.clone()],
         )
         .when(own)
         .to_json(),
         // Untagging (`DELETE /tags/{arn}?tagKeys=…`) carries the keys only, no values.
         json!({
-            "Sid": "DenyRemovingApiOwnershipTags",
+            "Sid": "DenyApiOwnershipUntag",
             "Effect": "Deny",
             "Action": ["apigateway:DELETE"],
             "Resource": [scope.api_tags],
             "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": scope.ownership.keys}},
         }),
+        event_source_mappings(scope),
+        event_source_mapping_tagging(scope),
+        event_source_mapping_create(scope),
     ]
 }
 
