@@ -321,3 +321,171 @@ fn public_url_permission(scope: &StageScope) -> Option<Value> {
         .to_json()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::desired::Desired;
+    use crate::domain::fixtures::{full_props, parse_with, STACK};
+    use serde_json::{json, Value};
+
+    fn desired(mode: &str) -> Desired {
+        let mut p = full_props();
+        p["DeployWith"] = json!(mode);
+        Desired::from_spec(&parse_with(p, None).unwrap(), STACK, "Access").unwrap()
+    }
+
+    /// Every statement of `doc` naming an action of `service`.
+    fn of_service<'a>(doc: &'a Value, service: &str) -> Vec<&'a Value> {
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|st| st["Action"].to_string().contains(&format!("\"{service}:")))
+            .collect()
+    }
+
+    /// Where CloudFormation's rights on APIs and mappings are: the deployment role's policy, or
+    /// the groups' deploy-owned policy.
+    fn owned_documents() -> Vec<(String, Value)> {
+        let role = desired("role");
+        let caller = desired("caller");
+        let deployment = role.roles.iter().find(|r| r.function.is_none()).unwrap();
+        let owned = caller
+            .policies
+            .iter()
+            .find(|p| p.name.ends_with("-deploy-owned"))
+            .unwrap();
+        vec![
+            ("role".into(), deployment.policy.clone()),
+            ("caller".into(), owned.document.clone()),
+        ]
+    }
+
+    #[test]
+    fn every_api_gateway_allow_needs_the_stages_ownership_tags_on_the_resource_or_in_the_create() {
+        for (mode, doc) in owned_documents() {
+            let allows: Vec<_> = of_service(&doc, "apigateway")
+                .into_iter()
+                .filter(|st| st["Effect"] == "Allow")
+                .collect();
+            assert_eq!(allows.len(), 2, "{mode}: create and the rest");
+            for st in allows {
+                let tags = if st["Sid"] == "ApiCreate" {
+                    assert_eq!(
+                        st["Resource"],
+                        json!([
+                            "arn:aws:apigateway:us-east-1::/restapis",
+                            "arn:aws:apigateway:us-east-1::/apis"
+                        ])
+                    );
+                    &st["Condition"]["StringEquals"]
+                } else {
+                    // Any tag the call sets on an ownership key is the stage's own value.
+                    assert_eq!(
+                        st["Condition"]["StringEqualsIfExists"]
+                            ["aws:RequestTag/serverless-access:stage"],
+                        "prod"
+                    );
+                    &st["Condition"]["StringEquals"]
+                };
+                let prefix = if st["Sid"] == "ApiCreate" {
+                    "aws:RequestTag/"
+                } else {
+                    "aws:ResourceTag/"
+                };
+                assert_eq!(tags[format!("{prefix}serverless-access:service")], "orders");
+                assert_eq!(tags[format!("{prefix}serverless-access:stage")], "prod");
+                assert!(!st["Action"]
+                    .to_string()
+                    .contains("apigateway:UpdateRestApiPolicy"));
+            }
+            let deny = of_service(&doc, "apigateway")
+                .into_iter()
+                .find(|st| st["Effect"] == "Deny")
+                .expect("untagging the ownership tags is denied");
+            assert_eq!(
+                deny["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"],
+                json!(["serverless-access:service", "serverless-access:stage"])
+            );
+        }
+    }
+
+    #[test]
+    fn every_event_source_mapping_allow_needs_the_stages_ownership_tags() {
+        for (mode, doc) in owned_documents() {
+            let mappings: Vec<_> = of_service(&doc, "lambda")
+                .into_iter()
+                .filter(|st| {
+                    st["Resource"].to_string().contains("event-source-mapping")
+                        || st["Action"]
+                            .to_string()
+                            .contains("CreateEventSourceMapping")
+                })
+                .collect();
+            assert_eq!(mappings.len(), 3, "{mode}: {mappings:?}");
+            for st in mappings {
+                let c = &st["Condition"];
+                let tags = [&c["StringEquals"], &c["StringEqualsIfExists"]];
+                let owned = |prefix: &str| {
+                    tags.iter().any(|t| {
+                        t[format!("{prefix}serverless-access:service")] == "orders"
+                            && t[format!("{prefix}serverless-access:stage")] == "prod"
+                    })
+                };
+                assert!(
+                    owned("aws:ResourceTag/") || owned("aws:RequestTag/"),
+                    "{mode}: {st}"
+                );
+                if st["Action"].to_string().contains("EventSourceMapping") {
+                    assert!(
+                        c["ArnLike"]["lambda:FunctionArn"]
+                            .as_str()
+                            .unwrap()
+                            .ends_with(":function:orders-prod-*"),
+                        "{st}"
+                    );
+                }
+                assert!(!st["Action"].to_string().contains("UntagResource"), "{st}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_deploy_owned_policy_exists_with_caller_only_and_every_deploying_group_attaches_it() {
+        let caller = desired("caller");
+        let owned = caller
+            .policies
+            .iter()
+            .find(|p| p.name.ends_with("-deploy-owned"))
+            .unwrap();
+        for g in &caller.groups {
+            assert_eq!(
+                g.attached.contains(&owned.arn),
+                g.kind.holds().deploys(),
+                "{}",
+                g.name
+            );
+        }
+        let role = desired("role");
+        assert!(role
+            .policies
+            .iter()
+            .all(|p| !p.name.ends_with("-deploy-owned")));
+        for g in &role.groups {
+            assert!(!g.attached.iter().any(|a| a.ends_with("-deploy-owned")));
+        }
+        // The groups' other policies hold no API Gateway or mapping right with caller either.
+        for p in caller.policies.iter().filter(|p| p.arn != owned.arn) {
+            assert!(
+                of_service(&p.document, "apigateway").is_empty(),
+                "{}",
+                p.name
+            );
+            assert!(
+                !p.document.to_string().contains("EventSourceMapping\""),
+                "{}",
+                p.name
+            );
+        }
+    }
+}
