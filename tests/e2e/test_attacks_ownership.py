@@ -143,7 +143,7 @@ def test_attack_account_level_api_gateway_settings_are_denied(deployers):
     for name, may in deployers:
         for action, path in (("apigateway:PATCH", "/account"), ("apigateway:POST", "/apikeys"),
                              ("apigateway:POST", "/usageplans"), ("apigateway:POST", "/domainnames"),
-                             ("apigateway:POST", "/vpclinks"), ("apigateway:GET", "/restapis"),
+                             ("apigateway:POST", "/vpclinks"),
                              ("apigateway:UpdateRestApiPolicy", "/restapis/a1b2c3d4e5")):
             for ctx in ({}, creating(OWN)):
                 assert not may(action, API + path, ctx), (name, action, path)

@@ -796,6 +796,12 @@ UNSCOPABLE = [
      "why": "a create names no existing API (ids are random): the collection is the region's",
      "compensates": "the new API must carry the stage's ownership tags (aws:RequestTag/serverless-access:service "
                     "and /stage), so afterwards only this stage can write it; nothing of another stage is named"},
+    {"name": "listing the region's REST APIs",
+     "actions": ["apigateway:GET"], "instances": {"region-wide"}, "resource": r"arn:aws:apigateway:[^:]+::/restapis",
+     "principals": {"group"},
+     "why": "the Serverless CLI finds its REST API by name among the region's (getRestApis, update-stage.js "
+            "resolveRestApiId) to update its stage; the collection carries no tags",
+     "compensates": "names and ids only; every call on an API needs its ownership tags"},
     {"name": "Serverless v4's shared bucket: its name, existence and versioning",
      "actions": ["ssm:GetParameter", "s3:CreateBucket", "s3:PutBucketVersioning"], "instances": {"region-wide", "shared"},
      "resource": r"arn:aws:(ssm:[^:]+:\d+:parameter/serverless-framework/deployment/s3-bucket|s3:::serverless-framework-deployments-.*)",

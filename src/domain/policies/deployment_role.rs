@@ -136,7 +136,6 @@ mod tests {
             "lambda:AddPermission",
             "logs:CreateLogGroup",
             "events:PutRule",
-            "apigateway:POST",
         ] {
             for p in &d.policies {
                 assert!(
@@ -150,6 +149,37 @@ mod tests {
                 "{a}"
             );
         }
+    }
+
+    #[test]
+    fn only_the_deployment_role_creates_apis_the_groups_hold_the_clis_calls_on_the_stages_own() {
+        let d = desired(json!({}));
+        let role = d.roles.iter().find(|r| r.function.is_none()).unwrap();
+        let sids = |doc: &Value| -> Vec<String> {
+            doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["Sid"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert!(sids(&role.policy).contains(&"ApiCreate".to_string()));
+        let deploy = &d.policies[0];
+        assert!(deploy.name.ends_with("-deploy"));
+        for p in &d.policies {
+            assert!(!sids(&p.document).contains(&"ApiCreate".to_string()), "{}", p.name);
+        }
+        // The update-stage calls of the CLI: only on what carries the stage's tags.
+        let own = deploy.document["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "ApiGateway")
+            .unwrap();
+        assert_eq!(
+            own["Condition"]["StringEquals"]["aws:ResourceTag/serverless-access:stage"],
+            "prod"
+        );
     }
 
     #[test]

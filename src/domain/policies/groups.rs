@@ -22,7 +22,9 @@ use super::guards::{
     execution_roles, service_key_for_lambda, vpc_checks,
 };
 use super::scope::StageScope;
-use super::stage_resources::{no_resource_scoping_reads, resource_statements};
+use super::stage_resources::{
+    no_resource_scoping_reads, own_api_statements, resource_statements, rest_api_lookup,
+};
 use serde_json::{json, Value};
 
 /// The deploy managed policy when CloudFormation deploys with the deployment role: the stack,
@@ -58,6 +60,10 @@ pub fn deploy_through_role(scope: &StageScope) -> Value {
         .to_json(),
     );
     statements.extend(artifacts(scope));
+    // The CLI's own calls on the stage's REST API (its stage, after the deploy); with `caller`
+    // the deploy-owned policy holds them.
+    statements.push(rest_api_lookup(scope));
+    statements.extend(own_api_statements(scope));
     document(statements)
 }
 

@@ -52,7 +52,9 @@ pub fn managed(scope: &StageScope, doc: ManagedDocument) -> Option<Value> {
         // With `role` the deployment role holds the rights on APIs and mappings.
         (ManagedDocument::DeployOwned, DeployWith::Role) => None,
         (ManagedDocument::DeployOwned, DeployWith::Caller) => {
-            Some(document(stage_resources::owned_statements(scope)))
+            let mut statements = stage_resources::owned_statements(scope);
+            statements.push(stage_resources::rest_api_lookup(scope));
+            Some(document(statements))
         }
         (ManagedDocument::Invoke, _) => scope.invoke.as_ref().map(invoke::invoke_policy),
     }

@@ -171,11 +171,10 @@ fn event_source_mappings(scope: &StageScope) -> Value {
 /// is not granted: no ownership tag can be removed (a stack tag removed from a stage with mappings
 /// fails their update).
 fn event_source_mapping_tagging(scope: &StageScope) -> Value {
-    let mut condition = json!({});
-    condition["StringEqualsIfExists"] = merged(
+    let condition = json!({"StringEqualsIfExists": merged(
         scope.ownership.request_tags_own(),
         scope.ownership.resource_is_own(),
-    );
+    )});
     Statement::allow(
         "MappingTagging",
         &["lambda:TagResource"],
@@ -233,19 +232,35 @@ fn merged(a: Value, b: Value) -> Value {
 /// `apigateway:UpdateRestApiPolicy` (an API's resource policy, a permission writer:
 /// `provider.apiGateway.resourcePolicy` is outside what the groups support).
 pub fn owned_statements(scope: &StageScope) -> Vec<Value> {
-    let mut own = json!({});
-    own["StringEquals"] = scope.ownership.resource_is_own();
-    own["StringEqualsIfExists"] = scope.ownership.request_tags_own();
-    own["ArnLikeIfExists"] =
-        json!({"apigateway:Request/AccessLoggingDestination": scope.access_log_groups});
+    let mut out = vec![Statement::allow(
+        "ApiCreate",
+        &["apigateway:POST"],
+        scope.api_collections.clone(),
+    )
+    .when(json!({"StringEquals": scope.ownership.request_tags_own()}))
+    .to_json()];
+    out.extend(own_api_statements(scope));
+    out.extend([
+        event_source_mappings(scope),
+        event_source_mapping_tagging(scope),
+        event_source_mapping_create(scope),
+    ]);
+    out
+}
+
+/// Every call on an API Gateway resource that carries the stage's ownership tags, and the Deny of
+/// removing them: CloudFormation's (in [`owned_statements`]) and, for REST APIs, the Serverless
+/// CLI's own: with stack tags (or `provider.tags`, `logs.restApi`, `tracing.apiGateway`) and `http`
+/// events, v3 and v4 update the REST API's stage with the deployer's credentials after the deploy
+/// (`getStage`, `getDeployments`, `createStage`, `updateStage`, `tagResource`, `untagResource`:
+/// lib/plugins/aws/package/compile/events/api-gateway/lib/hack/update-stage.js).
+pub fn own_api_statements(scope: &StageScope) -> Vec<Value> {
+    let own = json!({
+        "StringEquals": scope.ownership.resource_is_own(),
+        "StringEqualsIfExists": scope.ownership.request_tags_own(),
+        "ArnLikeIfExists": {"apigateway:Request/AccessLoggingDestination": scope.access_log_groups},
+    });
     vec![
-        Statement::allow(
-            "ApiCreate",
-            &["apigateway:POST"],
-            scope.api_collections.clone(),
-        )
-        .when(json!({"StringEquals": scope.ownership.request_tags_own()}))
-        .to_json(),
         Statement::allow(
             "ApiGateway",
             &[
@@ -267,10 +282,19 @@ pub fn owned_statements(scope: &StageScope) -> Vec<Value> {
             "Resource": [scope.api_tags],
             "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": scope.ownership.keys}},
         }),
-        event_source_mappings(scope),
-        event_source_mapping_tagging(scope),
-        event_source_mapping_create(scope),
     ]
+}
+
+/// The Serverless CLI finds its REST API by name among the region's (`getRestApis`, update-stage.js
+/// `resolveRestApiId`): listing the region's REST APIs, names and ids only (the collection carries
+/// no tags; README, "Ownership tags").
+pub fn rest_api_lookup(scope: &StageScope) -> Value {
+    Statement::allow(
+        "RestApiLookup",
+        &["apigateway:GET"],
+        scope.api_collections.iter().take(1).cloned().collect(),
+    )
+    .to_json()
 }
 
 /// Reads AWS authorises on `"*"` only (Service Authorization Reference) that CloudFormation's
