@@ -167,7 +167,11 @@ mod tests {
         let deploy = &d.policies[0];
         assert!(deploy.name.ends_with("-deploy"));
         for p in &d.policies {
-            assert!(!sids(&p.document).contains(&"ApiCreate".to_string()), "{}", p.name);
+            assert!(
+                !sids(&p.document).contains(&"ApiCreate".to_string()),
+                "{}",
+                p.name
+            );
         }
         // The update-stage calls of the CLI: only on what carries the stage's tags.
         let own = deploy.document["Statement"]

@@ -388,11 +388,19 @@ mod tests {
     #[test]
     fn every_api_gateway_allow_needs_the_stages_ownership_tags_on_the_resource_or_in_the_create() {
         for (mode, doc) in owned_documents() {
-            let allows: Vec<_> = of_service(&doc, "apigateway")
+            let (lookups, allows): (Vec<_>, Vec<_>) = of_service(&doc, "apigateway")
                 .into_iter()
                 .filter(|st| st["Effect"] == "Allow")
-                .collect();
+                .partition(|st| st["Sid"] == "RestApiLookup");
             assert_eq!(allows.len(), 2, "{mode}: create and the rest");
+            // The CLI's lookup by name (caller: the groups hold it here): listing, nothing else.
+            for st in lookups {
+                assert_eq!(st["Action"], json!(["apigateway:GET"]));
+                assert_eq!(
+                    st["Resource"],
+                    json!(["arn:aws:apigateway:us-east-1::/restapis"])
+                );
+            }
             for st in allows {
                 let tags = if st["Sid"] == "ApiCreate" {
                     assert_eq!(
