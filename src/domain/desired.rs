@@ -153,12 +153,13 @@ impl Desired {
         let mut groups = Vec::new();
         for kind in &spec.groups {
             let holds = kind.holds();
-            // A group exists while every document it holds does: the invoker group while
+            // A group exists while every document it holds (of those the mode uses) does: the invoker group while
             // something is marked for invocation (removing the last mark removes the policy and
             // the group with it).
             let Some(attached) = holds
                 .managed
                 .iter()
+                .filter(|doc| policies::used(&scope, **doc))
                 .map(|doc| arns.get(doc).cloned())
                 .collect::<Option<Vec<String>>>()
             else {
@@ -360,7 +361,7 @@ mod tests {
             p["Layers"] = json!((1..=5)
                 .map(|v| format!(
                     "arn:aws:lambda:us-east-1:580247275435:layer:{}-{v}:{v}",
-                    "x".repeat(48)
+                    "x".repeat(32)
                 ))
                 .collect::<Vec<_>>());
             let spec = parse_with(p, None).unwrap();

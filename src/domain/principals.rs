@@ -10,15 +10,20 @@ pub enum ManagedDocument {
     Deploy,
     /// What `deploy function` does directly (with `caller`: the functions' and triggers' rights).
     DeployFunctions,
+    /// With `DeployWith: caller`, what CloudFormation does for the stage's APIs and event source
+    /// mappings, by their ownership tags (a third policy: two would pass IAM's 6,144 characters
+    /// each). Not made with `role`, where the deployment role holds it.
+    DeployOwned,
     /// Invoking the functions and API stages marked for it; exists only while something is marked.
     Invoke,
 }
 
 impl ManagedDocument {
     /// Every managed document, in the order the resource creates them.
-    pub const ALL: [ManagedDocument; 3] = [
+    pub const ALL: [ManagedDocument; 4] = [
         ManagedDocument::Deploy,
         ManagedDocument::DeployFunctions,
+        ManagedDocument::DeployOwned,
         ManagedDocument::Invoke,
     ];
 }
@@ -86,18 +91,18 @@ impl GroupKind {
     /// its documents are chosen here, so no kind gets deploy rights by default.
     pub fn holds(self) -> Holdings {
         use InlineDocument::{Admin, Operate};
-        use ManagedDocument::{Deploy, DeployFunctions, Invoke};
+        use ManagedDocument::{Deploy, DeployFunctions, DeployOwned, Invoke};
         match self {
             GroupKind::Admin => Holdings {
-                managed: &[Deploy, DeployFunctions],
+                managed: &[Deploy, DeployFunctions, DeployOwned],
                 inline: &[Operate, Admin],
             },
             GroupKind::Developer => Holdings {
-                managed: &[Deploy, DeployFunctions],
+                managed: &[Deploy, DeployFunctions, DeployOwned],
                 inline: &[Operate],
             },
             GroupKind::Ci => Holdings {
-                managed: &[Deploy, DeployFunctions],
+                managed: &[Deploy, DeployFunctions, DeployOwned],
                 inline: &[],
             },
             GroupKind::Invoker => Holdings {

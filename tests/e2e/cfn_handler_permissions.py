@@ -191,3 +191,35 @@ HANDLER_PERMISSIONS = {
         "delete": ["s3:DeleteBucketPolicy", "s3:GetBucketPolicy"],
     },
 }
+
+
+# The ownership tags every deployer's service file sets as `provider.stackTags` (README, "Ownership
+# tags"; examples/serverless*.yml). CloudFormation propagates stack tags to the resources it creates
+# that take tags (AWS::ApiGateway::RestApi and ::Stage, AWS::ApiGatewayV2::Api and ::Stage,
+# AWS::Lambda::EventSourceMapping among them): the create request carries them (`aws:RequestTag`,
+# `aws:TagKeys`), and the resource has them afterwards (`aws:ResourceTag`; an API's children inherit
+# its tags, API Gateway Developer Guide, apigateway-tagging-supported-resources).
+def stack_tags(service="orders", stage="dev"):
+    return {"serverless-access:service": service, "serverless-access:stage": stage}
+
+
+def creating(tags):
+    """The tag condition keys of a request that creates a resource with `tags`."""
+    return dict({f"aws:RequestTag/{k}": v for k, v in tags.items()}, **{"aws:TagKeys": sorted(tags)})
+
+
+def existing(tags):
+    """The tag condition keys of a request on a resource that has `tags`."""
+    return {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+
+
+# Which apigateway calls of each handler create the resource (the stack's tags in the request) and
+# on what: the API itself (`POST /restapis`, `POST /apis`) or a stage under it (`POST …/stages`, the
+# stage tagged too); every other call is on the existing API or under it. Sources: the API Gateway
+# REST and V2 API references (CreateRestApi, CreateApi, CreateStage take `tags`).
+API_CREATES = {
+    "AWS::ApiGateway::RestApi": "/restapis",
+    "AWS::ApiGatewayV2::Api": "/apis",
+    "AWS::ApiGateway::Stage": "/restapis/a1b2c3d4e5/stages",
+    "AWS::ApiGatewayV2::Stage": "/apis/a1b2c3d4e5/stages",
+}

@@ -38,6 +38,15 @@ V4_BUCKET = "arn:aws:s3:::{v4bucket}"
 V3_BUCKET = "arn:aws:s3:::{v3bucket}"
 ARTIFACT = "serverless/{svc}/{stage}/1700000000000-2026-11-23T00:00:00.000Z/{svc}.zip"
 OLD_ARTIFACT = "serverless/{svc}/{stage}/1600000000000-2020-01-01T00:00:00.000Z/{svc}.zip"
+# API Gateway: the region's REST APIs, and the stage's REST API (its id is random) with the stage's
+# ownership tags on it (inherited by its stage) and, where the call sets tags, in the request.
+REST_APIS = "arn:aws:apigateway:{r}::/restapis"
+API_STAGES = "arn:aws:apigateway:{r}::/restapis/a1b2c3d4e5/stages"
+API_STAGE = API_STAGES + "/{stage}"
+API_DEPLOYMENTS = "arn:aws:apigateway:{r}::/restapis/a1b2c3d4e5/deployments"
+API_STAGE_TAGS = "arn:aws:apigateway:{r}::/tags/arn%3Aaws%3Aapigateway%3A{r}%3A%3A%2Frestapis%2Fa1b2c3d4e5%2Fstages%2F{stage}"
+OWN_TAGS = {"aws:ResourceTag/serverless-access:service": "{svc}", "aws:ResourceTag/serverless-access:stage": "{stage}"}
+SET_OWN_TAGS = {"aws:RequestTag/serverless-access:service": "{svc}", "aws:RequestTag/serverless-access:stage": "{stage}"}
 TEMPLATE = "serverless/{svc}/{stage}/1700000000000-2026-11-23T00:00:00.000Z/compiled-cloudformation-template.json"
 
 # Which group runs which command (README, "What each group can run").
@@ -125,6 +134,17 @@ CALLS = [
     ("v3", "deploy", "s3:ListBucket", V3_BUCKET, {"s3:prefix": "serverless/{svc}/{stage}"}, False, "V3 deploy/lib/cleanup-s3-bucket.js:23-26"),
     ("v3", "deploy", "s3:DeleteObject", V3_BUCKET + "/" + OLD_ARTIFACT, {}, False, "V3 deploy/lib/cleanup-s3-bucket.js:44 (deleteObjects)"),
     ("v3", "deploy", "cloudformation:DescribeStackResource", STACK, {}, False, "V3 provider.js:2015 (the bucket's name from ServerlessDeploymentBucket)"),
+    # With `http` events (a REST API) and stack tags (the ownership tags every service file sets), the
+    # CLI updates the REST API's stage itself after the deploy (v4: the same file under
+    # packages/serverless/lib/plugins/aws/). Every call but the lookup names the stage's tagged API.
+    ("v3", "deploy", "apigateway:GET", REST_APIS, {}, True, "V3 package/compile/events/api-gateway/lib/hack/update-stage.js:156 (resolveRestApiId: getRestApis)"),
+    ("v3", "deploy", "apigateway:GET", API_STAGE, OWN_TAGS, False, "V3 package/compile/events/api-gateway/lib/hack/update-stage.js:173 (resolveStage: getStage)"),
+    ("v3", "deploy", "apigateway:GET", API_DEPLOYMENTS, OWN_TAGS, False, "V3 package/compile/events/api-gateway/lib/hack/update-stage.js:190 (resolveDeploymentId: getDeployments)"),
+    ("v3", "deploy", "apigateway:POST", API_STAGES, dict(OWN_TAGS, **SET_OWN_TAGS), False, "V3 package/compile/events/api-gateway/lib/hack/update-stage.js:215 (ensureStage: createStage with the tags)"),
+    ("v3", "deploy", "apigateway:PUT", API_STAGE_TAGS, dict(OWN_TAGS, **SET_OWN_TAGS), False, "V3 package/compile/events/api-gateway/lib/hack/update-stage.js:351 (addTags: tagResource)"),
+    ("v3", "deploy", "apigateway:PATCH", API_STAGE, OWN_TAGS, False, "V3 package/compile/events/api-gateway/lib/hack/update-stage.js:368 (applyUpdates: updateStage)"),
+    # A stack tag removed (never an ownership tag: the groups' Deny): aws:TagKeys holds the removed keys.
+    ("v3", "deploy", "apigateway:DELETE", API_STAGE_TAGS, OWN_TAGS, False, "V3 package/compile/events/api-gateway/lib/hack/update-stage.js:358 (removeTags: untagResource)"),
     ("v3", "rollback", "s3:GetObject", V3_BUCKET + "/serverless/{svc}/{stage}/1600000000000-2020-01-01T00:00:00.000Z/serverless-state.json", {}, False, "V3 rollback.js:145"),
     ("v3", "remove", "s3:ListBucket", V3_BUCKET, {}, False, "V3 remove/lib/bucket.js:119 (HeadBucket)"),
     ("v3", "deploy (first)", "cloudformation:CreateChangeSet", STACK, {}, False, "V3 deploy/lib/create-stack.js:25 (ChangeSetType CREATE: the core stack)"),

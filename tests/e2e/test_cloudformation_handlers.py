@@ -6,7 +6,7 @@ groups support, with the property that would need it. The same calls on another 
 import pytest
 
 import iam_eval
-from cfn_handler_permissions import HANDLER_PERMISSIONS
+from cfn_handler_permissions import API_CREATES, HANDLER_PERMISSIONS, creating, existing, stack_tags
 from harness import ACCOUNT, iam_snapshot
 from template_render import Rendered
 from test_policies import broad, group_docs
@@ -50,6 +50,7 @@ OUTSIDE = {
     "s3:GetObject": "API definitions from S3 (BodyS3Location); functions' and layers' code is checked separately below",
     "s3:getObject": "HTTP API definitions from S3 (BodyS3Location)",
     "apigateway:TagResource": "not an API Gateway IAM action (tags are apigateway:PUT/DELETE on /tags)",
+    "apigateway:UpdateRestApiPolicy": "an API's resource policy (provider.apiGateway.resourcePolicy): a permission writer",
     "apigateway:UntagResource": "not an API Gateway IAM action",
     "s3:DeleteObject": "the bucket is emptied by `remove` with admin's rights before DeleteStack (V3 remove/lib/bucket.js)",
     "kms:Decrypt": "event source mappings' KmsKeyArn (filter criteria); function keys are checked separately below",
@@ -70,6 +71,32 @@ def ownership(stage, kind):
     return {f"aws:{kind}/serverless-access:service": "orders", f"aws:{kind}/serverless-access:stage": stage}
 
 
+def requests(resource_type, action, stage="dev"):
+    """The requests of `action` by the handler of `resource_type` on stage `stage`, with the tag
+    condition keys the stage's stack tags give them (`cfn_handler_permissions.stack_tags`)."""
+    tags = stack_tags("orders", stage)
+    mapping = f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:0f0f0f0f-1111-2222-3333-444444444444"
+    fn = f"arn:aws:lambda:{R}:{ACCOUNT}:function:orders-{stage}-api"
+    if resource_type == "AWS::Lambda::EventSourceMapping" and action.startswith("lambda:"):
+        if action == "lambda:CreateEventSourceMapping":
+            return [(action, "*", dict(creating(tags), **{"lambda:FunctionArn": fn}))]
+        if action == "lambda:TagResource":
+            # Tag on create (Lambda checks TagResource for the tags of CreateEventSourceMapping, on a
+            # mapping without tags yet), and a later stack-tag change on the tagged mapping.
+            return [(action, mapping, creating(tags)), (action, mapping, dict(existing(tags), **creating(tags)))]
+        if action == "lambda:UntagResource":
+            return []  # removing a stack tag from a stage with mappings (README: no untagging of mappings)
+        return [(action, mapping, dict(existing(tags), **{"lambda:FunctionArn": fn}))]
+    if action.startswith("apigateway:"):
+        child = "/apis/a1b2c3d4e5/routes/r1" if "V2" in resource_type else "/restapis/a1b2c3d4e5/resources/r1/methods/GET"
+        if action == "apigateway:POST" and resource_type in API_CREATES:
+            created = API_CREATES[resource_type]
+            ctx = creating(tags) if created in ("/restapis", "/apis") else dict(existing(tags), **creating(tags))
+            return [(action, f"arn:aws:apigateway:{R}::{created}", ctx)]
+        return [(action, f"arn:aws:apigateway:{R}::{child}", existing(tags))]
+    return [request(resource_type, action, stage)]
+
+
 def request(resource_type, action, stage="dev"):
     """A representative request of `action` by the handler of `resource_type` on stage `stage`."""
     s = f"orders-{stage}"
@@ -77,7 +104,7 @@ def request(resource_type, action, stage="dev"):
     service = action.split(":")[0]
     ctx = {}
     if service == "lambda":
-        if "EventSourceMapping" in action or resource_type == "AWS::Lambda::EventSourceMapping":
+        if "EventSourceMapping" in action:
             resource = "*" if action == "lambda:CreateEventSourceMapping" else f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:0f0f0f0f-1111-2222-3333-444444444444"
             ctx["lambda:FunctionArn"] = fn
             if action != "lambda:CreateEventSourceMapping":
@@ -101,14 +128,6 @@ def request(resource_type, action, stage="dev"):
         resource = f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456"
         if action == "events:PutTargets":
             ctx["events:TargetArn"] = [fn]
-    elif service == "apigateway":
-        api = "/apis/a1b2c3d4e5/routes/r1" if "V2" in resource_type else "/restapis/a1b2c3d4e5/resources/r1/methods/GET"
-        resource = f"arn:aws:apigateway:{R}::{api}"
-        ctx.update(ownership(stage, "ResourceTag"))
-        if action == "apigateway:POST" and resource_type in ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"):
-            # Creating the API itself: the collection, tagged by the request.
-            resource = f"arn:aws:apigateway:{R}::/{'apis' if 'V2' in resource_type else 'restapis'}"
-            ctx = ownership(stage, "RequestTag")
     elif service == "s3":
         resource = f"arn:aws:s3:::{s}-serverlessdeploymentbucket-1a2b3c4d5e6f"
         if action.startswith("s3:GetObject"):  # the code of a function or layer
@@ -163,8 +182,8 @@ def test_every_handler_call_of_serverless_resource_types_is_allowed_on_the_stage
         # With the caller's rights, the generated bucket is created and deleted with the stack:
         # admin's (README); an update leaves it alone.
         bucket_too = name in ("deployment role", "admin")
-        refused = [(t, a) for t, a in handler_calls()
-                   if (bucket_too or not t.startswith("AWS::S3::")) and not may(principal, *request(t, a))]
+        refused = [(t, *r) for t, a in handler_calls() if bucket_too or not t.startswith("AWS::S3::")
+                   for r in requests(t, a) if not may(principal, *r)]
         assert not refused, f"{name} cannot: {refused}"
 
 
@@ -174,13 +193,13 @@ def test_the_same_handler_calls_on_another_stage_are_refused(acting):
         for stage in ("dev2", "prod"):
             reached = []
             for t, a in handler_calls():
-                action, resource, ctx = request(t, a, stage)
-                if resource == "*" or action.startswith(("apigateway:", "kms:")):
-                    continue  # "*" only (region-limited); API ids are random (README); the key is the stage's own
-                if action in ("lambda:TagResource", "lambda:UntagResource") and "event-source-mapping" in resource:
-                    continue  # the region's mapping tags (README)
-                if may(principal, action, resource, ctx):
-                    reached.append((t, action, resource))
+                for action, resource, ctx in requests(t, a, stage):
+                    if resource == "*" and "lambda:FunctionArn" not in ctx or action.startswith("kms:"):
+                        continue  # "*" only (region-limited); the key is the stage's own
+                    # APIs and mappings by their ownership tags: the other stage's carry its tags, and
+                    # its creations would be tagged for it.
+                    if may(principal, action, resource, ctx):
+                        reached.append((t, action, resource))
             assert not reached, f"{name} reaches stage {stage}: {reached}"
 
 

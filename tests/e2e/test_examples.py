@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
+from cfn_handler_permissions import stack_tags
 from harness import ROOT
 
 SCHEMA = json.loads((ROOT / "schema" / "serverless-access.schema.json").read_text())
@@ -157,6 +158,8 @@ def test_the_example_app_uses_the_roles_and_names_plan_prints(tmp_path, app_file
     assert "deploymentMethod" not in app["provider"] and "deploymentBucket" not in app["provider"]
     props = example_properties()
     assert app["service"] == props["ServiceName"] and app["provider"]["stage"] == props["Stage"]
+    # The ownership tags the stage's APIs and event source mappings must carry (cfn_handler_permissions).
+    assert app["provider"]["stackTags"] == stack_tags(props["ServiceName"], props["Stage"])
     planned = json.loads(plan(props, "--json", tmp_path=tmp_path).stdout)
     roles = {r["function"]: r for r in planned["roles"] if r["kind"] == "execution"}
     outputs = example_stack()["Outputs"]

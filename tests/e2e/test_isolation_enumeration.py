@@ -432,6 +432,12 @@ def foreign_value(key, o, multi):
         "lambda:functionurlauthtype": "NONE",
         "s3:prefix": o.artifact_prefix + "/",
         "kms:viaservice": f"ec2.{o.region}.amazonaws.com",
+        # Creating or tagging an API or a mapping as the other owner's, and sending access logs
+        # to its log group.
+        "aws:requesttag/serverless-access:service": o.service,
+        "aws:requesttag/serverless-access:stage": o.stage,
+        "apigateway:request/accessloggingdestination":
+            f"arn:aws:logs:{o.region}:{o.account}:log-group:/aws/api-gateway/{o.prefix}",
     }.get(k)
     if v is None:
         return None
@@ -790,8 +796,15 @@ UNSCOPABLE = [
     {"name": "creating an API",
      "actions": ["apigateway:POST"], "instances": {"region-wide"}, "resource": r"arn:aws:apigateway:[^:]+::/(restapis|apis)",
      "principals": {"group", "deployment role", "boundary"},
-     "why": "a create names no existing API (ids are random)",
-     "compensates": "nothing of another stage is named; what the new API may do is decided elsewhere"},
+     "why": "a create names no existing API (ids are random): the collection is the region's",
+     "compensates": "the new API must carry the stage's ownership tags (aws:RequestTag/serverless-access:service "
+                    "and /stage), so afterwards only this stage can write it; nothing of another stage is named"},
+    {"name": "listing the region's REST APIs",
+     "actions": ["apigateway:GET"], "instances": {"region-wide"}, "resource": r"arn:aws:apigateway:[^:]+::/restapis",
+     "principals": {"group"},
+     "why": "the Serverless CLI finds its REST API by name among the region's (getRestApis, update-stage.js "
+            "resolveRestApiId) to update its stage; the collection carries no tags",
+     "compensates": "names and ids only; every call on an API needs its ownership tags"},
     {"name": "Serverless v4's shared bucket: its name, existence and versioning",
      "actions": ["ssm:GetParameter", "s3:CreateBucket", "s3:PutBucketVersioning"], "instances": {"region-wide", "shared"},
      "resource": r"arn:aws:(ssm:[^:]+:\d+:parameter/serverless-framework/deployment/s3-bucket|s3:::serverless-framework-deployments-.*)",
@@ -860,14 +873,6 @@ def category(f):
 KNOWN_CATEGORIES = {
     # Principals' own documents (groups, deployment role; the groups hold the deployment role's
     # statements with DeployWith caller). The Sid is the statement that allows.
-    "deployers: ApiGateway":
-        "every REST and HTTP API of the region, another stage's or service's included (stages, authorizers, "
-        "integrations, UpdateRestApiPolicy, tags); known (README: API Gateway)",
-    "deployers: EventSourceMappings":
-        "UpdateEventSourceMapping of another stage's mapping passes ArnLike lambda:FunctionArn when the request names "
-        "this stage's function: the deployer moves another stage's queue or stream to its own function",
-    "deployers: EventSourceMappingTags":
-        "lambda:TagResource/UntagResource/ListTags on every event source mapping of the region (no condition)",
     # Execution roles: statements the validator accepts, aimed at other stages, that the DefaultBoundary allows.
     "execution-role: lambda writes":
         "Lambda settings of other stages' functions outside the validator's code/configuration list and the "

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from cfn_handler_permissions import stack_tags
 from harness import ROOT, iam_snapshot
 
 NODE_MODULES = ROOT / "tests" / "deployer" / "node_modules"
@@ -39,7 +40,9 @@ class App:
         self.path, self.proxy, self.keys = path, proxy, keys
         self.deployment_role = deployment_role
         self.version = 0
-        provider = {"name": "aws", "runtime": "nodejs20.x", "stage": "dev", "region": "us-east-1"}
+        # The ownership tags every stage's service file sets (README, "Ownership tags").
+        provider = {"name": "aws", "runtime": "nodejs20.x", "stage": "dev", "region": "us-east-1",
+                    "stackTags": stack_tags("orders", "dev")}
         if deployment_role:
             provider["iam"] = {"deploymentRole": deployment_role}
         config = {

@@ -147,6 +147,7 @@ impl Naming {
         match doc {
             ManagedDocument::Deploy => self.deploy_policy_name(),
             ManagedDocument::DeployFunctions => self.deploy_functions_policy_name(),
+            ManagedDocument::DeployOwned => format!("{}-deploy-owned", self.prefix()),
             ManagedDocument::Invoke => self.invoke_policy_name(),
         }
     }

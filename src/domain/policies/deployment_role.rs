@@ -18,7 +18,9 @@ use super::guards::{
     vpc_checks,
 };
 use super::scope::StageScope;
-use super::stage_resources::{layer_version_reads, no_resource_scoping_reads, resource_statements};
+use super::stage_resources::{
+    layer_version_reads, no_resource_scoping_reads, owned_statements, resource_statements,
+};
 use serde_json::{json, Value};
 
 /// The trust policy: CloudFormation only. Fixed here, never taken from input.
@@ -42,9 +44,14 @@ pub fn deployment_policy(scope: &StageScope) -> Value {
     statements.extend(deny_other_vpc_config(scope));
     statements.push(deny_other_layers(scope));
     statements.extend(deny_reading_the_accounts_api_calls());
-    statements.push(deny_passing_the_deployment_role_elsewhere(scope));
+    // Its own pass statement names the execution roles only, whose names never end like its own;
+    // where names are cut and it cannot, the Deny keeps the role from being passed.
+    if !scope.passes_execution_roles_only {
+        statements.push(deny_passing_the_deployment_role_elsewhere(scope));
+    }
     statements.extend(resource_statements(scope));
     statements.push(layer_version_reads(scope));
+    statements.extend(owned_statements(scope));
     statements.extend(service_key_for_lambda(scope));
     statements.push(no_resource_scoping_reads(scope));
     // Lambda reads the code object with the caller's rights: the artifacts of this stage only.
@@ -139,7 +146,6 @@ mod tests {
             "lambda:AddPermission",
             "logs:CreateLogGroup",
             "events:PutRule",
-            "apigateway:POST",
         ] {
             for p in &d.policies {
                 assert!(
@@ -153,6 +159,41 @@ mod tests {
                 "{a}"
             );
         }
+    }
+
+    #[test]
+    fn only_the_deployment_role_creates_apis_the_groups_hold_the_clis_calls_on_the_stages_own() {
+        let d = desired(json!({}));
+        let role = d.roles.iter().find(|r| r.function.is_none()).unwrap();
+        let sids = |doc: &Value| -> Vec<String> {
+            doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["Sid"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert!(sids(&role.policy).contains(&"ApiCreate".to_string()));
+        let deploy = &d.policies[0];
+        assert!(deploy.name.ends_with("-deploy"));
+        for p in &d.policies {
+            assert!(
+                !sids(&p.document).contains(&"ApiCreate".to_string()),
+                "{}",
+                p.name
+            );
+        }
+        // The update-stage calls of the CLI: only on what carries the stage's tags.
+        let own = deploy.document["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "ApiGateway")
+            .unwrap();
+        assert_eq!(
+            own["Condition"]["StringEquals"]["aws:ResourceTag/serverless-access:stage"],
+            "prod"
+        );
     }
 
     #[test]

@@ -23,7 +23,10 @@ use super::guards::{
     vpc_checks,
 };
 use super::scope::StageScope;
-use super::stage_resources::{layer_version_reads, no_resource_scoping_reads, resource_statements};
+use super::stage_resources::{
+    deny_api_ownership_untag, layer_version_reads, no_resource_scoping_reads, own_api_statements,
+    owned_statements, resource_statements, rest_api_lookup,
+};
 use serde_json::{json, Value};
 
 /// The deploy managed policy when CloudFormation deploys with the deployment role: the stack,
@@ -59,6 +62,11 @@ pub fn deploy_through_role(scope: &StageScope) -> Value {
         .to_json(),
     );
     statements.extend(artifacts(scope));
+    // The CLI's own calls on the stage's REST API (its stage, after the deploy); with `caller`
+    // the deploy-owned policy holds them.
+    statements.push(rest_api_lookup(scope));
+    statements.extend(own_api_statements(scope));
+    statements.push(deny_api_ownership_untag(scope));
     document(statements)
 }
 
@@ -82,13 +90,6 @@ pub fn deploy_as_caller(scope: &StageScope) -> Value {
         )
         .to_json(),
     );
-    // The functions' layers and the fence of the stage's rules (EventRules): here, as the
-    // deploy-functions policy, which holds the rest of CloudFormation's rights, has no room left.
-    // Lambda checks GetLayerVersion of each layer a function names with the caller's rights
-    // (Lambda developer guide, permissions-user-layer), so the exact reads keep functions to the
-    // same layers; the lambda:Layer Deny that repeats it in role mode has no room here.
-    statements.push(layer_version_reads(scope));
-    statements.extend(deny_reading_the_accounts_api_calls());
     statements.extend(artifacts(scope));
     statements.extend(execution_roles(scope));
     statements.extend(service_key_for_lambda(scope));
@@ -183,6 +184,20 @@ pub fn deploy_functions_directly(scope: &StageScope) -> Value {
     // `deploy function` sends the function's KMSKeyArn and VpcConfig with its configuration.
     statements.extend(service_key_for_lambda(scope));
     statements.push(vpc_checks(scope));
+    document(statements)
+}
+
+/// The deploy-owned managed policy with the caller's rights: the stage's APIs and event source
+/// mappings by their ownership tags, the region's REST API list the CLI reads, and what the other
+/// two deploy policies have no room for: the functions' layers (exact reads, and the `lambda:Layer`
+/// fence) and the fence of the stage's rules.
+pub fn deploy_owned_as_caller(scope: &StageScope) -> Value {
+    let mut statements = vec![deny_other_layers(scope)];
+    statements.extend(deny_reading_the_accounts_api_calls());
+    statements.extend(owned_statements(scope));
+    statements.push(deny_api_ownership_untag(scope));
+    statements.push(rest_api_lookup(scope));
+    statements.push(layer_version_reads(scope));
     document(statements)
 }
 

@@ -122,7 +122,7 @@ pub fn execution_roles(scope: &StageScope) -> Vec<Value> {
         Statement::allow(
             "ExecutionRolesPass",
             &["iam:PassRole"],
-            vec![scope.roles.clone()],
+            vec![scope.passed_roles.clone()],
         )
         .when(json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
         .to_json(),

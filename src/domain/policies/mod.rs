@@ -6,6 +6,7 @@
 //! | [`document`] | statements, documents, IAM's size limits, comparing with what IAM returns |
 //! | [`guards`] | Denies and grants several documents share |
 //! | [`groups`] | the deploy, deploy-functions, operate and admin documents of the groups |
+//! | [`stage_resources`] (`owned_statements`) | APIs and event source mappings by ownership tags: the deploy-owned document (`caller`) |
 //! | [`stage_resources`] | what CloudFormation does for the stage's resources |
 //! | [`deployment_role`] | the role CloudFormation deploys with |
 //! | [`execution_role`] | each function's role |
@@ -33,7 +34,12 @@ use serde_json::Value;
 /// group deploys; nothing is marked for invocation).
 pub fn managed(scope: &StageScope, doc: ManagedDocument) -> Option<Value> {
     match (doc, scope.mode) {
-        (ManagedDocument::Deploy | ManagedDocument::DeployFunctions, _) if !scope.deploys => None,
+        (
+            ManagedDocument::Deploy
+            | ManagedDocument::DeployFunctions
+            | ManagedDocument::DeployOwned,
+            _,
+        ) if !scope.deploys => None,
         (ManagedDocument::Deploy, DeployWith::Role) => Some(groups::deploy_through_role(scope)),
         (ManagedDocument::Deploy, DeployWith::Caller) => Some(groups::deploy_as_caller(scope)),
         (ManagedDocument::DeployFunctions, DeployWith::Role) => {
@@ -42,7 +48,28 @@ pub fn managed(scope: &StageScope, doc: ManagedDocument) -> Option<Value> {
         (ManagedDocument::DeployFunctions, DeployWith::Caller) => {
             Some(groups::deploy_functions_as_caller(scope))
         }
+        // With `role` the deployment role holds the rights on APIs and mappings.
+        (ManagedDocument::DeployOwned, DeployWith::Role) => None,
+        (ManagedDocument::DeployOwned, DeployWith::Caller) => {
+            Some(groups::deploy_owned_as_caller(scope))
+        }
         (ManagedDocument::Invoke, _) => scope.invoke.as_ref().map(invoke::invoke_policy),
+    }
+}
+
+/// Whether the deployment mode uses managed document `doc` at all: deploy-owned exists with
+/// `DeployWith: caller` only. A group attaches each document it holds that the mode uses, and
+/// exists while every one of those exists.
+pub fn used(scope: &StageScope, doc: ManagedDocument) -> bool {
+    match (doc, scope.mode) {
+        (ManagedDocument::DeployOwned, DeployWith::Role) => false,
+        (
+            ManagedDocument::Deploy
+            | ManagedDocument::DeployFunctions
+            | ManagedDocument::DeployOwned
+            | ManagedDocument::Invoke,
+            _,
+        ) => true,
     }
 }
 

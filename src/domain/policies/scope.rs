@@ -8,7 +8,7 @@
 use crate::domain::arn::KeyArn;
 use crate::domain::names::Naming;
 use crate::domain::principals::GroupKind;
-use crate::domain::properties::{DeployWith, FunctionSpec, Spec, Vpc};
+use crate::domain::properties::{DeployWith, FunctionSpec, Spec, Vpc, OWNER_TAG_PREFIX};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,7 +30,8 @@ pub struct StageScope {
     pub function_qualifiers: String,
     /// The stage's queues (rule targets): `…:sqs:…:{service}-{stage}-*`.
     pub queues: String,
-    /// Every event source mapping of the region (ids are random; the function is the condition).
+    /// Every event source mapping of the region (ids are random; the function and the mapping's
+    /// ownership tags are the conditions).
     pub event_source_mappings: String,
     /// The stage's layers: `…:layer:{service}-{stage}-*`.
     pub layers: String,
@@ -39,12 +40,31 @@ pub struct StageScope {
     pub usable_layers: Vec<String>,
     /// The stage's event rules: `…:rule/{service}-{stage}-*`.
     pub rules: String,
-    /// The region's REST and HTTP APIs and their tags (API ids are random).
-    pub apis: Vec<String>,
+    /// Every API Gateway resource of the region (`…::/*`): API ids are random, so the ownership
+    /// tags on the resource are the condition.
+    pub apis: String,
+    /// The region's API collections (`/restapis`, `/apis`): creating an API, which must carry
+    /// the stage's ownership tags.
+    pub api_collections: Vec<String>,
+    /// The region's tags resources of API Gateway (`/tags/*`).
+    pub api_tags: String,
+    /// The log groups a stage of this stage's APIs may send access logs to: Serverless's
+    /// (`/aws/api-gateway/{service}-{stage}`, `/aws/http-api/…`, `/aws/websocket/…`; `/aws/*/`
+    /// and the exact name: no other stage's name ends so).
+    pub access_log_groups: String,
+    /// The ownership tags every API and event source mapping of the stage carries.
+    pub ownership: Ownership,
     /// The stage's log groups: `…:log-group:/aws/lambda/{service}-{stage}-*`.
     pub log_groups: String,
     /// Every role of this resource: `…:role{path}*`.
     pub roles: String,
+    /// The roles passed to Lambda: the execution roles by their names,
+    /// `…:role{path}{service}-{stage}-{region}-*`, which the deployment role's
+    /// (`…{region}.deploy`) never matches; every role of the resource where names too long to keep
+    /// that prefix are cut (`passes_execution_roles_only` is then false).
+    pub passed_roles: String,
+    /// Whether `passed_roles` names the execution roles only.
+    pub passes_execution_roles_only: bool,
     /// The deployment role (exists with `DeployWith: role`).
     pub deployment_role: String,
     /// The deployment bucket: the named one, or the generated one's pattern.
@@ -84,6 +104,43 @@ pub struct StageScope {
     pub invoke: Option<InvokeScope>,
     /// One entry per function, in the order of `Functions`.
     pub function_scopes: Vec<FunctionScope>,
+}
+
+/// The ownership tags (`serverless-access:service`, `serverless-access:stage`) of the stage's
+/// APIs and event source mappings: set at creation from the stack's tags (Serverless
+/// `provider.stackTags`, which CloudFormation propagates to the resources it creates), required
+/// on every later write, and unchangeable. The deployment role carries the same as its tags.
+#[derive(Debug, Clone)]
+pub struct Ownership {
+    /// `serverless-access:service`, `serverless-access:stage`.
+    pub keys: [String; 2],
+    /// The service and the stage.
+    pub values: [String; 2],
+}
+
+impl Ownership {
+    /// `{"{prefix}serverless-access:service": service, "{prefix}serverless-access:stage": stage}`
+    /// for a tag condition key prefix (`aws:ResourceTag/`, `aws:RequestTag/`).
+    pub fn tags(&self, prefix: &str) -> Value {
+        Value::Object(
+            self.keys
+                .iter()
+                .zip(&self.values)
+                .map(|(k, v)| (format!("{prefix}{k}"), json!(v)))
+                .collect(),
+        )
+    }
+
+    /// The resource is this stage's: `aws:ResourceTag/…` equal to the stage's (an untagged
+    /// resource has no key and is refused).
+    pub fn resource_is_own(&self) -> Value {
+        self.tags("aws:ResourceTag/")
+    }
+
+    /// The request tags the new resource as this stage's (both keys, the stage's values).
+    pub fn request_tags_own(&self) -> Value {
+        self.tags("aws:RequestTag/")
+    }
 }
 
 /// Serverless v4's shared deployment bucket of the region.
@@ -184,6 +241,12 @@ impl StageScope {
         };
         let region = n.region.as_str();
         let prefix = n.stack_name();
+        // An execution role's name starts with this unless it is cut to IAM's 64 characters
+        // (names::role_name keeps the first 53): the longest function name shows whether it is.
+        let execution_role_prefix = format!("{prefix}-{region}-");
+        let execution_role_names_kept = n
+            .role_name(&"f".repeat(64))
+            .starts_with(&execution_role_prefix);
         let stage_path = format!("serverless/{}/{}", n.service, n.stage);
         let (bucket, bucket_is_generated) = match &spec.deployment_bucket {
             Some(b) => (arns.s3(b), false),
@@ -227,12 +290,28 @@ impl StageScope {
                 .collect(),
             layers: arns.regional("lambda", &format!("layer:{prefix}-*")),
             rules: arns.regional("events", &format!("rule/{prefix}-*")),
-            apis: ["/restapis", "/restapis/*", "/apis", "/apis/*", "/tags/*"]
+            apis: format!("arn:{}:apigateway:{region}::/*", n.partition),
+            api_collections: ["/restapis", "/apis"]
                 .iter()
                 .map(|p| format!("arn:{}:apigateway:{region}::{p}", n.partition))
                 .collect(),
+            api_tags: format!("arn:{}:apigateway:{region}::/tags/*", n.partition),
+            access_log_groups: arns.regional("logs", &format!("log-group:/aws/*/{prefix}")),
+            ownership: Ownership {
+                keys: [
+                    format!("{OWNER_TAG_PREFIX}service"),
+                    format!("{OWNER_TAG_PREFIX}stage"),
+                ],
+                values: [n.service.clone(), n.stage.clone()],
+            },
             log_groups: arns.regional("logs", &format!("log-group:/aws/lambda/{prefix}-*")),
             roles: n.role_arn("*"),
+            passed_roles: if execution_role_names_kept {
+                n.role_arn(&format!("{execution_role_prefix}*"))
+            } else {
+                n.role_arn("*")
+            },
+            passes_execution_roles_only: execution_role_names_kept,
             deployment_role: n.role_arn(&n.deployment_role_name()),
             artifacts: format!("{bucket}/{stage_path}/*"),
             all_objects: format!("{bucket}/*"),
