@@ -433,11 +433,11 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
          {"events:TargetArn": [fn]}),
         # APIs by the ownership tags of the stage's stack (cfn_handler_permissions.stack_tags).
         ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/restapis", creating(tags)),
-        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages", dict(existing(tags), **creating(tags))),
-        ("cfn", "apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages/{stage}", existing(tags)),
-        ("cfn", "apigateway:PUT", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/resources/r1/methods/GET", existing(tags)),
+        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/restapis/a1b2c3d4e5/stages", dict(existing(tags), **creating(tags))),
+        ("cfn", "apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3d4e5/stages/{stage}", existing(tags)),
+        ("cfn", "apigateway:PUT", f"arn:aws:apigateway:{R}::/restapis/a1b2c3d4e5/resources/r1/methods/GET", existing(tags)),
         ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/apis", creating(tags)),
-        ("cfn", "apigateway:DELETE", f"arn:aws:apigateway:{R}::/apis/a1b2c3/routes/r1", existing(tags)),
+        ("cfn", "apigateway:DELETE", f"arn:aws:apigateway:{R}::/apis/a1b2c3d4e5/routes/r1", existing(tags)),
         ("both", "iam:GetRole", role, {}),
         ("both", "iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}),
     ]

@@ -188,12 +188,19 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["Sid"] == "ApiGateway")
+            .find(|s| s["Sid"] == "ApiStageUpdate")
             .unwrap();
         assert_eq!(
             own["Condition"]["StringEquals"]["aws:ResourceTag/serverless-access:stage"],
             "prod"
         );
+        // Its stages, deployments and tags: no method, integration or authorizer of its own.
+        assert!(own["Resource"].as_array().unwrap().iter().all(|r| r
+            .as_str()
+            .unwrap()
+            .contains("/stages")
+            || r.as_str().unwrap().ends_with("/deployments")
+            || r.as_str().unwrap().contains("/tags/")));
     }
 
     #[test]

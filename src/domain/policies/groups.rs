@@ -24,7 +24,7 @@ use super::guards::{
 };
 use super::scope::StageScope;
 use super::stage_resources::{
-    deny_api_ownership_untag, layer_version_reads, no_resource_scoping_reads, own_api_statements,
+    cli_api_statement, deny_api_ownership_untag, layer_version_reads, no_resource_scoping_reads,
     owned_statements, resource_statements, rest_api_lookup,
 };
 use serde_json::{json, Value};
@@ -65,7 +65,7 @@ pub fn deploy_through_role(scope: &StageScope) -> Value {
     // The CLI's own calls on the stage's REST API (its stage, after the deploy); with `caller`
     // the deploy-owned policy holds them.
     statements.push(rest_api_lookup(scope));
-    statements.extend(own_api_statements(scope));
+    statements.push(cli_api_statement(scope));
     statements.push(deny_api_ownership_untag(scope));
     document(statements)
 }

@@ -48,6 +48,8 @@ pub struct StageScope {
     pub api_collections: Vec<String>,
     /// The region's tags resources of API Gateway (`/tags/*`).
     pub api_tags: String,
+    /// What the Serverless CLI itself calls on a REST API: its stages, deployments and tags.
+    pub api_stage_calls: Vec<String>,
     /// The log groups a stage of this stage's APIs may send access logs to: Serverless's
     /// (`/aws/api-gateway/{service}-{stage}`, `/aws/http-api/…`, `/aws/websocket/…`; `/aws/*/`
     /// and the exact name: no other stage's name ends so).
@@ -296,6 +298,15 @@ impl StageScope {
                 .map(|p| format!("arn:{}:apigateway:{region}::{p}", n.partition))
                 .collect(),
             api_tags: format!("arn:{}:apigateway:{region}::/tags/*", n.partition),
+            api_stage_calls: [
+                "/restapis/*/stages",
+                "/restapis/*/stages/*",
+                "/restapis/*/deployments",
+                "/tags/*",
+            ]
+            .iter()
+            .map(|p| format!("arn:{}:apigateway:{region}::{p}", n.partition))
+            .collect(),
             access_log_groups: arns.regional("logs", &format!("log-group:/aws/*/{prefix}")),
             ownership: Ownership {
                 keys: [

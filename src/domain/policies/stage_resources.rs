@@ -246,13 +246,27 @@ pub fn owned_statements(scope: &StageScope) -> Vec<Value> {
 /// (`getStage`, `getDeployments`, `createStage`, `updateStage`, `tagResource`, `untagResource`:
 /// lib/plugins/aws/package/compile/events/api-gateway/lib/hack/update-stage.js).
 pub fn own_api_statements(scope: &StageScope) -> Vec<Value> {
+    vec![own_api_statement(
+        scope,
+        "ApiGateway",
+        vec![scope.apis.clone()],
+    )]
+}
+
+/// The Serverless CLI's own calls on the stage's REST API, which the groups hold (CloudFormation's
+/// are the deployment role's): the stage, its deployments and its tags only (update-stage.js).
+pub fn cli_api_statement(scope: &StageScope) -> Value {
+    own_api_statement(scope, "ApiStageUpdate", scope.api_stage_calls.clone())
+}
+
+fn own_api_statement(scope: &StageScope, sid: &str, resources: Vec<String>) -> Value {
     let own = json!({
         "StringEquals": scope.ownership.resource_is_own(),
         "StringEqualsIfExists": scope.ownership.request_tags_own(),
         "ArnLikeIfExists": {"apigateway:Request/AccessLoggingDestination": scope.access_log_groups},
     });
-    vec![Statement::allow(
-        "ApiGateway",
+    Statement::allow(
+        sid,
         &[
             "apigateway:GET",
             "apigateway:POST",
@@ -260,10 +274,10 @@ pub fn own_api_statements(scope: &StageScope) -> Vec<Value> {
             "apigateway:PATCH",
             "apigateway:DELETE",
         ],
-        vec![scope.apis.clone()],
+        resources,
     )
     .when(own)
-    .to_json()]
+    .to_json()
 }
 
 /// Untagging (`DELETE /tags/{arn}?tagKeys=…`) carries the keys only, no values: removing an
