@@ -557,7 +557,10 @@ def contexts(catalog, subject, action, inst, own=None):
     rt = next((r for r in a["rtypes"] if r["key"] == inst.rtype), None)
     rt_keys = rt["keys"] if rt else []
     base = dict(subject.ptags)
-    base["aws:RequestedRegion"] = REGION if a["service"] == "iam" else inst.region
+    # A request goes to its resource's region: an ARN that fixes one (S3's multi-Region access
+    # point requests: us-west-2) is asked there.
+    arn_region = inst.resource.split(":")[3] if inst.resource.count(":") >= 5 else ""
+    base["aws:RequestedRegion"] = REGION if a["service"] == "iam" else (arn_region or inst.region)
     base["aws:ResourceAccount"] = inst.account
     base.update(dict(inst.tags))
     for k, v in inst.fixed:
@@ -676,9 +679,18 @@ def refusal_kind(message):
         return "action family: " + next((v for k, v in FAMILIES.items() if k in message), "other")
     if "may change only its own stage's functions" in message:
         return "another stage's function or layer"
+    if "which belongs to another stage of" in message:
+        return "another stage's or a nesting service's name"
+    if "a function role may name only its own region's" in message:
+        return "another region"
+    if "is named by a random id" in message:
+        return "a resource no name keeps on the stage"
+    if "not allowed under the default boundary" in message:
+        return "outside the default boundary"
     if " can reach " in message:
         return "the provider"
-    if "Serverless deployment bucket" in message or "names buckets by a wildcard" in message:
+    if ("Serverless deployment bucket" in message or "names buckets by a wildcard" in message
+            or "where Serverless keeps deployment artifacts" in message):
         return "deployment artifacts"
     if " is in account " in message:
         return "another account"
@@ -691,7 +703,9 @@ def refusal_kind(message):
 # must deny the same requests.
 def refused_for_reach(kinds):
     return any(k.startswith("action family") or k in (
-        "another stage's function or layer", "the provider", "deployment artifacts", "another account") for k in kinds)
+        "another stage's function or layer", "the provider", "deployment artifacts", "another account",
+        "another stage's or a nesting service's name", "another region", "outside the default boundary",
+        "a resource no name keeps on the stage") for k in kinds)
 
 
 def validator_verdicts(pairs, tmp):
@@ -820,7 +834,9 @@ def category(f):
     sids = sorted({label.rsplit(" ", 1)[1] for label in f["allowed by"]})
     kind = f["principal kind"]
     if kind == "boundary" and f["principal"].startswith("DefaultBoundary"):
-        order = ["the provider", "deployment artifacts", "another stage's function or layer", "action family", "another account"]
+        order = ["the provider", "deployment artifacts", "another stage's function or layer", "action family",
+                 "another stage's or a nesting service's name", "another region", "another account",
+                 "a resource no name keeps on the stage", "outside the default boundary"]
         first = next(k for o in order for k in f["validator refuses"] if k.startswith(o))
         return "default-boundary-alone: " + first
     if kind == "boundary":
@@ -861,37 +877,9 @@ KNOWN_CATEGORIES = {
         "Resource * for cloudwatch:GetMetricData/ListMetrics: the current catalog gives them an optional resource "
         "type (dataset), which * reaches too, in any account",
     # Execution roles: statements the validator accepts, aimed at other stages, that the DefaultBoundary allows.
-    "execution-role: lambda writes":
-        "Lambda settings of other stages' functions outside the validator's code/configuration list and the "
-        "boundary's Lambda fence: PutFunctionConcurrency, DeleteAlias, DeleteFunctionUrlConfig, event invoke, "
-        "provisioned concurrency, recursion/runtime/scaling/code-signing configs, tags, DeleteLayerVersion, "
-        "DeleteEventSourceMapping, capacity providers, microVMs; known",
-    "execution-role: lambda invoke":
-        "InvokeFunction/InvokeAsync/InvokeFunctionUrl of other stages' functions (README: invoking another service's "
-        "function stays allowed)",
-    "execution-role: logs":
-        "other stages' log groups /aws/lambda/S-* (delete, retention, subscription filters, KMS keys, data "
-        "protection), streams, destinations, deliveries: the validator does not scope logs, the boundary has no log fence",
-    "execution-role: events":
-        "other stages' rules (PutRule, PutTargets, DeleteRule), buses, archives, connections, API destinations",
-    "execution-role: apigateway":
-        "any API (ids are random) and account-level settings (PATCH /account sets the CloudWatch role; POST "
-        "/apikeys, /usageplans, /domainnames, /vpclinks)",
-    "execution-role: data resources (dynamodb, s3, sns, sqs, states)":
-        "tables, queues, topics, state machines and data buckets named like another stage's: the validator takes "
-        "named resources as the stack author's word and nothing scopes them to the stage",
-    "execution-role: s3 deployment buckets":
-        "S3 writes on other stages' deployment buckets that the validator's put/delete/restore check and "
-        "DenyDeploymentArtifacts miss: ReplicateObject, ReplicateDelete, AbortMultipartUpload, CreateBucket of a "
-        "generated name, PauseReplication, tags, metadata configurations",
-    "execution-role: s3 in another account":
-        "S3 ARNs carry no account: a bucket name reaches the same name in any account (exfiltration); the validator "
-        "cannot see it and the DefaultBoundary has no s3:ResourceAccount",
     "execution-role: ServerlessAccessVpcEni":
         "network-interface/* in both VPC forms: any interface of the region, other stages' included (README: kept "
         "until ec2:Subnet is verified against Lambda's calls)",
-    "execution-role: NoResourceScopingXRay": "the X-Ray statement has no aws:RequestedRegion: every region",
-    "execution-role: NoResourceScopingVpcDescribe": "the VPC describe statement has no aws:RequestedRegion: every region",
     # The DeploymentBoundary alone under Allow *.
     "deployment-boundary-alone: reads":
         "it fences writes only: every foreign function (GetFunction: code and environment), log group "
@@ -916,22 +904,6 @@ KNOWN_CATEGORIES = {
     "deployment-boundary-alone: iam writes":
         "PassRole is fenced to {IamPath}{service}/{stage}/*: the same service and stage claimed in another region "
         "(another owner) has its roles there",
-    # The DefaultBoundary alone, on what the validator refuses for its reach.
-    "default-boundary-alone: another account":
-        "no aws:ResourceAccount fence: a validator bug would reach any other account's resource",
-    "default-boundary-alone: action family: permission writers":
-        "permission writers the validator refuses and the boundary does not list (README: 473 do not fit in 6,144 "
-        "characters), e.g. lambda:PutResourcePolicy, events:PutResourcePolicy, logs:PutDestinationPolicy, "
-        "glacier:SetVaultAccessPolicy, backup:PutBackupVaultAccessPolicy",
-    "default-boundary-alone: action family: acting as another principal":
-        "runners the validator refuses and the boundary does not list (glue:StartJobRun, batch:SubmitJob, "
-        "sagemaker:CreateTrainingJob, cognito-identity:GetCredentialsForIdentity, ...): those needing iam:PassRole stay "
-        "denied, those running an existing job's role do not",
-    "default-boundary-alone: action family: account switches":
-        "account settings and detective controls the validator refuses and the boundary does not list "
-        "(securityhub:UpdateSecurityHubConfiguration, guardduty:CreateIPSet, ssm:UpdateServiceSetting, ...)",
-    "default-boundary-alone: another stage's function or layer":
-        "lambda:UpdateEventSourceMapping: refused by the validator outside the stage, absent from the boundary's Lambda fence",
 }
 
 

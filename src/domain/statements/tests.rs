@@ -7,6 +7,7 @@ pub(crate) fn rules(allowed: &BTreeSet<String>) -> StatementRules<'_> {
         partition: "aws",
         region: "us-east-1",
         account: "123456789012",
+        service: "orders",
         stage_prefix: "orders-prod",
         provider_function: Some("serverless-access-ProviderFunction-AbC123"),
         provider_stack: Some("serverless-access"),
