@@ -135,8 +135,12 @@ pub fn name_parts<'a>(arn: &Arn<'a>) -> Vec<&'a str> {
             let Some(i) = r.find([':', '/']) else {
                 return vec![r];
             };
+            // A log group's name holds no ':' (what follows is `:*` or `:log-stream:…`).
             let rest = &r[i + 1..];
-            let rest = rest.split(":log-stream").next().unwrap_or_default();
+            let rest = match arn.service {
+                "logs" => rest.split(':').next().unwrap_or_default(),
+                _ => rest,
+            };
             rest.split(['/', ':']).filter(|p| !p.is_empty()).collect()
         }
         _ => match r.find([':', '/']) {
