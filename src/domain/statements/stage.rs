@@ -45,8 +45,7 @@ pub const DEFAULT_BOUNDARY_ACTIONS: &[&str] = &[
     "secretsmanager:*",
     "rds-data:*",
     "cognito-idp:*",
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
+    "xray:PutT*",
     "xray:GetSampling*",
     "cloudwatch:PutMetricData",
     "cloudwatch:GetMetric*",
@@ -62,8 +61,7 @@ pub const DEFAULT_BOUNDARY_ACTIONS: &[&str] = &[
     "ec2:Describe*",
     "ec2:CreateNetworkInterface",
     "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
+    "ec2:*ssignPrivateIpAddresses",
     "sts:GetCallerIdentity",
     "ses:Send*",
     "bedrock:InvokeModel*",
@@ -175,7 +173,7 @@ pub fn outside_stage(arn: &Arn<'_>, rules: &StatementRules<'_>) -> Option<String
 /// detectors and scheduled queries, S3 batch jobs, Storage Lens configurations, access grants,
 /// multi-Region access point requests, Object Lambda access points) and KMS keys named by
 /// EventBridge (archives): no name fence keeps them on the stage, functions never manage them,
-/// and the default boundary denies them (`DenyWhatNoNameKeepsOnTheStage`).
+/// and the default boundary denies them (`DenyIdNamedResources`).
 pub fn random_id(arn: &Arn<'_>, actions: &[String]) -> Option<&'static str> {
     const ID_TYPES: &[(&str, &str)] = &[
         ("logs", "anomaly-detector:"),
