@@ -184,6 +184,18 @@ def test_the_default_boundary_keeps_the_role_in_its_region_and_account(template,
     assert evaluate(everything, Request(action, resource, {**ROLE_TAGS, **HERE, **ctx}), boundary) == DENY
 
 
+def test_the_account_fence_leaves_requests_without_a_resource_account_alone(template):
+    """DenyOtherAccounts is guarded by Null: without the guard, StringNotEquals on an absent
+    aws:ResourceAccount would deny (X-Ray's writes name no resource)."""
+    everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+    ctx = dict(ROLE_TAGS, **{"aws:RequestedRegion": REGION})
+    assert evaluate(everything, Request("xray:PutTraceSegments", "*", ctx), [template.boundary_document()]) == ALLOW
+    doc = json.loads(json.dumps(template.boundary_document()))
+    (fence,) = [st for st in doc["Statement"] if st["Sid"] == "DenyOtherAccounts"]
+    del fence["Condition"]["Null"]
+    assert evaluate(everything, Request("xray:PutTraceSegments", "*", ctx), [doc]) == DENY
+
+
 def test_positive_controls_the_boundary_lets_functions_do_their_work(template):
     everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
     for action, resource in [

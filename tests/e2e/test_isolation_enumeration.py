@@ -878,9 +878,10 @@ KNOWN_CATEGORIES = {
         "type (dataset), which * reaches too, in any account",
     # Execution roles: statements the validator accepts, aimed at other stages, that the DefaultBoundary allows.
     "execution-role: ServerlessAccessVpcEni":
-        "network-interface/* in both VPC forms: any interface of the region, other stages' included (README: kept "
-        "until ec2:Subnet is verified against Lambda's calls)",
-    # The DeploymentBoundary alone under Allow *.
+        "network-interface/* in both VPC forms: any interface of the region, other stages' included; Lambda creates "
+        "and deletes the function's interfaces with the execution role and its developer guide (configuration-vpc) "
+        "asks for every interface id on DeleteNetworkInterface; interfaces carry no stage tag and other stages may "
+        "share the subnets, so neither names nor ec2:Subnet separate them (README: kept; region and account fenced)",
     "deployment-boundary-alone: reads":
         "it fences writes only: every foreign function (GetFunction: code and environment), log group "
         "(FilterLogEvents), bucket and object (other stages' artifacts), API, rule, key and role, in every region and account",
