@@ -93,6 +93,26 @@ def test_attack_1_provider_takeover_by_name_is_refused(template, tmp_path):
     assert "own function" in reason and "own stack" in reason, reason
 
 
+@pytest.mark.parametrize("action,resource,why", [
+    ("lambda:PutFunctionConcurrency", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-dev-api",
+     "may change only its own stage's functions and layers"),
+    ("lambda:DeleteEventSourceMapping", f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+     "may change only its own stage's functions and layers"),
+    ("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-dev-api", "belongs to another stage of orders"),
+    ("logs:DeleteLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-api-prod-x", "belongs to another stage of orders"),
+    ("sqs:PurgeQueue", f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-development-jobs", "belongs to another stage of orders"),
+    ("dynamodb:GetItem", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/orders-prod-orders", "only its own region's"),
+    ("logs:DeleteScheduledQuery", f"arn:aws:logs:{REGION}:{ACCOUNT}:scheduled-query:0a1b2c3d", "is named by a random id"),
+    ("apigateway:PATCH", f"arn:aws:apigateway:{REGION}::/account", "not allowed under the default boundary"),
+])
+def test_attack_a_role_statement_reaching_beyond_its_stage_is_refused(template, tmp_path, action, resource, why):
+    """Issue 19: the validator refuses, through the real binary, what the default boundary denies."""
+    props = {"ServiceName": "orders", "Stage": "prod",
+             "Functions": [{"Name": "api", "Statements": [{"Effect": "Allow", "Action": action, "Resource": resource}]}]}
+    reason = plan(props, template, tmp_path, expect_ok=False)
+    assert "function api statement 1" in reason and why in reason, reason
+
+
 def test_attack_1_every_group_denies_the_provider_even_after_a_careless_allow(template, tmp_path):
     p = plan(PROPS, template, tmp_path)
     careless = {"Statement": [{"Effect": "Allow", "Action": ["lambda:*", "cloudformation:*", "logs:*"], "Resource": "*"}]}

@@ -119,6 +119,7 @@ pub(super) fn check_star(
 /// Lambda: every write the catalog lists (code, configuration, concurrency, aliases, URLs,
 /// mappings, layers, permissions, code signing, tags, capacity providers…) only on the stage's own
 /// functions and layers: never on a mapping, which execution roles never manage.
+/// Returns whether it refused.
 pub(super) fn check_lambda(
     at: &str,
     actions: &[String],
@@ -126,14 +127,14 @@ pub(super) fn check_lambda(
     arn: &Arn<'_>,
     rules: &StatementRules<'_>,
     refuse: &mut impl FnMut(ProblemKind, String),
-) {
+) -> bool {
     let lambda: Vec<String> = actions
         .iter()
         .map(|a| a.to_ascii_lowercase())
         .filter(|a| a.starts_with("lambda:"))
         .collect();
     if lambda.is_empty() {
-        return;
+        return false;
     }
     let writes: Vec<&str> = lambda
         .iter()
@@ -141,13 +142,15 @@ pub(super) fn check_lambda(
         .filter(|a| LAMBDA_CODE_WRITES.contains(a) || is_lambda_write(a))
         .collect();
     if writes.is_empty() {
-        return;
+        return false;
     }
-    if !own_function_or_layer(arn, rules) {
+    let outside = !own_function_or_layer(arn, rules);
+    if outside {
         refuse(ProblemKind::OutsideStage, format!(
             "{at}: {} on {r:?}: a function role may change only its own stage's functions and layers ({}-*)",
             writes.join(", "),
             rules.stage_prefix
         ));
     }
+    outside
 }

@@ -246,6 +246,9 @@ pub fn validate(
             refuse(ProblemKind::ReachesProvider, format!("{at}: Resource {r:?} can reach {what}, in any region: nothing may be granted on the provider (invoking it forges requests)"));
             continue;
         }
+        if check_lambda(at, &actions, r, &arn, rules, &mut refuse) {
+            continue;
+        }
         if let Some(why) = stage::random_id(&arn, &actions) {
             refuse(
                 ProblemKind::OutsideStage,
@@ -258,9 +261,7 @@ pub fn validate(
                 ProblemKind::OutsideStage,
                 format!("{at}: Resource {r:?} {why}"),
             );
-            continue;
         }
-        check_lambda(at, &actions, r, &arn, rules, &mut refuse);
     }
     if let Some(c) = obj.get("Condition") {
         let ok = c.as_object().is_some_and(|m| {

@@ -183,7 +183,11 @@ fn every_catalog_lambda_write_outside_the_stages_functions_and_layers_is_refused
             vec![(K::OutsideStage, "Functions[0].Statements[0].Resource")],
             "{action} {resource}: {e:?}"
         );
-        assert!(e[0].message().contains("own stage"), "{e:?}");
+        assert!(
+            e[0].message()
+                .contains("may change only its own stage's functions and layers"),
+            "{e:?}"
+        );
     }
     // The stage's own functions and layers; invoking another service's function.
     for (action, resource) in [
