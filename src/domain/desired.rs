@@ -353,6 +353,23 @@ mod tests {
     }
 
     #[test]
+    fn five_layers_fit_every_document_in_both_deployment_modes() {
+        for mode in ["role", "caller"] {
+            let mut p = full_props();
+            p["DeployWith"] = json!(mode);
+            p["Layers"] = json!((1..=5)
+                .map(|v| format!(
+                    "arn:aws:lambda:us-east-1:580247275435:layer:{}-{v}:{v}",
+                    "x".repeat(48)
+                ))
+                .collect::<Vec<_>>());
+            let spec = parse_with(p, None).unwrap();
+            let d = Desired::from_spec(&spec, STACK, "Access");
+            assert!(d.is_ok(), "{mode}: {:?}", d.err());
+        }
+    }
+
+    #[test]
     fn generated_group_policies_fit_iams_limits() {
         let d =
             Desired::from_spec(&parse_with(full_props(), None).unwrap(), STACK, "Access").unwrap();

@@ -354,22 +354,30 @@ ATTACKS_WITH_THE_DEPLOYMENT_ROLE = [
 
 @pytest.mark.parametrize("action,resource", ATTACKS_WITH_THE_DEPLOYMENT_ROLE)
 def test_the_deployment_boundary_holds_the_deployment_role_to_its_stage(template, action, resource):
+    """Not allowed by the boundary (its Allows name the stage; an explicit Deny is not needed)."""
     everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
-    ctx = dict(ROLE_TAGS, **{"iam:PassedToService": "lambda.amazonaws.com"})
-    assert evaluate(everything, Request(action, resource, ctx), [template.deployment_boundary_document()]) == DENY
+    ctx = dict(ROLE_TAGS, **{"iam:PassedToService": "lambda.amazonaws.com", "aws:RequestedRegion": REGION,
+                             "s3:ResourceAccount": ACCOUNT})
+    assert evaluate(everything, Request(action, resource, ctx), [template.deployment_boundary_document()]) != ALLOW
 
 
 def test_positive_controls_the_deployment_boundary_lets_cloudformation_deploy_the_stage(template):
+    """With the context the requests carry: this region and account, the ownership tags the stack's
+    tags set on a new mapping or API and that it carries afterwards."""
     everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
     fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod-api"
+    here = {"aws:RequestedRegion": REGION, "s3:ResourceAccount": ACCOUNT}
+    tagging = {"aws:RequestTag/serverless-access:service": "orders", "aws:RequestTag/serverless-access:stage": "prod"}
+    tagged = {"aws:ResourceTag/serverless-access:service": "orders", "aws:ResourceTag/serverless-access:stage": "prod"}
     for action, resource, ctx in [
         ("lambda:CreateFunction", fn, {}),
         ("lambda:AddPermission", f"{fn}:live", {}),
-        ("lambda:CreateEventSourceMapping", "*", {}),
+        ("lambda:CreateEventSourceMapping", "*", dict(tagging, **{"lambda:FunctionArn": fn})),
         ("lambda:PublishLayerVersion", f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:orders-prod-deps", {}),
         ("logs:CreateLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-prod-api", {}),
         ("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/orders-prod-x", {}),
-        ("apigateway:POST", f"arn:aws:apigateway:{REGION}::/restapis", {}),
+        ("apigateway:POST", f"arn:aws:apigateway:{REGION}::/restapis", tagging),
+        ("apigateway:PATCH", f"arn:aws:apigateway:{REGION}::/restapis/a1b2c3d4e5/stages/prod", tagged),
         ("s3:CreateBucket", "arn:aws:s3:::orders-prod-serverlessdeploymentbucket-abc", {}),
         ("s3:PutBucketPolicy", "arn:aws:s3:::orders-prod-serverlessdeploymentbucket-abc", {}),
         ("s3:GetObject", "arn:aws:s3:::serverless-framework-deployments-us-east-1-abcd/serverless/orders/prod/x.zip", {}),
@@ -377,7 +385,8 @@ def test_positive_controls_the_deployment_boundary_lets_cloudformation_deploy_th
         ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-api",
          {"iam:PassedToService": "lambda.amazonaws.com"}),
     ]:
-        decision = evaluate(everything, Request(action, resource, dict(ROLE_TAGS, **ctx)), [template.deployment_boundary_document()])
+        decision = evaluate(everything, Request(action, resource, dict(ROLE_TAGS, **here, **ctx)),
+                            [template.deployment_boundary_document()])
         assert decision == ALLOW, action
     # Passing even the stage's own role to anything but Lambda is denied.
     own = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-api"

@@ -12,7 +12,9 @@ from template_render import Rendered
 from test_policies import broad, group_docs
 
 R = "us-east-1"
-TEMPLATE = Rendered()
+# The provider of these tests runs with this AllowedKmsKeyArns (conftest.py), which the deployment
+# boundary's key statement lists.
+TEMPLATE = Rendered({"AllowedKmsKeyArns": f"arn:aws:kms:{R}:{ACCOUNT}:key/*"})
 
 # Permissions a handler calls only for properties Serverless does not emit or the groups do not
 # support (README, "Outside what the groups support"), each with why.
@@ -61,6 +63,13 @@ BUCKET_PROPERTIES = {"s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:
                      "s3:PutBucketOwnershipControls"}
 
 
+def ownership(stage, kind):
+    """The stage's ownership tags as CloudFormation's requests carry them: the stack's tags
+    (Serverless provider.stackTags), set on a mapping or API when it is created (`RequestTag`) and
+    carried by it, and inherited by a REST API's children, afterwards (`ResourceTag`)."""
+    return {f"aws:{kind}/serverless-access:service": "orders", f"aws:{kind}/serverless-access:stage": stage}
+
+
 def request(resource_type, action, stage="dev"):
     """A representative request of `action` by the handler of `resource_type` on stage `stage`."""
     s = f"orders-{stage}"
@@ -71,6 +80,10 @@ def request(resource_type, action, stage="dev"):
         if "EventSourceMapping" in action or resource_type == "AWS::Lambda::EventSourceMapping":
             resource = "*" if action == "lambda:CreateEventSourceMapping" else f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:0f0f0f0f-1111-2222-3333-444444444444"
             ctx["lambda:FunctionArn"] = fn
+            if action != "lambda:CreateEventSourceMapping":
+                ctx.update(ownership(stage, "ResourceTag"))
+            if action in ("lambda:CreateEventSourceMapping", "lambda:TagResource"):
+                ctx.update(ownership(stage, "RequestTag"))
         elif "Layer" in action:
             resource = f"arn:aws:lambda:{R}:{ACCOUNT}:layer:{s}-deps:3"
         elif resource_type in ("AWS::Lambda::Alias", "AWS::Lambda::Version") or "Provisioned" in action:
@@ -91,6 +104,11 @@ def request(resource_type, action, stage="dev"):
     elif service == "apigateway":
         api = "/apis/a1b2c3d4e5/routes/r1" if "V2" in resource_type else "/restapis/a1b2c3d4e5/resources/r1/methods/GET"
         resource = f"arn:aws:apigateway:{R}::{api}"
+        ctx.update(ownership(stage, "ResourceTag"))
+        if action == "apigateway:POST" and resource_type in ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"):
+            # Creating the API itself: the collection, tagged by the request.
+            resource = f"arn:aws:apigateway:{R}::/{'apis' if 'V2' in resource_type else 'restapis'}"
+            ctx = ownership(stage, "RequestTag")
     elif service == "s3":
         resource = f"arn:aws:s3:::{s}-serverlessdeploymentbucket-1a2b3c4d5e6f"
         if action.startswith("s3:GetObject"):  # the code of a function or layer
@@ -159,8 +177,6 @@ def test_the_same_handler_calls_on_another_stage_are_refused(acting):
                 action, resource, ctx = request(t, a, stage)
                 if resource == "*" or action.startswith(("apigateway:", "kms:")):
                     continue  # "*" only (region-limited); API ids are random (README); the key is the stage's own
-                if action == "lambda:GetLayerVersion":
-                    continue  # reading any layer version of the region (functions use other accounts' layers)
                 if action in ("lambda:TagResource", "lambda:UntagResource") and "event-source-mapping" in resource:
                     continue  # the region's mapping tags (README)
                 if may(principal, action, resource, ctx):

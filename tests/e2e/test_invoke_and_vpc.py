@@ -181,9 +181,9 @@ def test_invoke_marks_and_scoped_vpc_through_create_update_and_delete(cfn, iam, 
     assert "InvokePolicyArn" not in c["Data"] and "InvokerGroupName" not in c["Data"]
     assert sorted(snap["groups"]) == [GROUP.format(k) for k in ("admin", "ci", "developer")]
     sids = [st["Sid"] for st in deployment_role_docs(snap)[0]["Statement"]]
-    assert not [s for s in sids if s.startswith("DenyOther")], "no scoped function left, no VPC Deny"
+    assert not [s for s in sids if s.startswith(("DenyOtherSubnets", "DenyOtherSecurityGroups"))], "no scoped function left, no VPC Deny"
     sids = [st["Sid"] for st in snap["policies"]["orders-dev-us-east-1-deploy-functions"]["document"]["Statement"]]
-    assert not [s for s in sids if s.startswith("DenyOther")], "no scoped function left, no VPC Deny"
+    assert not [s for s in sids if s.startswith(("DenyOtherSubnets", "DenyOtherSecurityGroups"))], "no scoped function left, no VPC Deny"
 
     assert cfn.delete(a["PhysicalResourceId"], removed)["Status"] == "SUCCESS"
     assert iam_snapshot(iam) == {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}

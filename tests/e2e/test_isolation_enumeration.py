@@ -619,6 +619,8 @@ def base_props(mode, bucket):
         "ServiceName": "orders", "Stage": "dev", "KmsKeyArn": KEY_ARN, "Tags": {"team": "payments"},
         "Groups": ["admin", "developer", "ci", "invoker"], "DeployWith": mode,
         "InvokeApis": [{"ApiId": OWN_API_ID, "Stage": "dev"}],
+        # A layer another account shares (AWS's Lambda Insights): the foreign instances are not it.
+        "Layers": [f"arn:aws:lambda:{REGION}:580247275435:layer:LambdaInsightsExtension:53"],
         "Functions": [
             {"Name": "api", "Invoke": "true", "InvokeUrl": "true", "Vpc": "true", "Tracing": "true",
              "Kms": ["Decrypt", "Encrypt", "GenerateDataKey"]},
@@ -769,7 +771,8 @@ def hostile_execution_roles(catalog, verdicts, tmp):
 
 # ---------------------------------------------------------------------------------------------
 # What cannot be scoped, explained: one list. Each entry: the actions, where (instance kind, and
-# resource when it matters), which principals hold it, why IAM cannot scope it, what compensates.
+# resource when it matters), which principals hold it (their kind; "principal": a name prefix, when one
+# principal of the kind only), why IAM cannot scope it, what compensates.
 # ---------------------------------------------------------------------------------------------
 
 UNSCOPABLE = [
@@ -811,6 +814,16 @@ UNSCOPABLE = [
             "v4 calls CreateBucket and PutBucketVersioning on every deploy",
      "compensates": "no policy, ACL or lifecycle write; objects only under the stage's prefix (README: a group could "
                     "suspend versioning, not read or delete other stages' artifacts)"},
+    {"name": "the deployment boundary: the provider's allowed keys, through Lambda",
+     "actions": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+     "instances": {"foreign"}, "resource": rf"arn:aws:kms:{REGION}:{ACCOUNT}:key/.*",
+     "principals": {"boundary"}, "principal": "DeploymentBoundary",
+     "why": "one boundary serves every stage and knows no stage's key: the finest set it has is the template's "
+            "AllowedKmsKeyArns (here key/* of the account and region)",
+     "compensates": "kms:ViaService lambda.REGION only (Lambda's use for a function the boundary lets the role write: "
+                    "its own stage's), grants only for AWS resources; other accounts' and regions' keys are denied; the "
+                    "role's own policy names the stage's one key (test_the_deployment_boundary_keeps_keys_to_lambda_"
+                    "and_the_allowed_keys)"},
     {"name": "HeadBucket on the shared bucket",
      "actions": ["s3:ListBucket"], "instances": {"foreign"}, "resource": r"arn:aws:s3:::serverless-framework-deployments-.*",
      "principals": {"group"},
@@ -866,45 +879,17 @@ KNOWN_CATEGORIES = {
     "deployers: ApiGateway":
         "every REST and HTTP API of the region, another stage's or service's included (stages, authorizers, "
         "integrations, UpdateRestApiPolicy, tags); known (README: API Gateway)",
-    "deployers: LayerVersionReads":
-        "lambda:GetLayerVersion on arn:aws:lambda:REGION:*:layer:*:*: every layer of the region, of every account; known",
     "deployers: EventSourceMappings":
         "UpdateEventSourceMapping of another stage's mapping passes ArnLike lambda:FunctionArn when the request names "
         "this stage's function: the deployer moves another stage's queue or stream to its own function",
     "deployers: EventSourceMappingTags":
         "lambda:TagResource/UntagResource/ListTags on every event source mapping of the region (no condition)",
-    "deployers: NoResourceScopingMetrics":
-        "Resource * for cloudwatch:GetMetricData/ListMetrics: the current catalog gives them an optional resource "
-        "type (dataset), which * reaches too, in any account",
     # Execution roles: statements the validator accepts, aimed at other stages, that the DefaultBoundary allows.
     "execution-role: ServerlessAccessVpcEni":
         "network-interface/* in both VPC forms: any interface of the region, other stages' included; Lambda creates "
         "and deletes the function's interfaces with the execution role and its developer guide (configuration-vpc) "
         "asks for every interface id on DeleteNetworkInterface; interfaces carry no stage tag and other stages may "
         "share the subnets, so neither names nor ec2:Subnet separate them (README: kept; region and account fenced)",
-    "deployment-boundary-alone: reads":
-        "it fences writes only: every foreign function (GetFunction: code and environment), log group "
-        "(FilterLogEvents), bucket and object (other stages' artifacts), API, rule, key and role, in every region and account",
-    "deployment-boundary-alone: lambda writes":
-        "Lambda writes outside DenyLambdaWritesOutsideTheStage: event source mappings (Create with another stage's "
-        "function, Update/Delete/Tag any), PutResourcePolicy/DeleteResourcePolicy, provisioned concurrency, "
-        "recursion/runtime/scaling/code-signing configs, InvokeAsync, InvokeFunctionUrl, tags, capacity providers, microVMs",
-    "deployment-boundary-alone: s3 writes":
-        "`*-serverlessdeploymentbucket-*` admits every stage's generated bucket (its policy, ACL, public access block, "
-        "deletion), and S3 writes not named Put/Delete/Create/Restore/Replicate (TagResource, AbortMultipartUpload, "
-        "PauseReplication, UpdateBucketMetadata*, UpdateObjectEncryption, access grants) pass on any bucket",
-    "deployment-boundary-alone: events writes":
-        "only rules are fenced: PutPermission/RemovePermission (region-wide), PutResourcePolicy, buses, archives, "
-        "replays, connections (RetrieveConnectionCredentials), API destinations, endpoints of any stage, region, account",
-    "deployment-boundary-alone: logs writes":
-        "log verbs outside Create/Delete/Put/Tag/Untag/Associate/Disassociate: IntegrateWith*, ProcessWithPipeline, "
-        "Update*, Link, CancelExportTask, CallWithBearerToken",
-    "deployment-boundary-alone: apigateway writes": "nothing fences API Gateway: every API, domain, portal, in every region",
-    "deployment-boundary-alone: kms writes":
-        "kms:Encrypt/Decrypt/GenerateDataKey on any key of any account and region",
-    "deployment-boundary-alone: iam writes":
-        "PassRole is fenced to {IamPath}{service}/{stage}/*: the same service and stage claimed in another region "
-        "(another owner) has its roles there",
 }
 
 
@@ -927,6 +912,7 @@ class Result:
 def explanation(subject, action, inst):
     for entry in UNSCOPABLE:
         if (subject.kind in entry["principals"] and inst.kind in entry["instances"]
+                and subject.name.startswith(entry.get("principal", ""))
                 and any(iam_eval.glob(p, action, case=False) for p in entry["actions"])
                 and re.fullmatch(entry.get("resource", ".*"), inst.resource)):
             return entry

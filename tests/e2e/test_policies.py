@@ -15,6 +15,7 @@ import independent_engine
 from deployer_calls import CALLS as CLI_CALLS
 from harness import ACCOUNT, iam_snapshot
 from template_render import Rendered
+from test_deployers import fill
 
 R = "us-east-1"
 
@@ -377,6 +378,10 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
     stack = f"arn:aws:cloudformation:{R}:{ACCOUNT}:stack/{s}/0f0f0f0f-1111-2222-3333-444444444444"
     fn = f"arn:aws:lambda:{R}:{ACCOUNT}:function:{s}-api"
     role = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/{stage}/OWNER/orders-{stage}-us-east-1-api"
+    # Mappings and APIs carry the stage's ownership tags: set from the stack's tags when created
+    # (RequestTag), carried (and inherited by a REST API's children) afterwards (ResourceTag).
+    tagging = {"aws:RequestTag/serverless-access:service": "orders", "aws:RequestTag/serverless-access:stage": stage}
+    tagged = {"aws:ResourceTag/serverless-access:service": "orders", "aws:ResourceTag/serverless-access:stage": stage}
     return [
         ("cli", "cloudformation:DescribeStacks", stack, {}),
         ("cli", "cloudformation:ValidateTemplate", "*", {}),
@@ -404,8 +409,8 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
         ("cfn", "lambda:CreateFunctionUrlConfig", fn, {"lambda:FunctionUrlAuthType": "AWS_IAM"}),
         ("cfn", "lambda:TagResource", fn, {}),
         ("cfn", "lambda:PutFunctionConcurrency", fn, {}),
-        ("cfn", "lambda:CreateEventSourceMapping", "*", {"lambda:FunctionArn": fn}),
-        ("cfn", "lambda:UpdateEventSourceMapping", f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:1234", {"lambda:FunctionArn": fn}),
+        ("cfn", "lambda:CreateEventSourceMapping", "*", {"lambda:FunctionArn": fn, **tagging}),
+        ("cfn", "lambda:UpdateEventSourceMapping", f"arn:aws:lambda:{R}:{ACCOUNT}:event-source-mapping:1234", {"lambda:FunctionArn": fn, **tagged}),
         ("cfn", "lambda:PublishLayerVersion", f"arn:aws:lambda:{R}:{ACCOUNT}:layer:{s}-deps", {}),
         ("cfn", "logs:CreateLogGroup", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
         ("cfn", "logs:PutRetentionPolicy", f"arn:aws:logs:{R}:{ACCOUNT}:log-group:/aws/lambda/{s}-api", {}),
@@ -413,9 +418,9 @@ def deploy_needs(stage, bucket="orders-{stage}-serverlessdeploymentbucket-1a2b3c
         ("cfn", "events:PutRule", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456", {}),
         ("cfn", "events:PutTargets", f"arn:aws:events:{R}:{ACCOUNT}:rule/{s}-ApiEventsRuleSchedule1-ABCDEF123456",
          {"events:TargetArn": [fn]}),
-        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/restapis", {}),
-        ("cfn", "apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages/{stage}", {}),
-        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/apis", {}),
+        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/restapis", tagging),
+        ("cfn", "apigateway:PATCH", f"arn:aws:apigateway:{R}::/restapis/a1b2c3/stages/{stage}", tagged),
+        ("cfn", "apigateway:POST", f"arn:aws:apigateway:{R}::/apis", tagging),
         ("both", "iam:GetRole", role, {}),
         ("both", "iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}),
     ]
@@ -467,8 +472,10 @@ def test_every_group_can_deploy_with_change_sets(cfn, iam, key_arn, mode):
                 assert d.allowed(each, action, resource, ctx), f"{group} ({mode}): {each} cannot {action} on {resource}"
 
 
-# Every action the Serverless CLI itself calls (deployer_calls.py, with sources).
-CLI_ACTIONS = {row[2] for row in CLI_CALLS}
+# Every request the Serverless CLI itself makes for stage dev (deployer_calls.py, with sources):
+# the exact action and resource, so a CloudFormation handler permission is never exempted from the
+# check below just because the CLI calls the same action on something else.
+CLI_REQUESTS = {(row[2], fill(row[3])) for row in CLI_CALLS}
 
 
 def test_through_the_deployment_role_the_groups_hold_only_the_clis_calls(cfn, iam, key_arn):
@@ -482,7 +489,7 @@ def test_through_the_deployment_role_the_groups_hold_only_the_clis_calls(cfn, ia
         # CloudFormation's calls for the resources are the deployment role's, never the group's,
         # unless the CLI makes the same call itself (`deploy list functions` lists versions).
         for who, action, resource, ctx in deploy_needs("dev"):
-            if who == "cfn" and action not in CLI_ACTIONS:
+            if who == "cfn" and (action, resource) not in CLI_REQUESTS:
                 assert not d.allowed("cli", action, resource, ctx), f"{group} can {action} itself"
         # Every stack write names this stage's deployment role: none without a role (the caller's
         # own rights, or the role the stack had), none with another role.

@@ -13,11 +13,12 @@
 use super::document::{document, Statement};
 use super::groups::GENERATED_BUCKET_LIFECYCLE;
 use super::guards::{
-    deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere, deny_provider,
-    execution_roles, service_key_for_lambda, vpc_checks,
+    deny_other_layers, deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere,
+    deny_provider, deny_reading_the_accounts_api_calls, execution_roles, service_key_for_lambda,
+    vpc_checks,
 };
 use super::scope::StageScope;
-use super::stage_resources::{no_resource_scoping_reads, resource_statements};
+use super::stage_resources::{layer_version_reads, no_resource_scoping_reads, resource_statements};
 use serde_json::{json, Value};
 
 /// The trust policy: CloudFormation only. Fixed here, never taken from input.
@@ -39,8 +40,11 @@ pub fn deployment_trust_policy() -> Value {
 pub fn deployment_policy(scope: &StageScope) -> Value {
     let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
     statements.extend(deny_other_vpc_config(scope));
+    statements.push(deny_other_layers(scope));
+    statements.extend(deny_reading_the_accounts_api_calls());
     statements.push(deny_passing_the_deployment_role_elsewhere(scope));
     statements.extend(resource_statements(scope));
+    statements.push(layer_version_reads(scope));
     statements.extend(service_key_for_lambda(scope));
     statements.push(no_resource_scoping_reads(scope));
     // Lambda reads the code object with the caller's rights: the artifacts of this stage only.

@@ -18,11 +18,12 @@
 
 use super::document::{document, Statement};
 use super::guards::{
-    deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere, deny_provider,
-    execution_roles, service_key_for_lambda, vpc_checks,
+    deny_other_layers, deny_other_vpc_config, deny_passing_the_deployment_role_elsewhere,
+    deny_provider, deny_reading_the_accounts_api_calls, execution_roles, service_key_for_lambda,
+    vpc_checks,
 };
 use super::scope::StageScope;
-use super::stage_resources::{no_resource_scoping_reads, resource_statements};
+use super::stage_resources::{layer_version_reads, no_resource_scoping_reads, resource_statements};
 use serde_json::{json, Value};
 
 /// The deploy managed policy when CloudFormation deploys with the deployment role: the stack,
@@ -81,6 +82,13 @@ pub fn deploy_as_caller(scope: &StageScope) -> Value {
         )
         .to_json(),
     );
+    // The functions' layers and the fence of the stage's rules (EventRules): here, as the
+    // deploy-functions policy, which holds the rest of CloudFormation's rights, has no room left.
+    // Lambda checks GetLayerVersion of each layer a function names with the caller's rights
+    // (Lambda developer guide, permissions-user-layer), so the exact reads keep functions to the
+    // same layers; the lambda:Layer Deny that repeats it in role mode has no room here.
+    statements.push(layer_version_reads(scope));
+    statements.extend(deny_reading_the_accounts_api_calls());
     statements.extend(artifacts(scope));
     statements.extend(execution_roles(scope));
     statements.extend(service_key_for_lambda(scope));
@@ -153,6 +161,7 @@ fn role_arn_is(scope: &StageScope) -> Value {
 pub fn deploy_functions_directly(scope: &StageScope) -> Value {
     let mut statements: Vec<Value> = deny_provider(scope).into_iter().collect();
     statements.extend(deny_other_vpc_config(scope));
+    statements.push(deny_other_layers(scope));
     statements.push(
         Statement::allow(
             "DeployFunction",
@@ -168,6 +177,8 @@ pub fn deploy_functions_directly(scope: &StageScope) -> Value {
         )
         .to_json(),
     );
+    // `deploy function` sends the function's Layers too.
+    statements.push(layer_version_reads(scope));
     statements.extend(execution_roles(scope));
     // `deploy function` sends the function's KMSKeyArn and VpcConfig with its configuration.
     statements.extend(service_key_for_lambda(scope));
@@ -294,7 +305,8 @@ pub fn operate(scope: &StageScope) -> Value {
             vec![scope.log_groups.clone()],
         )
         .to_json(),
-        // CloudWatch metric reads have no resource types; limited to the stack's region.
+        // CloudWatch metric reads: a metric has no resource type, so "*" (limited to the stack's
+        // region) is the only way to read the stage's own numbers.
         Statement::allow(
             "NoResourceScopingMetrics",
             &[
@@ -306,6 +318,14 @@ pub fn operate(scope: &StageScope) -> Value {
         )
         .when(scope.region_only.clone())
         .to_json(),
+        // The catalog gives GetMetricData and ListMetrics an optional resource type, a dataset,
+        // which the "*" above would reach in any account: no stage owns one.
+        json!({
+            "Sid": "DenyMetricDatasets",
+            "Effect": "Deny",
+            "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"],
+            "Resource": scope.metric_datasets,
+        }),
     ])
 }
 

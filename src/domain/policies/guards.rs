@@ -52,6 +52,51 @@ pub fn deny_other_vpc_config(scope: &StageScope) -> Vec<Value> {
     out
 }
 
+/// A function names only layers the stage may read (its own, and the versions the stack names):
+/// Deny, like the VPC fence, so no Allow can outweigh it. Without `Layers` the request carries no
+/// `lambda:Layer` and is not refused.
+pub fn deny_other_layers(scope: &StageScope) -> Value {
+    json!({
+        "Sid": "DenyOtherLayers",
+        "Effect": "Deny",
+        "Action": ["lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"],
+        // A Deny on every function: the Allows name the stage's only, and the documents that hold
+        // it have few characters to spare.
+        "Resource": "*",
+        "Condition": {"ForAnyValue:StringNotLike": {"lambda:Layer": scope.usable_layers}},
+    })
+}
+
+/// A rule on the default bus receives every event of the account its pattern matches, CloudTrail's
+/// records of every principal's API calls included (detail-type `AWS API Call via CloudTrail`,
+/// source `aws.{service}`; EventBridge user guide, eb-service-event-cloudtrail). The stage's rules
+/// may not name a CloudTrail detail-type, nor an AWS source without a detail-type (which matches
+/// that service's CloudTrail records too). `events:detail-type` and `events:source` are the
+/// pattern's values (eb-use-conditions). A pattern naming neither (content filters, schedules) is
+/// not seen by IAM: README, "What a stage may do to the account". Denied on every rule: the Allows
+/// name the stage's only.
+pub fn deny_reading_the_accounts_api_calls() -> Vec<Value> {
+    vec![
+        json!({
+            "Sid": "DenyRulesOnCloudTrailRecords",
+            "Effect": "Deny",
+            "Action": "events:PutRule",
+            "Resource": "*",
+            "Condition": {"ForAnyValue:StringLike": {"events:detail-type": "*CloudTrail*"}},
+        }),
+        json!({
+            "Sid": "DenyRulesOnAwsSourcesOfAnyDetailType",
+            "Effect": "Deny",
+            "Action": "events:PutRule",
+            "Resource": "*",
+            "Condition": {
+                "ForAnyValue:StringLike": {"events:source": "aws.*"},
+                "Null": {"events:detail-type": "true"},
+            },
+        }),
+    ]
+}
+
 /// The deployment role goes to CloudFormation only: the execution-role pattern (every role under
 /// the resource's path) covers it too, so passing it to anything else is denied explicitly.
 pub fn deny_passing_the_deployment_role_elsewhere(scope: &StageScope) -> Value {

@@ -34,8 +34,9 @@ pub struct StageScope {
     pub event_source_mappings: String,
     /// The stage's layers: `…:layer:{service}-{stage}-*`.
     pub layers: String,
-    /// Every layer version of the region, of any account (see the `LayerVersionReads` statement).
-    pub any_layer_version: String,
+    /// The layer versions the stage's functions may use: its own layers' and the exact versions
+    /// the stack names (`Layers`).
+    pub usable_layers: Vec<String>,
     /// The stage's event rules: `…:rule/{service}-{stage}-*`.
     pub rules: String,
     /// The region's REST and HTTP APIs and their tags (API ids are random).
@@ -64,6 +65,9 @@ pub struct StageScope {
     pub s3_stage_prefix_only: Value,
     /// This region only (for actions AWS authorises on `*` only).
     pub region_only: Value,
+    /// Every CloudWatch dataset, of any account and region: the catalog's optional resource type
+    /// of metric reads, which no stage owns.
+    pub metric_datasets: String,
     /// The provider's own function (any qualifier), its log group and its stack: denied everywhere.
     pub provider: Vec<String>,
     /// Per distinct scoped VPC configuration, the functions it holds.
@@ -220,8 +224,10 @@ impl StageScope {
             functions,
             queues: arns.regional("sqs", &format!("{prefix}-*")),
             event_source_mappings: arns.regional("lambda", "event-source-mapping:*"),
+            usable_layers: std::iter::once(arns.regional("lambda", &format!("layer:{prefix}-*:*")))
+                .chain(spec.layers.iter().cloned())
+                .collect(),
             layers: arns.regional("lambda", &format!("layer:{prefix}-*")),
-            any_layer_version: format!("arn:{}:lambda:{region}:*:layer:*:*", n.partition),
             rules: arns.regional("events", &format!("rule/{prefix}-*")),
             apis: ["/restapis", "/restapis/*", "/apis", "/apis/*", "/tags/*"]
                 .iter()
@@ -238,6 +244,7 @@ impl StageScope {
             s3_only,
             s3_stage_prefix_only,
             region_only: json!({"StringEquals": {"aws:RequestedRegion": region}}),
+            metric_datasets: format!("arn:{}:cloudwatch:*:*:dataset/*", n.partition),
             provider: provider_resources(spec, &arns),
             vpc_denies: vpc_denies(spec, &arns),
             service_key: spec.kms_key.as_ref().map(|k: &KeyArn| ServiceKey {

@@ -109,15 +109,6 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
             vec![scope.layers.clone()],
         )
         .to_json(),
-        // CreateFunction with Layers needs GetLayerVersion of each, and functions use layers of
-        // other accounts (AWS's Lambda Insights, vendors' extensions): reading any layer version of
-        // the region.
-        Statement::allow(
-            "LayerVersionReads",
-            &["lambda:GetLayerVersion"],
-            vec![scope.any_layer_version.clone()],
-        )
-        .to_json(),
         Statement::allow(
             "LogGroups",
             &[
@@ -184,6 +175,21 @@ pub fn resource_statements(scope: &StageScope) -> Vec<Value> {
     .into_iter()
     .chain(public_url_permission(scope))
     .collect()
+}
+
+/// CreateFunction and UpdateFunctionConfiguration with `Layers` need `GetLayerVersion` of each
+/// (Lambda checks it with the caller's rights): the stage's own layers and the exact versions the
+/// stack names, no other (`deny_other_layers` keeps functions to the same list). Both stand where
+/// functions are created or updated: the deployment role, `deploy function`'s policy, and with
+/// `DeployWith: caller` the deploy policy, without the Deny (no room; Lambda's own check of the
+/// reads holds there).
+pub fn layer_version_reads(scope: &StageScope) -> Value {
+    Statement::allow(
+        "LayerVersionReads",
+        &["lambda:GetLayerVersion"],
+        scope.usable_layers.clone(),
+    )
+    .to_json()
 }
 
 /// Reads AWS authorises on `"*"` only (Service Authorization Reference) that CloudFormation's

@@ -1,5 +1,6 @@
 //! `InvokeApis`: API Gateway stages whose IAM-authorized routes the invoke policy may call.
 
+use super::values::bounded_list;
 use crate::domain::problem::{field, ProblemKind, Problems};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -19,24 +20,14 @@ const MAX_APIS: usize = 20;
 /// Parses and validates `InvokeApis`.
 pub fn parse_invoke_apis(v: Option<&Value>, errors: &mut Problems) -> Vec<InvokeApi> {
     let Some(v) = v else { return vec![] };
-    let Some(items) = v.as_array() else {
-        errors.push(
-            ProblemKind::WrongType,
-            "InvokeApis",
-            "InvokeApis must be a list of {ApiId, Stage}",
-        );
-        return vec![];
-    };
-    if items.len() > MAX_APIS {
-        errors.push(
-            ProblemKind::OverLimit,
-            "InvokeApis",
-            format!(
-                "InvokeApis lists {} API stages; at most {MAX_APIS}",
-                items.len()
-            ),
-        );
-    }
+    let items = bounded_list(
+        v,
+        "InvokeApis",
+        "a list of {ApiId, Stage}",
+        "API stages",
+        MAX_APIS,
+        errors,
+    );
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {

@@ -7,6 +7,7 @@
 
 mod functions;
 mod invoke;
+mod layers;
 mod values;
 
 pub use functions::{FunctionSpec, Vpc};
@@ -21,6 +22,7 @@ use super::provider_guards::{self, Guardrails};
 use super::statements::StatementRules;
 use functions::parse_functions;
 use invoke::parse_invoke_apis;
+use layers::{parse_layers, LayerScope};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use values::{optional_string, required_string, string_map};
@@ -60,6 +62,8 @@ pub struct Spec {
     pub functions: Vec<FunctionSpec>,
     /// API stages the invoke policy covers.
     pub invoke_apis: Vec<InvokeApi>,
+    /// Layer versions, besides the stage's own, its functions may use (exact ARNs).
+    pub layers: Vec<String>,
     /// Deployers may make function URLs without IAM authorization (public).
     pub public_function_urls: bool,
     /// The provider's own function, which every group policy denies.
@@ -119,6 +123,7 @@ const TOP_KEYS: &[&str] = &[
     "Tags",
     "Functions",
     "InvokeApis",
+    "Layers",
     "PublicFunctionUrls",
     "DeployWith",
 ];
@@ -279,6 +284,16 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
         &mut errors,
     );
     let invoke_apis = parse_invoke_apis(obj.get("InvokeApis"), &mut errors);
+    let layers = parse_layers(
+        obj.get("Layers"),
+        &LayerScope {
+            partition: &ctx.stack.partition,
+            region: &ctx.stack.region,
+            service: service.as_deref().unwrap_or_default(),
+            stage_prefix: &stage_prefix,
+        },
+        &mut errors,
+    );
     let public_function_urls = boolean(
         obj.get("PublicFunctionUrls"),
         "PublicFunctionUrls",
@@ -352,6 +367,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
         tags,
         functions,
         invoke_apis,
+        layers,
         public_function_urls,
         provider_function: ctx.guardrails.provider_function.clone(),
         provider_stack: ctx.guardrails.provider_stack.clone(),

@@ -275,3 +275,89 @@ fn invoker_is_a_group_kind_only_when_listed() {
         .groups
         .contains(&GroupKind::Invoker));
 }
+
+/// AWS's Lambda Insights extension (another account, granted to every account by its owner).
+const INSIGHTS: &str = "arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:53";
+
+#[test]
+fn layers_of_the_region_at_an_exact_version_are_accepted() {
+    let mut p = full_props();
+    let shared = "arn:aws:lambda:us-east-1:123456789012:layer:payments-prod-sdk:7";
+    let own = "arn:aws:lambda:us-east-1:123456789012:layer:orders-prod-deps:2";
+    p["Layers"] = json!([INSIGHTS, shared, own]);
+    let spec = parse_with(p, None).unwrap();
+    assert_eq!(spec.layers, [INSIGHTS, shared, own]);
+}
+
+#[test]
+fn a_layer_of_another_stage_or_a_nesting_service_is_refused() {
+    for name in [
+        "orders-dev-deps",
+        "orders-prod2-deps",
+        "orders-api-prod-deps",
+        "orders-production-x",
+    ] {
+        for account in ["123456789012", "999988887777"] {
+            let mut p = full_props();
+            p["Layers"] = json!([format!("arn:aws:lambda:us-east-1:{account}:layer:{name}:1")]);
+            assert_problem(&problems(p), K::OutsideStage, "Layers[0]");
+        }
+    }
+}
+
+#[test]
+fn a_layer_that_is_not_one_exact_version_of_the_region_is_refused() {
+    for (layer, kind) in [
+        (
+            "arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:*",
+            K::Malformed,
+        ),
+        (
+            "arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension",
+            K::Malformed,
+        ),
+        (
+            "arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:01",
+            K::Malformed,
+        ),
+        (
+            "arn:aws:lambda:us-east-1:580247275435:layer:*:53",
+            K::Malformed,
+        ),
+        (
+            "arn:aws:lambda:us-east-1:*:layer:LambdaInsightsExtension:53",
+            K::Malformed,
+        ),
+        (
+            "arn:aws:lambda:us-east-1:580247275435:function:LambdaInsightsExtension:53",
+            K::Malformed,
+        ),
+        (
+            "arn:aws:s3:us-east-1:580247275435:layer:LambdaInsightsExtension:53",
+            K::Malformed,
+        ),
+        (
+            "arn:aws:lambda:eu-west-1:580247275435:layer:LambdaInsightsExtension:53",
+            K::Inconsistent,
+        ),
+    ] {
+        let mut p = full_props();
+        p["Layers"] = json!([layer]);
+        assert_problem(&problems(p), kind, "Layers[0]");
+    }
+}
+
+#[test]
+fn layers_are_a_short_list_without_repeats() {
+    let mut p = full_props();
+    p["Layers"] = json!([INSIGHTS, INSIGHTS]);
+    assert_problem(&problems(p), K::Duplicate, "Layers[1]");
+    let mut p = full_props();
+    p["Layers"] = json!((1..=6)
+        .map(|v| format!("arn:aws:lambda:us-east-1:580247275435:layer:x:{v}"))
+        .collect::<Vec<_>>());
+    assert_problem(&problems(p), K::OverLimit, "Layers");
+    let mut p = full_props();
+    p["Layers"] = json!(INSIGHTS);
+    assert_problem(&problems(p), K::WrongType, "Layers");
+}

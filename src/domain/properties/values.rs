@@ -122,3 +122,32 @@ pub fn check_bucket_name(b: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// A list property of at most `max` entries: its items, or none (a problem at `key`) when it is
+/// not a list. Over `max` is a problem too, and the items are still returned so each is checked.
+/// `shape` completes "{key} must be …"; `entries` names them in "{key} lists {n} {entries}".
+pub fn bounded_list<'a>(
+    v: &'a Value,
+    key: &str,
+    shape: &str,
+    entries: &str,
+    max: usize,
+    errors: &mut Problems,
+) -> &'a [Value] {
+    let Some(items) = v.as_array() else {
+        errors.push(
+            ProblemKind::WrongType,
+            key,
+            format!("{key} must be {shape}"),
+        );
+        return &[];
+    };
+    if items.len() > max {
+        errors.push(
+            ProblemKind::OverLimit,
+            key,
+            format!("{key} lists {} {entries}; at most {max}", items.len()),
+        );
+    }
+    items
+}
