@@ -114,7 +114,7 @@ deploy: setup
 	$(SAM_VENV)/bin/sam deploy --guided --parameter-overrides Architecture=$(ARCH)
 
 ## catalog: regenerate the action lists of src/domain (unscoped, permissions management) from the IAM catalog
-catalog: setup
+catalog: setup iam-catalog
 	$(PY) tools/gen_action_catalog.py
 
 clean:

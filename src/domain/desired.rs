@@ -308,7 +308,7 @@ mod tests {
     fn a_role_policy_over_iams_10240_characters_is_refused_before_any_write() {
         let mut p = full_props();
         let statements: Vec<_> = (0..120)
-            .map(|i| json!({"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": format!("arn:aws:dynamodb:us-east-1:123456789012:table/orders-{i:04}-with-a-long-table-name")}))
+            .map(|i| json!({"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": format!("arn:aws:dynamodb:us-east-1:123456789012:table/orders-prod-{i:04}-with-a-long-table")}))
             .collect();
         p["Functions"][1]["Statements"] = json!(statements);
         let spec = parse_with(p, None).unwrap();

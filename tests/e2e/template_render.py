@@ -111,6 +111,8 @@ class Rendered:
             if t == "Join":
                 parts = self.value(x[1])
                 return x[0].join(str(p) for p in parts)
+            if t == "Split":
+                return str(self.value(x[1])).split(x[0])
             if t == "If":
                 cond = self.conditions[x[0]]
                 return self.value(x[1] if cond else x[2])

@@ -93,6 +93,26 @@ def test_attack_1_provider_takeover_by_name_is_refused(template, tmp_path):
     assert "own function" in reason and "own stack" in reason, reason
 
 
+@pytest.mark.parametrize("action,resource,why", [
+    ("lambda:PutFunctionConcurrency", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-dev-api",
+     "may change only its own stage's functions and layers"),
+    ("lambda:DeleteEventSourceMapping", f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+     "may change only its own stage's functions and layers"),
+    ("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-dev-api", "belongs to another stage of orders"),
+    ("logs:DeleteLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-api-prod-x", "belongs to another stage of orders"),
+    ("sqs:PurgeQueue", f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-development-jobs", "belongs to another stage of orders"),
+    ("dynamodb:GetItem", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/orders-prod-orders", "only its own region's"),
+    ("logs:DeleteScheduledQuery", f"arn:aws:logs:{REGION}:{ACCOUNT}:scheduled-query:0a1b2c3d", "is named by a random id"),
+    ("apigateway:PATCH", f"arn:aws:apigateway:{REGION}::/account", "not allowed under the default boundary"),
+])
+def test_attack_a_role_statement_reaching_beyond_its_stage_is_refused(template, tmp_path, action, resource, why):
+    """Issue 19: the validator refuses, through the real binary, what the default boundary denies."""
+    props = {"ServiceName": "orders", "Stage": "prod",
+             "Functions": [{"Name": "api", "Statements": [{"Effect": "Allow", "Action": action, "Resource": resource}]}]}
+    reason = plan(props, template, tmp_path, expect_ok=False)
+    assert "function api statement 1" in reason and why in reason, reason
+
+
 def test_attack_1_every_group_denies_the_provider_even_after_a_careless_allow(template, tmp_path):
     p = plan(PROPS, template, tmp_path)
     careless = {"Statement": [{"Effect": "Allow", "Action": ["lambda:*", "cloudformation:*", "logs:*"], "Resource": "*"}]}
@@ -143,23 +163,70 @@ ATTACKS_ON_THE_BOUNDARY = [
     ("s3:PutObject", "arn:aws:s3:::billing-prod-serverlessdeploymentbucket-abc/serverless/billing/prod/x.zip"),
     ("s3:PutObject", "arn:aws:s3:::serverless-framework-deployments-us-east-1-abcd/serverless/billing/prod/x.zip"),
     ("states:UpdateStateMachine", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:billing-prod-x"),
+    # Another stage's (or a nesting service's) Lambda settings, data, logs and rules (issue 19).
+    ("lambda:PutFunctionConcurrency", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod2-api"),
+    ("lambda:DeleteAlias", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-dev-api:live"),
+    ("lambda:DeleteEventSourceMapping", f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
+    ("lambda:CreateEventSourceMapping", "*"),
+    ("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-dev-api"),
+    ("logs:DeleteLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-api-prod-x"),
+    ("events:PutTargets", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/orders-dev-Schedule"),
+    ("dynamodb:DeleteItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders-development-orders"),
+    ("s3:DeleteObject", "arn:aws:s3:::orders-dev-data/x.json"),
+    ("logs:DeleteScheduledQuery", f"arn:aws:logs:{REGION}:{ACCOUNT}:scheduled-query:0a1b2c3d"),
+    ("apigateway:PATCH", f"arn:aws:apigateway:{REGION}::/account"),
+    ("apigateway:POST", f"arn:aws:apigateway:{REGION}::/apikeys"),
+    ("glue:StartJobRun", f"arn:aws:glue:{REGION}:{ACCOUNT}:job/x"),
+    ("lambda:PutResourcePolicy", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod-api"),
 ]
 
 ROLE_TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "prod"}
+# What AWS puts in every request of the stage's own region and account.
+HERE = {"aws:RequestedRegion": REGION, "aws:ResourceAccount": ACCOUNT}
 
 
 @pytest.mark.parametrize("action,resource", ATTACKS_ON_THE_BOUNDARY)
 def test_attacks_3_and_5_the_default_boundary_denies_what_the_validator_refuses(template, action, resource):
     """Even a role policy allowing everything (a validator bug) stays inside the boundary."""
     everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
-    assert evaluate(everything, Request(action, resource, dict(ROLE_TAGS)), [template.boundary_document()]) == DENY
+    assert evaluate(everything, Request(action, resource, dict(ROLE_TAGS, **HERE)), [template.boundary_document()]) != ALLOW
+
+
+@pytest.mark.parametrize("action,resource,ctx", [
+    ("s3:GetObject", "arn:aws:s3:::orders-prod-data/x.json", {"aws:ResourceAccount": "210987654321"}),
+    ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-prod-orders", {"aws:RequestedRegion": "eu-west-1"}),
+    ("s3:PutObject", "arn:aws:s3:::orders-prod-data/x.json", {"aws:RequestedRegion": "eu-west-1"}),
+])
+def test_the_default_boundary_keeps_the_role_in_its_region_and_account(template, action, resource, ctx):
+    everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+    boundary = [template.boundary_document()]
+    assert evaluate(everything, Request(action, resource, dict(ROLE_TAGS, **HERE)), boundary) == ALLOW
+    assert evaluate(everything, Request(action, resource, {**ROLE_TAGS, **HERE, **ctx}), boundary) == DENY
+
+
+def test_the_account_fence_leaves_requests_without_a_resource_account_alone(template):
+    """DenyOtherAccounts is guarded by Null: without the guard, StringNotEquals on an absent
+    aws:ResourceAccount would deny (X-Ray's writes name no resource)."""
+    everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+    ctx = dict(ROLE_TAGS, **{"aws:RequestedRegion": REGION})
+    assert evaluate(everything, Request("xray:PutTraceSegments", "*", ctx), [template.boundary_document()]) == ALLOW
+    doc = json.loads(json.dumps(template.boundary_document()))
+    (fence,) = [st for st in doc["Statement"] if st["Sid"] == "DenyOtherAccounts"]
+    del fence["Condition"]["Null"]
+    assert evaluate(everything, Request("xray:PutTraceSegments", "*", ctx), [doc]) == DENY
 
 
 def test_positive_controls_the_boundary_lets_functions_do_their_work(template):
     everything = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
     for action, resource in [
         ("dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders"),
-        ("s3:PutObject", "arn:aws:s3:::orders-data/in/x"),
+        ("s3:PutObject", "arn:aws:s3:::orders-prod-data/in/x"),
+        ("s3:GetObject", "arn:aws:s3:::acme-shared-reference/x.json"),
+        ("dynamodb:Query", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders-prod-orders/index/byDate"),
+        ("logs:PutLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-prod-api:log-stream:x"),
+        ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/orders/prod"),
+        ("sts:GetCallerIdentity", "*"),
+        ("lambda:PutFunctionConcurrency", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod-api"),
         ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:orders/db"),
         ("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders"),
         ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"),
@@ -169,7 +236,7 @@ def test_positive_controls_the_boundary_lets_functions_do_their_work(template):
         ("xray:PutTraceSegments", "*"),
         ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abc"),
     ]:
-        assert evaluate(everything, Request(action, resource, dict(ROLE_TAGS)), [template.boundary_document()]) == ALLOW, action
+        assert evaluate(everything, Request(action, resource, dict(ROLE_TAGS, **HERE)), [template.boundary_document()]) == ALLOW, action
 
 
 def test_attack_6_the_provider_cannot_edit_its_boundary_or_its_own_role(template):
@@ -213,6 +280,11 @@ def test_the_provider_role_may_detach_anything_someone_attached_to_its_groups(te
 def test_the_default_boundary_fits_iams_managed_policy_limit(template):
     doc = template.boundary_document()
     assert len(json.dumps(doc, separators=(",", ":"))) <= 6144
+    # With a provider stack name of 100 characters (the DefaultBoundary's comment says so) and three
+    # resource accounts, it still fits.
+    long = Rendered({"ResourceAccountIds": "111111111111,222222222222,333333333333"})
+    long.pseudo["AWS::StackName"] = "s" * 100
+    assert len(json.dumps(long.resource("DefaultBoundary")["PolicyDocument"], separators=(",", ":"))) <= 6144
 
 
 def test_reserved_concurrency_is_optional_and_none_by_default():

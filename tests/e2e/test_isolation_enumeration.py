@@ -563,7 +563,10 @@ def contexts(catalog, subject, action, inst, own=None):
     rt = next((r for r in a["rtypes"] if r["key"] == inst.rtype), None)
     rt_keys = rt["keys"] if rt else []
     base = dict(subject.ptags)
-    base["aws:RequestedRegion"] = REGION if a["service"] == "iam" else inst.region
+    # A request goes to its resource's region: an ARN that fixes one (S3's multi-Region access
+    # point requests: us-west-2) is asked there.
+    arn_region = inst.resource.split(":")[3] if inst.resource.count(":") >= 5 else ""
+    base["aws:RequestedRegion"] = REGION if a["service"] == "iam" else (arn_region or inst.region)
     base["aws:ResourceAccount"] = inst.account
     base.update(dict(inst.tags))
     for k, v in inst.fixed:
@@ -684,9 +687,18 @@ def refusal_kind(message):
         return "action family: " + next((v for k, v in FAMILIES.items() if k in message), "other")
     if "may change only its own stage's functions" in message:
         return "another stage's function or layer"
+    if "which belongs to another stage of" in message:
+        return "another stage's or a nesting service's name"
+    if "a function role may name only its own region's" in message:
+        return "another region"
+    if "is named by a random id" in message:
+        return "a resource no name keeps on the stage"
+    if "not allowed under the default boundary" in message:
+        return "outside the default boundary"
     if " can reach " in message:
         return "the provider"
-    if "Serverless deployment bucket" in message or "names buckets by a wildcard" in message:
+    if ("Serverless deployment bucket" in message or "names buckets by a wildcard" in message
+            or "where Serverless keeps deployment artifacts" in message):
         return "deployment artifacts"
     if " is in account " in message:
         return "another account"
@@ -699,7 +711,9 @@ def refusal_kind(message):
 # must deny the same requests.
 def refused_for_reach(kinds):
     return any(k.startswith("action family") or k in (
-        "another stage's function or layer", "the provider", "deployment artifacts", "another account") for k in kinds)
+        "another stage's function or layer", "the provider", "deployment artifacts", "another account",
+        "another stage's or a nesting service's name", "another region", "outside the default boundary",
+        "a resource no name keeps on the stage") for k in kinds)
 
 
 def validator_verdicts(pairs, tmp):
@@ -846,7 +860,9 @@ def category(f):
     sids = sorted({label.rsplit(" ", 1)[1] for label in f["allowed by"]})
     kind = f["principal kind"]
     if kind == "boundary" and f["principal"].startswith("DefaultBoundary"):
-        order = ["the provider", "deployment artifacts", "another stage's function or layer", "action family", "another account"]
+        order = ["the provider", "deployment artifacts", "another stage's function or layer", "action family",
+                 "another stage's or a nesting service's name", "another region", "another account",
+                 "a resource no name keeps on the stage", "outside the default boundary"]
         first = next(k for o in order for k in f["validator refuses"] if k.startswith(o))
         return "default-boundary-alone: " + first
     if kind == "boundary":
@@ -874,53 +890,11 @@ KNOWN_CATEGORIES = {
     # Principals' own documents (groups, deployment role; the groups hold the deployment role's
     # statements with DeployWith caller). The Sid is the statement that allows.
     # Execution roles: statements the validator accepts, aimed at other stages, that the DefaultBoundary allows.
-    "execution-role: lambda writes":
-        "Lambda settings of other stages' functions outside the validator's code/configuration list and the "
-        "boundary's Lambda fence: PutFunctionConcurrency, DeleteAlias, DeleteFunctionUrlConfig, event invoke, "
-        "provisioned concurrency, recursion/runtime/scaling/code-signing configs, tags, DeleteLayerVersion, "
-        "DeleteEventSourceMapping, capacity providers, microVMs; known",
-    "execution-role: lambda invoke":
-        "InvokeFunction/InvokeAsync/InvokeFunctionUrl of other stages' functions (README: invoking another service's "
-        "function stays allowed)",
-    "execution-role: logs":
-        "other stages' log groups /aws/lambda/S-* (delete, retention, subscription filters, KMS keys, data "
-        "protection), streams, destinations, deliveries: the validator does not scope logs, the boundary has no log fence",
-    "execution-role: events":
-        "other stages' rules (PutRule, PutTargets, DeleteRule), buses, archives, connections, API destinations",
-    "execution-role: apigateway":
-        "any API (ids are random) and account-level settings (PATCH /account sets the CloudWatch role; POST "
-        "/apikeys, /usageplans, /domainnames, /vpclinks)",
-    "execution-role: data resources (dynamodb, s3, sns, sqs, states)":
-        "tables, queues, topics, state machines and data buckets named like another stage's: the validator takes "
-        "named resources as the stack author's word and nothing scopes them to the stage",
-    "execution-role: s3 deployment buckets":
-        "S3 writes on other stages' deployment buckets that the validator's put/delete/restore check and "
-        "DenyDeploymentArtifacts miss: ReplicateObject, ReplicateDelete, AbortMultipartUpload, CreateBucket of a "
-        "generated name, PauseReplication, tags, metadata configurations",
-    "execution-role: s3 in another account":
-        "S3 ARNs carry no account: a bucket name reaches the same name in any account (exfiltration); the validator "
-        "cannot see it and the DefaultBoundary has no s3:ResourceAccount",
     "execution-role: ServerlessAccessVpcEni":
-        "network-interface/* in both VPC forms: any interface of the region, other stages' included (README: kept "
-        "until ec2:Subnet is verified against Lambda's calls)",
-    "execution-role: NoResourceScopingXRay": "the X-Ray statement has no aws:RequestedRegion: every region",
-    "execution-role: NoResourceScopingVpcDescribe": "the VPC describe statement has no aws:RequestedRegion: every region",
-    # The DefaultBoundary alone, on what the validator refuses for its reach.
-    "default-boundary-alone: another account":
-        "no aws:ResourceAccount fence: a validator bug would reach any other account's resource",
-    "default-boundary-alone: action family: permission writers":
-        "permission writers the validator refuses and the boundary does not list (README: 473 do not fit in 6,144 "
-        "characters), e.g. lambda:PutResourcePolicy, events:PutResourcePolicy, logs:PutDestinationPolicy, "
-        "glacier:SetVaultAccessPolicy, backup:PutBackupVaultAccessPolicy",
-    "default-boundary-alone: action family: acting as another principal":
-        "runners the validator refuses and the boundary does not list (glue:StartJobRun, batch:SubmitJob, "
-        "sagemaker:CreateTrainingJob, cognito-identity:GetCredentialsForIdentity, ...): those needing iam:PassRole stay "
-        "denied, those running an existing job's role do not",
-    "default-boundary-alone: action family: account switches":
-        "account settings and detective controls the validator refuses and the boundary does not list "
-        "(securityhub:UpdateSecurityHubConfiguration, guardduty:CreateIPSet, ssm:UpdateServiceSetting, ...)",
-    "default-boundary-alone: another stage's function or layer":
-        "lambda:UpdateEventSourceMapping: refused by the validator outside the stage, absent from the boundary's Lambda fence",
+        "network-interface/* in both VPC forms: any interface of the region, other stages' included; Lambda creates "
+        "and deletes the function's interfaces with the execution role and its developer guide (configuration-vpc) "
+        "asks for every interface id on DeleteNetworkInterface; interfaces carry no stage tag and other stages may "
+        "share the subnets, so neither names nor ec2:Subnet separate them (README: kept; region and account fenced)",
 }
 
 
@@ -1091,6 +1065,48 @@ def enumeration(catalog, tmp_path_factory):
 # ---------------------------------------------------------------------------------------------
 # The tests
 # ---------------------------------------------------------------------------------------------
+
+def test_the_lambda_write_list_is_the_current_catalogs_and_the_boundary_denies_each_outside_the_stage(catalog):
+    """src/domain/statements/lambda_writes.txt is every Lambda action the catalog files outside Read and
+    List, Invoke* aside (`make catalog` regenerates it); the DefaultBoundary's verb patterns cover each
+    of them and no Read or List action."""
+    listed = (ROOT / "src" / "domain" / "statements" / "lambda_writes.txt").read_text().split()
+    current = sorted(a.lower() for a in catalog.names if a.startswith("lambda:")
+                     and is_write(catalog.actions[a]["access"]) and not a.split(":")[1].startswith("Invoke"))
+    assert listed == current, "the catalog changed: run `make catalog`"
+    (fence,) = [st for st in TEMPLATE.boundary_document()["Statement"] if st["Sid"] == "DenyLambdaWritesOutsideTheStage"]
+    covered = {a.lower() for a in catalog.expand(fence)}
+    assert set(listed) <= covered, sorted(set(listed) - covered)
+    reads = sorted(a for a in covered if not is_write(catalog.actions[catalog.lower[a]]["access"]))
+    assert not reads, reads
+
+
+def test_the_validator_and_the_default_boundary_allow_the_same_actions(catalog, tmp_path):
+    """The boundary's allow-list (template) is the validator's (stage.rs): the validator refuses, with a
+    message, what the boundary would deny silently; and every action a boundary Deny names is refused by
+    the validator on the stage's own resources too."""
+    rust = (ROOT / "src" / "domain" / "statements" / "stage.rs").read_text()
+    block = rust.split("pub const DEFAULT_BOUNDARY_ACTIONS: &[&str] = &[", 1)[1].split("];", 1)[0]
+    doc = TEMPLATE.boundary_document()
+    (allow,) = [st for st in doc["Statement"] if st["Sid"] == "AllowWhatFunctionsDo"]
+    assert re.findall(r'"([^"]+)"', block) == allow["Action"]
+    own = {"lambda": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-dev-api",
+           "logs": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-dev-api",
+           "events": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/orders-dev-x", "s3": "arn:aws:s3:::orders-dev-data",
+           "sqs": f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dev-jobs", "sns": f"arn:aws:sns:{REGION}:{ACCOUNT}:orders-dev-x",
+           "dynamodb": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders-dev-x",
+           "states": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders-dev-x",
+           "kinesis": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/orders-dev-x",
+           "secretsmanager": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:orders-dev-x",
+           "appsync": f"arn:aws:appsync:{REGION}:{ACCOUNT}:apis/a1b2c3"}
+    denied = sorted({a for st in doc["Statement"] if st["Effect"] == "Deny" and "Action" in st
+                     and st["Sid"] in ("DenyPermissionWriters", "DenyIdentityAndAssumeRole")
+                     for a in catalog.expand(st)})
+    pairs = [(a, own.get(catalog.actions[a]["service"], "*")) for a in denied]
+    verdicts = validator_verdicts(pairs, tmp_path)
+    accepted = sorted(a for (a, r), kinds in verdicts.items() if not kinds)
+    assert not accepted, f"the boundary denies, the validator accepts: {accepted}"
+
 
 def test_the_catalog_is_the_pinned_current_one_and_whole(catalog):
     lock = json.loads((CATALOG_DIR / "package-lock.json").read_text())

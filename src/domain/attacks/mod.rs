@@ -278,11 +278,11 @@ fn positive_controls_what_real_functions_need_is_accepted() {
     for st in [
         json!({"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
                "Resource": [format!("arn:aws:dynamodb:{r}:{a}:table/orders"), format!("arn:aws:dynamodb:{r}:{a}:table/orders/index/*")]}),
-        json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::orders-data/incoming/*"}),
+        json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::orders-prod-data/incoming/*"}),
         json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": format!("arn:aws:secretsmanager:{r}:{a}:secret:orders/db-*")}),
         json!({"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParametersByPath"], "Resource": format!("arn:aws:ssm:{r}:{a}:parameter/orders/prod/*")}),
         json!({"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": format!("arn:aws:sqs:{r}:{a}:orders-prod-jobs")}),
-        json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": format!("arn:aws:sns:{r}:{a}:orders-events")}),
+        json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": format!("arn:aws:sns:{r}:{a}:orders-prod-events")}),
         json!({"Effect": "Allow", "Action": "events:PutEvents", "Resource": format!("arn:aws:events:{r}:{a}:event-bus/default")}),
         json!({"Effect": "Allow", "Action": "states:StartExecution", "Resource": format!("arn:aws:states:{r}:{a}:stateMachine:orders-prod-fulfil")}),
         json!({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": format!("arn:aws:lambda:{r}:{a}:function:orders-prod-api")}),

@@ -116,5 +116,60 @@ fn attack_writing_another_stages_deployment_artifacts_is_refused() {
             "{r}: {e:?}"
         );
     }
-    assert_accepted(allow("s3:PutObject", "arn:aws:s3:::orders-data/incoming/*"));
+    assert_accepted(allow(
+        "s3:PutObject",
+        "arn:aws:s3:::orders-prod-data/incoming/*",
+    ));
+}
+
+#[test]
+fn attack_changing_another_stages_lambda_settings_is_refused() {
+    let f = "arn:aws:lambda:us-east-1:123456789012:function";
+    for (action, r) in [
+        ("lambda:PutFunctionConcurrency", format!("{f}:orders-dev-api")),
+        ("lambda:DeleteAlias", format!("{f}:orders-dev-api:live")),
+        ("lambda:PutRuntimeManagementConfig", format!("{f}:orders-api-prod-x")),
+        ("lambda:UpdateEventSourceMapping", "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into()),
+    ] {
+        assert_refused(allow(action, &r), ProblemKind::OutsideStage);
+    }
+}
+
+#[test]
+fn attack_reaching_another_stages_data_logs_and_rules_is_refused() {
+    for (action, r) in [
+        (
+            "lambda:InvokeFunction",
+            "arn:aws:lambda:us-east-1:123456789012:function:orders-dev-api",
+        ),
+        (
+            "logs:DeleteLogGroup",
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders-dev-api",
+        ),
+        (
+            "events:PutTargets",
+            "arn:aws:events:us-east-1:123456789012:rule/orders-dev-Schedule",
+        ),
+        (
+            "dynamodb:DeleteItem",
+            "arn:aws:dynamodb:us-east-1:123456789012:table/orders-development-orders",
+        ),
+        (
+            "sqs:PurgeQueue",
+            "arn:aws:sqs:us-east-1:123456789012:orders-api-prod-jobs",
+        ),
+        ("s3:DeleteObject", "arn:aws:s3:::orders-dev-data/*"),
+        (
+            "dynamodb:GetItem",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-prod-orders",
+        ),
+    ] {
+        assert_refused(allow(action, r), ProblemKind::OutsideStage);
+    }
+    // API Gateway management (PATCH /account sets the account's CloudWatch role) is outside what
+    // the default boundary allows.
+    assert_refused(
+        allow("apigateway:PATCH", "arn:aws:apigateway:us-east-1::/account"),
+        ProblemKind::NotAllowedHere,
+    );
 }

@@ -46,18 +46,19 @@ pub fn execution_policy(f: &FunctionScope) -> Value {
             )
             .to_json(),
         );
-        // EC2 Describe calls have no resource types.
+        // EC2 Describe calls have no resource types: "*", held to the stack's region.
         statements.push(
             Statement::allow(
                 "NoResourceScopingVpcDescribe",
                 &["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
                 vec!["*".into()],
             )
+            .when(this_region(f))
             .to_json(),
         );
     }
     if f.tracing {
-        // X-Ray's write and sampling APIs have no resource types.
+        // X-Ray's write and sampling APIs have no resource types: "*", held to the stack's region.
         statements.push(
             Statement::allow(
                 "NoResourceScopingXRay",
@@ -69,11 +70,17 @@ pub fn execution_policy(f: &FunctionScope) -> Value {
                 ],
                 vec!["*".into()],
             )
+            .when(this_region(f))
             .to_json(),
         );
     }
     statements.extend(f.statements.iter().cloned());
     document(statements)
+}
+
+/// `aws:RequestedRegion` equal to the stack's region (a statement on `*` reaches every region).
+fn this_region(f: &FunctionScope) -> Value {
+    json!({"StringEquals": {"aws:RequestedRegion": f.region}})
 }
 
 #[cfg(test)]
@@ -112,6 +119,23 @@ mod tests {
                 json!(format!("{e}:security-group/sg-1a2b3c4d")),
             ]
         );
+    }
+
+    #[test]
+    fn the_statements_on_star_are_held_to_the_stacks_region() {
+        let spec = parse_with(full_props(), None).unwrap();
+        for f in &StageScope::new(&spec).function_scopes {
+            let doc = execution_policy(f);
+            for st in doc["Statement"].as_array().unwrap() {
+                if st["Resource"] == json!(["*"]) {
+                    assert_eq!(
+                        st["Condition"],
+                        json!({"StringEquals": {"aws:RequestedRegion": "us-east-1"}}),
+                        "{st}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -199,6 +199,8 @@ pub struct FunctionScope {
     pub network_interfaces: Option<Vec<String>>,
     /// X-Ray rights.
     pub tracing: bool,
+    /// The stack's region: the statements on `*` are held to it (`aws:RequestedRegion`).
+    pub region: String,
     /// The stack's validated extra statements.
     pub statements: Vec<Value>,
 }
@@ -478,6 +480,7 @@ fn function_scope(n: &Naming, f: &FunctionSpec, arns: &Arns<'_>) -> FunctionScop
         log_group: [log_group.clone(), format!("{log_group}:*")],
         network_interfaces,
         tracing: f.tracing,
+        region: arns.region.to_string(),
         statements: f.statements.clone(),
     }
 }

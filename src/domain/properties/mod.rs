@@ -269,6 +269,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
         partition: &ctx.stack.partition,
         region: &ctx.stack.region,
         account: &ctx.stack.account,
+        service: service.as_deref().unwrap_or_default(),
         stage_prefix: &stage_prefix,
         provider_function: ctx.guardrails.provider_function.as_deref(),
         provider_stack: ctx.guardrails.provider_stack.as_deref(),

@@ -1,6 +1,7 @@
 //! The checks of one statement's actions and resources: action shape and family, `*` (or as
 //! wide) only for actions on the provider's list, Lambda writes only inside the stage.
 
+use super::stage::{default_boundary_allows, is_lambda_write, own_function_or_layer};
 use super::{is_unscoped_action, StatementRules};
 use crate::domain::action_rules::{self, LAMBDA_CODE_WRITES, STAR_ALLOWED};
 use crate::domain::arn::Arn;
@@ -75,7 +76,17 @@ pub(super) fn check_action(
                     family.describe()
                 ),
             );
+            return;
         }
+    }
+    if !default_boundary_allows(a) && !rules.allowed_actions.contains(&a.to_ascii_lowercase()) {
+        errors.push(
+            ProblemKind::NotAllowedHere,
+            path,
+            format!(
+                "{at}: Action {a:?} is not allowed under the default boundary (it allows the data planes Lambda functions use, README: execution roles); a platform that needs it sets PermissionsBoundaryArn and names it in AllowedSensitiveActions"
+            ),
+        );
     }
 }
 
@@ -105,8 +116,10 @@ pub(super) fn check_star(
     }
 }
 
-/// Lambda: code and configuration writes only on the stage's own functions and layers, and no
-/// Lambda action on the provider's own function.
+/// Lambda: every write the catalog lists (code, configuration, concurrency, aliases, URLs,
+/// mappings, layers, permissions, code signing, tags, capacity providers…) only on the stage's own
+/// functions and layers: never on a mapping, which execution roles never manage.
+/// Returns whether it refused.
 pub(super) fn check_lambda(
     at: &str,
     actions: &[String],
@@ -114,38 +127,30 @@ pub(super) fn check_lambda(
     arn: &Arn<'_>,
     rules: &StatementRules<'_>,
     refuse: &mut impl FnMut(ProblemKind, String),
-) {
+) -> bool {
     let lambda: Vec<String> = actions
         .iter()
         .map(|a| a.to_ascii_lowercase())
         .filter(|a| a.starts_with("lambda:"))
         .collect();
     if lambda.is_empty() {
-        return;
+        return false;
     }
     let writes: Vec<&str> = lambda
         .iter()
         .map(String::as_str)
-        .filter(|a| LAMBDA_CODE_WRITES.contains(a))
+        .filter(|a| LAMBDA_CODE_WRITES.contains(a) || is_lambda_write(a))
         .collect();
     if writes.is_empty() {
-        return;
+        return false;
     }
-    let first_wild = arn.resource.find(['*', '?']).unwrap_or(arn.resource.len());
-    let literal = arn.resource.get(..first_wild).unwrap_or_default();
-    let inside = arn.region == rules.region
-        && arn.account == rules.account
-        && [
-            format!("function:{}-", rules.stage_prefix),
-            format!("layer:{}-", rules.stage_prefix),
-        ]
-        .iter()
-        .any(|p| literal.starts_with(p.as_str()));
-    if !inside {
+    let outside = !own_function_or_layer(arn, rules);
+    if outside {
         refuse(ProblemKind::OutsideStage, format!(
             "{at}: {} on {r:?}: a function role may change only its own stage's functions and layers ({}-*)",
             writes.join(", "),
             rules.stage_prefix
         ));
     }
+    outside
 }

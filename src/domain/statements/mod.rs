@@ -4,8 +4,14 @@
 //! - an action is `*` or has a wildcard, or `NotAction`/`NotResource` is used;
 //! - an action belongs to a family of [`action_rules`] (identity administration, acting as another
 //!   principal, permissions management, account switches) and the provider does not allow it by name;
-//! - a Lambda action that changes code or configuration names a function or layer outside the stage,
-//!   or any Lambda action can reach the provider's own function (invoking it forges requests);
+//! - an action is outside what the default boundary allows (the data planes functions use) and the
+//!   provider does not allow it by name;
+//! - a Lambda write (every one the IAM catalog lists, outside Invoke*) names anything but the
+//!   stage's own functions and layers, or any Lambda action can reach the provider's own function
+//!   (invoking it forges requests);
+//! - a resource of a platform service (Lambda, Logs, EventBridge, API Gateway, S3, SQS, SNS,
+//!   DynamoDB, Step Functions) is named like another stage's or a nesting service's
+//!   (`{service}-…` but not `{service}-{stage}-…`), or an ARN names another region;
 //! - a resource is `*` or as wide as `*` (a wildcard in its account or region, or no literal prefix
 //!   before the first wildcard) and the action is not on the list of actions accepted on `*`;
 //! - a resource names an account other than the stack's that the provider does not allow.
@@ -15,8 +21,10 @@
 mod checks;
 mod patterns;
 mod reach;
+mod stage;
 
 pub use patterns::{is_condition_operator, is_wildcard_equivalent, pattern_matches};
+pub use stage::{default_boundary_allows, is_lambda_write, DEFAULT_BOUNDARY_ACTIONS};
 
 use super::arn::Arn;
 use super::problem::{field, ProblemKind, Problems};
@@ -49,6 +57,9 @@ pub struct StatementRules<'a> {
     pub region: &'a str,
     /// The stack's account.
     pub account: &'a str,
+    /// The service: names starting with `{service}-` but not `{stage_prefix}-` are another
+    /// stage's (or a nesting service's).
+    pub service: &'a str,
     /// `{service}-{stage}`: the stage's functions and layers start with it and a hyphen.
     pub stage_prefix: &'a str,
     /// The provider's own function name, when known.
@@ -235,7 +246,22 @@ pub fn validate(
             refuse(ProblemKind::ReachesProvider, format!("{at}: Resource {r:?} can reach {what}, in any region: nothing may be granted on the provider (invoking it forges requests)"));
             continue;
         }
-        check_lambda(at, &actions, r, &arn, rules, &mut refuse);
+        if check_lambda(at, &actions, r, &arn, rules, &mut refuse) {
+            continue;
+        }
+        if let Some(why) = stage::random_id(&arn, &actions) {
+            refuse(
+                ProblemKind::OutsideStage,
+                format!("{at}: Resource {r:?} {why}"),
+            );
+            continue;
+        }
+        if let Some(why) = stage::outside_stage(&arn, rules) {
+            refuse(
+                ProblemKind::OutsideStage,
+                format!("{at}: Resource {r:?} {why}"),
+            );
+        }
     }
     if let Some(c) = obj.get("Condition") {
         let ok = c.as_object().is_some_and(|m| {

@@ -4,14 +4,25 @@
 use super::StatementRules;
 use crate::domain::arn::Arn;
 
-/// S3 writes that could reach a deployment bucket: Serverless deploys and rolls back from the
-/// artifacts there, so writing another stage's artifacts runs code as that stage's roles. Refused
-/// for buckets named like deployment buckets (v3's per-stack, v4's shared) and for any bucket
-/// pattern with a wildcard (it could match one).
+/// S3 actions that could reach a deployment bucket: Serverless deploys and rolls back from the
+/// artifacts there, so writing another stage's artifacts runs code as that stage's roles. Refused:
+/// every S3 action on buckets named like deployment buckets (v3's per-stack, v4's shared) and on
+/// keys under `serverless/` (where Serverless puts artifacts in a named DeploymentBucket) — the
+/// default boundary denies them all; S3 writes on any bucket pattern with a wildcard (it could
+/// match one).
 pub(super) fn deployment_artifacts(actions: &[String], arn: &Arn<'_>) -> Option<&'static str> {
     if arn.service != "s3" {
         return None;
     }
+    let key = arn
+        .resource
+        .split_once('/')
+        .map(|(_, k)| k)
+        .unwrap_or_default();
+    if key.starts_with("serverless/") {
+        return Some("is under serverless/, where Serverless keeps deployment artifacts: roles may not reach them");
+    }
+
     let writes = actions.iter().any(|a| {
         let a = a.to_ascii_lowercase();
         a.starts_with("s3:put") || a.starts_with("s3:delete") || a.starts_with("s3:restore")
@@ -20,7 +31,7 @@ pub(super) fn deployment_artifacts(actions: &[String], arn: &Arn<'_>) -> Option<
     let deployment = bucket.contains("serverlessdeploymentbucket")
         || bucket.starts_with("serverless-framework-deployments");
     match (writes, deployment, bucket.contains(['*', '?'])) {
-        (true, true, _) => Some("is a Serverless deployment bucket: roles may not write deployment artifacts"),
+        (_, true, _) => Some("is a Serverless deployment bucket: roles may not reach deployment artifacts"),
         (true, false, true) => Some("names buckets by a wildcard for S3 writes: it could match another stage's deployment bucket; name the bucket"),
         _ => None,
     }

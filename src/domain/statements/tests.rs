@@ -7,6 +7,7 @@ pub(crate) fn rules(allowed: &BTreeSet<String>) -> StatementRules<'_> {
         partition: "aws",
         region: "us-east-1",
         account: "123456789012",
+        service: "orders",
         stage_prefix: "orders-prod",
         provider_function: Some("serverless-access-ProviderFunction-AbC123"),
         provider_stack: Some("serverless-access"),
@@ -149,4 +150,100 @@ fn unknown_condition_operators_are_refused_before_any_write() {
     assert!(check(json!({"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*",
                          "Condition": {"ForAnyValue:StringLikeIfExists": {"aws:TagKeys": "x*"}, "Null": {"aws:SourceVpc": "false"}}}))
         .is_empty());
+}
+
+#[test]
+fn every_catalog_lambda_write_outside_the_stages_functions_and_layers_is_refused() {
+    let f = "arn:aws:lambda:us-east-1:123456789012:function";
+    for (action, resource) in [
+        ("lambda:PutFunctionConcurrency", format!("{f}:orders-dev-api")),
+        ("lambda:DeleteAlias", format!("{f}:orders-dev-api:live")),
+        ("lambda:DeleteFunctionUrlConfig", format!("{f}:billing-prod-api")),
+        (
+            "lambda:PutProvisionedConcurrencyConfig",
+            format!("{f}:orders-dev-api:1"),
+        ),
+        (
+            "lambda:DeleteEventSourceMapping",
+            "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into(),
+        ),
+        (
+            "lambda:DeleteLayerVersion",
+            "arn:aws:lambda:us-east-1:123456789012:layer:orders-dev-deps:1".into(),
+        ),
+        (
+            "lambda:DeleteCapacityProvider",
+            "arn:aws:lambda:us-east-1:123456789012:capacity-provider:orders-prod-x".into(),
+        ),
+        ("lambda:TagResource", format!("{f}:orders-dev-api")),
+    ] {
+        let e = check(json!({"Effect":"Allow","Action":action,"Resource":resource}));
+        assert_eq!(
+            e.iter().map(|p| (p.kind, p.at.as_str())).collect::<Vec<_>>(),
+            vec![(K::OutsideStage, "Functions[0].Statements[0].Resource")],
+            "{action} {resource}: {e:?}"
+        );
+        assert!(
+            e[0].message()
+                .contains("may change only its own stage's functions and layers"),
+            "{e:?}"
+        );
+    }
+    // The stage's own functions and layers; invoking another service's function.
+    for (action, resource) in [
+        (
+            "lambda:PutFunctionConcurrency",
+            format!("{f}:orders-prod-api"),
+        ),
+        ("lambda:TagResource", format!("{f}:orders-prod-api")),
+        ("lambda:InvokeFunction", format!("{f}:billing-prod-api")),
+    ] {
+        assert!(
+            check(json!({"Effect":"Allow","Action":action,"Resource":resource})).is_empty(),
+            "{action} {resource}"
+        );
+    }
+}
+
+#[test]
+fn names_of_other_stages_and_nesting_services_other_regions_and_id_named_resources_are_refused() {
+    for r in [
+        "arn:aws:lambda:us-east-1:123456789012:function:orders-dev-api",
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders-api-prod-x:*",
+        "arn:aws:events:us-east-1:123456789012:rule/orders-dev-Schedule",
+        "arn:aws:dynamodb:us-east-1:123456789012:table/orders-dev-orders",
+        "arn:aws:s3:::orders-prod2-data/*",
+        "arn:aws:sqs:eu-west-1:123456789012:orders-prod-jobs",
+        "arn:aws:logs:us-east-1:123456789012:scheduled-query:0a1b2c3d",
+    ] {
+        let action = match r.split(':').nth(2) {
+            Some("lambda") => "lambda:InvokeFunction",
+            Some("logs") => "logs:PutLogEvents",
+            Some("events") => "events:DescribeRule",
+            Some("dynamodb") => "dynamodb:GetItem",
+            Some("s3") => "s3:GetObject",
+            _ => "sqs:SendMessage",
+        };
+        assert_eq!(
+            kinds(json!({"Effect":"Allow","Action":action,"Resource":r})),
+            one(K::OutsideStage, "Resource"),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn actions_outside_the_default_boundary_are_refused_unless_allowed_by_name() {
+    let st = json!({"Effect":"Allow","Action":"apigateway:PATCH","Resource":"arn:aws:apigateway:us-east-1::/account"});
+    let e = check(st.clone());
+    assert_eq!(
+        (e[0].kind, e[0].at.as_str()),
+        (K::NotAllowedHere, "Functions[0].Statements[0].Action"),
+        "{e:?}"
+    );
+    assert!(e[0].message().contains("PermissionsBoundaryArn"), "{e:?}");
+    let allowed: BTreeSet<String> = ["apigateway:patch".to_string()].into();
+    let mut errors = Problems::default();
+    validate(&place(), &st, &rules(&allowed), &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
 }
