@@ -28,8 +28,8 @@ family, another stage's function, the provider, deployment artifacts, another ac
 denied by the boundary under Allow *. The DeploymentBoundary alone is held to the deployment role's
 promise: nothing of a foreign instance.
 
-Findings go to target/isolation-findings.json, grouped by category in the xfail reason below. What
-cannot be scoped at all is in UNSCOPABLE, explained.
+Findings go to target/isolation-findings.json, grouped by category; any finding fails the proof. What
+cannot be scoped at all is in UNSCOPABLE, explained, and README repeats it (a test keeps them equal).
 """
 import contextlib
 import functools
@@ -837,6 +837,20 @@ UNSCOPABLE = [
                     "its own stage's), grants only for AWS resources; other accounts' and regions' keys are denied; the "
                     "role's own policy names the stage's one key (test_the_deployment_boundary_keeps_keys_to_lambda_"
                     "and_the_allowed_keys)"},
+    {"name": "a VPC function's network interfaces",
+     "actions": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                 "ec2:UnassignPrivateIpAddresses"],
+     "instances": {"foreign"},
+     "resource": rf"arn:aws:ec2:{REGION}:{ACCOUNT}:(network-interface|subnet|security-group)/.*",
+     "principals": {"execution role"},
+     "why": "Lambda creates, re-addresses and deletes a VPC function's interfaces with its execution role (Lambda "
+            "developer guide, configuration-vpc; AWS's AWSLambdaVPCAccessExecutionRole grants them on *): interface "
+            "ids are random, interfaces carry no stage tag, and stages may share subnets, so neither a name nor "
+            "ec2:Subnet tells one stage's interface from another's (the wide Vpc form names no subnet at all)",
+     "compensates": "this region and account only (the role's statement and the DefaultBoundary); no other EC2 write; "
+                    "the scoped Vpc form creates interfaces only in its declared subnets and security groups; an "
+                    "interface deleted or re-addressed breaks a function's network path (availability), it gives no "
+                    "access to its traffic or its role"},
     {"name": "HeadBucket on the shared bucket",
      "actions": ["s3:ListBucket"], "instances": {"foreign"}, "resource": r"arn:aws:s3:::serverless-framework-deployments-.*",
      "principals": {"group"},
@@ -886,16 +900,9 @@ def category(f):
 # Every category the enumeration reports today, with what it means. A category that no longer has
 # findings must leave (test_every_known_category_still_has_findings); a new one fails
 # test_no_finding_outside_the_known_categories even while the proof is marked xfail.
-KNOWN_CATEGORIES = {
-    # Principals' own documents (groups, deployment role; the groups hold the deployment role's
-    # statements with DeployWith caller). The Sid is the statement that allows.
-    # Execution roles: statements the validator accepts, aimed at other stages, that the DefaultBoundary allows.
-    "execution-role: ServerlessAccessVpcEni":
-        "network-interface/* in both VPC forms: any interface of the region, other stages' included; Lambda creates "
-        "and deletes the function's interfaces with the execution role and its developer guide (configuration-vpc) "
-        "asks for every interface id on DeleteNetworkInterface; interfaces carry no stage tag and other stages may "
-        "share the subnets, so neither names nor ec2:Subnet separate them (README: kept; region and account fenced)",
-}
+# None today: every category is fixed, and the proof fails on any finding. A category may stand
+# here only while its findings are being fixed, with what it means.
+KNOWN_CATEGORIES = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1236,8 +1243,6 @@ def test_every_known_category_still_has_findings(enumeration):
     assert not gone, f"fixed: remove from KNOWN_CATEGORIES: {gone}"
 
 
-@pytest.mark.xfail(strict=True, reason="stage isolation findings, details in target/isolation-findings.json: "
-                   + "; ".join(sorted(KNOWN_CATEGORIES)))
 def test_stage_isolation_holds_for_every_allowed_action_on_every_foreign_instance(enumeration, capsys):
     result, subjects = enumeration
     with capsys.disabled():
@@ -1251,3 +1256,13 @@ def test_stage_isolation_holds_for_every_allowed_action_on_every_foreign_instanc
               f"{c['seconds']} s -> {FINDINGS}")
     by_category = Counter(f["category"] for f in result.findings)
     assert not result.findings, "\n".join(f"{n:6} {c}" for c, n in sorted(by_category.items()))
+
+
+def test_the_readme_repeats_the_explained_list():
+    """README's table of what cannot be scoped is this list: every entry, its actions and its reasons."""
+    readme = (ROOT / "README.md").read_text()
+    for e in UNSCOPABLE:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| {e['name']} |")), None)
+        assert row is not None, f"README lacks the explained entry {e['name']!r}"
+        for part in [*(f"`{a}`" for a in e["actions"]), e["why"], e["compensates"]]:
+            assert part in row, f"README's row for {e['name']!r} lacks {part!r}"
