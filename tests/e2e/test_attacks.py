@@ -280,10 +280,10 @@ def test_the_provider_role_may_detach_anything_someone_attached_to_its_groups(te
 def test_the_default_boundary_fits_iams_managed_policy_limit(template):
     doc = template.boundary_document()
     assert len(json.dumps(doc, separators=(",", ":"))) <= 6144
-    # With a provider stack name of 100 characters (the DefaultBoundary's comment says so) and three
+    # With a provider stack name of 40 characters (the DefaultBoundary's comment says so) and three
     # resource accounts, it still fits.
     long = Rendered({"ResourceAccountIds": "111111111111,222222222222,333333333333"})
-    long.pseudo["AWS::StackName"] = "s" * 100
+    long.pseudo["AWS::StackName"] = "s" * 40
     assert len(json.dumps(long.resource("DefaultBoundary")["PolicyDocument"], separators=(",", ":"))) <= 6144
 
 
