@@ -17,10 +17,9 @@ use super::guards::{
     deny_provider, deny_reading_the_accounts_api_calls, execution_roles, service_key_for_lambda,
     vpc_checks,
 };
+use super::ownership::owned_statements;
 use super::scope::StageScope;
-use super::stage_resources::{
-    layer_version_reads, no_resource_scoping_reads, owned_statements, resource_statements,
-};
+use super::stage_resources::{layer_version_reads, no_resource_scoping_reads, resource_statements};
 use serde_json::{json, Value};
 
 /// The trust policy: CloudFormation only. Fixed here, never taken from input.

@@ -22,11 +22,11 @@ use super::guards::{
     deny_provider, deny_reading_the_accounts_api_calls, execution_roles, service_key_for_lambda,
     vpc_checks,
 };
-use super::scope::StageScope;
-use super::stage_resources::{
-    cli_api_statement, deny_api_ownership_untag, layer_version_reads, no_resource_scoping_reads,
-    owned_statements, resource_statements, rest_api_lookup,
+use super::ownership::{
+    cli_api_statement, deny_api_ownership_untag, owned_statements, rest_api_lookup,
 };
+use super::scope::StageScope;
+use super::stage_resources::{layer_version_reads, no_resource_scoping_reads, resource_statements};
 use serde_json::{json, Value};
 
 /// The deploy managed policy when CloudFormation deploys with the deployment role: the stack,

@@ -6,7 +6,7 @@
 //! | [`document`] | statements, documents, IAM's size limits, comparing with what IAM returns |
 //! | [`guards`] | Denies and grants several documents share |
 //! | [`groups`] | the deploy, deploy-functions, operate and admin documents of the groups |
-//! | [`stage_resources`] (`owned_statements`) | APIs and event source mappings by ownership tags: the deploy-owned document (`caller`) |
+//! | [`ownership`] | APIs and event source mappings by ownership tags: the deployment role's, and the deploy-owned document (`caller`) |
 //! | [`stage_resources`] | what CloudFormation does for the stage's resources |
 //! | [`deployment_role`] | the role CloudFormation deploys with |
 //! | [`execution_role`] | each function's role |
@@ -21,6 +21,7 @@ pub mod execution_role;
 pub mod groups;
 pub mod guards;
 pub mod invoke;
+pub mod ownership;
 pub mod scope;
 pub mod stage_resources;
 
