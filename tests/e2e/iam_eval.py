@@ -12,6 +12,8 @@ policies are outside what the provider writes and are not modelled.
 AWS rules this file follows, with their sources (IAM User Guide):
 - Action names match case-insensitively, resources case-sensitively; `*` is any run of characters
   and `?` one character (reference_policies_elements_action.html, reference_policies_elements_resource.html).
+- A resource ARN is matched segment by segment and its resource type is literal: see
+  `resource_matches` (reference-arns.html, "Incorrect wildcard usage").
 - Condition key names are not case-sensitive; whether values are depends on the operator
   (reference_policies_elements_condition.html: "aws:SourceIP is equivalent to testing for AWS:SourceIp").
 - A key absent from the request makes a condition false, except for negated operators
@@ -137,6 +139,88 @@ class Request:
     context: dict = field(default_factory=dict)
 
 
+ARN_PARTS = 6
+
+
+_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+def _type_end(resource):
+    """Where a resource part's type ends: after its first `/` or `:` outside a policy variable (a
+    variable's own key, like `${aws:PrincipalTag/k}`, is not part of the ARN), or 0 when it has none."""
+    pos = 0
+    while pos < len(resource):
+        if resource.startswith("${", pos):
+            m = _VARIABLE.match(resource, pos)
+            if m:
+                pos = m.end()
+                continue
+        if resource[pos] in "/:":
+            return pos + 1
+        pos += 1
+    return 0
+
+
+@lru_cache(maxsize=65536)
+def _arn_pattern(pattern):
+    """A policy's resource ARN cut as IAM reads it: partition, service, region and account, then the
+    resource type (the literal "product", up to and including the first `/` or `:`) and the rest.
+    A short ARN is padded with `*` segments. None when `pattern` is not an ARN."""
+    if not pattern.startswith("arn:"):
+        return None
+    parts = pattern.split(":", ARN_PARTS - 1)
+    if len(parts) < ARN_PARTS and "${" in pattern:
+        return None  # a variable's `:` would be read as a segment's end: not an ARN IAM writes
+    parts += ["*"] * (ARN_PARTS - len(parts))
+    _, partition, service, region, account, resource = parts
+    if service == "s3" and region == "" and account == "":
+        # S3 names buckets and objects with no resource type: the whole part is the pattern.
+        return (partition, service, region, account), "", resource
+    end = _type_end(resource)
+    return (partition, service, region, account), resource[:end], resource[end:]
+
+
+@lru_cache(maxsize=65536)
+def _resource_regex_static(product, rest, variables):
+    return re.compile(_pattern_source(product, {}, False, variables) + _pattern_source(rest, {}, True, variables),
+                      re.DOTALL)
+
+
+def _resource_regex(product, rest, ctx, variables):
+    if not variables or "${" not in product + rest:
+        return _resource_regex_static(product, rest, variables)
+    a, b = _pattern_source(product, ctx, False, True), _pattern_source(rest, ctx, True, True)
+    return None if a is None or b is None else re.compile(a + b, re.DOTALL)
+
+
+def resource_matches(pattern, value, ctx=None, variables=False):
+    """Whether a policy's Resource/NotResource `pattern` names the request's resource `value`.
+
+    IAM matches an ARN segment by segment (IAM User Guide, reference_policies_elements_resource.html,
+    "Using wildcards in resource ARNs": wildcards work "within the individual segments of an ARN");
+    the partition, service, region and account segments are compared on their own, without case, and a
+    wildcard never spans them. The resource type is literal: "You cannot use a wildcard in the portion
+    of the ARN that specifies the resource type" (reference-arns.html, "Incorrect wildcard usage"), so
+    `arn:aws:lambda:*:*:*:name` names no function; a `*` or `?` there is text. @cloud-copilot/iam-simulate
+    (the independent engine the suite is checked against) cuts ARNs the same way (resource/resource.js,
+    util.getResourceSegments), except that it also cuts inside a policy variable's key. A request
+    resource that is not a full ARN (`*`) is matched as one string."""
+    if pattern == "*":
+        return True
+    cut = _arn_pattern(pattern)
+    if cut is None or not value.startswith("arn:"):
+        return _matches(pattern, value, ctx, variables)
+    have = value.split(":", ARN_PARTS - 1)
+    if len(have) < ARN_PARTS:
+        return _matches(pattern, value, ctx, variables)
+    segments, product, rest = cut
+    for want, got in zip(segments, have[1:5]):
+        if not _matches(want, got, ctx, variables, case=False):
+            return False
+    regex = _resource_regex(product, rest, ctx, variables)
+    return regex is not None and regex.fullmatch(have[5]) is not None
+
+
 def _string_op(base, have, want, ctx, variables):
     if base in ("StringEquals", "StringNotEquals"):
         return _matches(want, have, ctx, variables, wildcards=False)
@@ -210,7 +294,7 @@ def statement_applies(st, req, variables=True):
     elif any(glob(a, req.action, case=False) for a in as_list(st.get("NotAction"))):
         return False
     patterns = as_list(st.get("Resource", st.get("NotResource")))
-    hits = any(_matches(p, req.resource, req.context, variables) for p in patterns)
+    hits = any(resource_matches(p, req.resource, req.context, variables) for p in patterns)
     if ("Resource" in st) != hits:
         return False
     return condition_holds(st.get("Condition"), req.context, variables)

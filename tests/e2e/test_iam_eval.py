@@ -251,3 +251,48 @@ def test_a_multi_valued_key_under_a_single_valued_operator_is_refused_as_a_test_
     d = doc(allow("lambda:CreateFunction", FN, {"StringEquals": {"lambda:SubnetIds": "subnet-1"}}))
     with pytest.raises(ValueError):
         allowed([d], "lambda:CreateFunction", FN, {"lambda:SubnetIds": ["subnet-1"]})
+
+
+def test_a_wildcard_never_stands_for_the_resource_type():
+    # RESOURCE, "Incorrect wildcard usage" (reference-arns.html): the resource type is literal, so a
+    # pattern with a wildcard there names nothing, and as a NotResource fences nothing.
+    typed = {"Version": V, "Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "arn:aws:lambda:*:*:*:orders-*"}]}
+    assert not allowed([typed], "lambda:GetFunction", FN)
+    fence = {"Version": V, "Statement": [{"Effect": "Allow", "Action": "lambda:*", "NotResource": "arn:aws:lambda:*:*:*:orders-*"}]}
+    assert allowed([fence], "lambda:GetFunction", FN)
+    spelled = {"Version": V, "Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "arn:aws:lambda:*:*:function:orders-*"}]}
+    assert allowed([spelled], "lambda:GetFunction", FN)
+    # A wildcard after the type still runs across `:` and `/` (RESOURCE: "can expand to match beyond
+    # the colon boundaries").
+    assert allowed([spelled], "lambda:GetFunction", FN + ":live")
+
+
+def test_the_segments_before_the_resource_are_matched_each_on_its_own():
+    # RESOURCE: wildcards work within the individual segments; a `*` in the region does not reach
+    # into the account, and a short ARN is padded with `*` segments.
+    region = {"Version": V, "Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "arn:aws:lambda:us-*:123456789012:function:*"}]}
+    assert allowed([region], "lambda:GetFunction", FN)
+    assert not allowed([region], "lambda:GetFunction", FN.replace("us-east-1", "eu-west-1"))
+    short = {"Version": V, "Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "arn:aws:lambda:us-east-1"}]}
+    assert allowed([short], "lambda:GetFunction", FN)
+    other = {"Version": V, "Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "arn:aws:lambda:us-east-1:1*2:function:*"}]}
+    assert allowed([other], "lambda:GetFunction", FN)
+    assert not allowed([other], "lambda:GetFunction", FN.replace("123456789012", "123456789013"))
+
+
+def test_s3_names_have_no_resource_type_and_match_as_one_string():
+    # S3 ARNs omit region and account and have no resource type (reference-arns.html, Amazon S3 row):
+    # `arn:aws:s3:::orders-*` names buckets and the objects in them.
+    doc = {"Version": V, "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::orders-*"}]}
+    assert allowed([doc], "s3:GetObject", "arn:aws:s3:::orders-dev-bucket/key/a")
+    assert not allowed([doc], "s3:GetObject", "arn:aws:s3:::payments-dev/orders-x")
+
+
+def test_a_policy_variable_in_a_name_is_not_read_as_a_resource_type():
+    # VARS: a variable is replaced by the request's value; the `/` and `:` of its key are not the ARN's.
+    # A queue ARN has no resource type, so the whole name is the pattern.
+    doc = {"Version": V, "Statement": [{"Effect": "Allow", "Action": "sqs:*",
+                                        "NotResource": "arn:*:sqs:*:*:${aws:PrincipalTag/serverless-access:service}-*"}]}
+    tags = {"aws:PrincipalTag/serverless-access:service": "orders"}
+    assert not allowed([doc], "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:orders-prod-q", tags)
+    assert allowed([doc], "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:payments-prod-q", tags)
