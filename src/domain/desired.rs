@@ -200,6 +200,12 @@ impl Desired {
         );
         tags.insert(format!("{OWNER_TAG_PREFIX}service"), n.service.clone());
         tags.insert(format!("{OWNER_TAG_PREFIX}stage"), n.stage.clone());
+        // `{service}-{stage}`: the default boundary names the stage's own resources by it (one
+        // principal-tag variable where two would pass IAM's 6,144 characters).
+        tags.insert(
+            format!("{OWNER_TAG_PREFIX}prefix"),
+            format!("{}-{}", n.service, n.stage),
+        );
         for (i, (f, fs)) in spec
             .functions
             .iter()

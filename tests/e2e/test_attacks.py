@@ -180,7 +180,8 @@ ATTACKS_ON_THE_BOUNDARY = [
     ("lambda:PutResourcePolicy", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-prod-api"),
 ]
 
-ROLE_TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "prod"}
+ROLE_TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "prod",
+             "aws:PrincipalTag/serverless-access:prefix": "orders-prod"}
 # What AWS puts in every request of the stage's own region and account.
 HERE = {"aws:RequestedRegion": REGION, "aws:ResourceAccount": ACCOUNT}
 

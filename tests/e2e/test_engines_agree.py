@@ -36,6 +36,22 @@ def _variables_outside_2012(request, documents, answer):
     return any(d.get("Version") != VARIABLES_VERSION and "${" in json.dumps(d) for d in docs)
 
 
+def _variable_opens_a_typeless_name(request, documents, answer):
+    """A Resource/NotResource of a service whose ARNs carry no resource type (SQS queues, SNS topics)
+    that starts the name with a policy variable, and a request on that service."""
+    if request["resource"].split(":")[2:3] not in (["sqs"], ["sns"]):
+        return False
+    docs = [documents[d] for d in request["identity"] + (request["boundary"] or [])]
+    for doc in docs:
+        for st in doc.get("Statement", []):
+            patterns = st.get("Resource", st.get("NotResource", []))
+            for p in patterns if isinstance(patterns, list) else [patterns]:
+                parts = str(p).split(":", 5)
+                if len(parts) == 6 and parts[2] in ("sqs", "sns") and parts[5].startswith("${"):
+                    return True
+    return False
+
+
 EXPLAINED = [
     Explained(
         "policy variables in a document without Version 2012-10-17",
@@ -44,6 +60,17 @@ EXPLAINED = [
         "treated as literal strings'); iam-simulate resolves them whatever the Version. Only the evaluator's "
         "self-test of that rule builds such a document; every generated document declares 2012-10-17.",
         "iam_eval", _variables_outside_2012),
+    Explained(
+        "a policy variable opens the name of a queue or topic (ARNs without a resource type)",
+        "iam-simulate finds an ARN's resource type by cutting the policy's resource at its first `/` or `:` "
+        "before resolving variables (util.getResourceSegments), so in `arn:aws:sqs:*:*:${aws:PrincipalTag/k:v}-*` "
+        "it reads `${aws:PrincipalTag/` as a literal type and matches no queue. AWS documents that a variable is "
+        "replaced by the request context's value when the policy is evaluated (IAM User Guide, "
+        "reference_policies_variables.html); a variable's key is not part of the ARN, and SQS and SNS ARNs have no "
+        "resource type (Service Authorization Reference: `arn:${Partition}:sqs:${Region}:${Account}:${QueueName}`). "
+        "The DefaultBoundary's queue and topic fences are written so; the validator refuses other stages' "
+        "queues and topics on its own either way.",
+        "iam_eval", _variable_opens_a_typeless_name),
 ]
 
 

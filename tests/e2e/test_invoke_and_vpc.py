@@ -13,7 +13,8 @@ from test_policies import group_docs
 
 TEMPLATE = Rendered()
 # What IAM knows of the deployment role when CloudFormation acts as it: its ownership tags.
-DEPLOYER_TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "dev"}
+DEPLOYER_TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "dev",
+                 "aws:PrincipalTag/serverless-access:prefix": "orders-dev"}
 
 
 def deployment_role_docs(snap):

@@ -897,20 +897,12 @@ def category(f):
     return f"{who}: {'+'.join(sids)}"
 
 
-# Every category the enumeration reports today, with what it means. A category that no longer has
-# findings must leave (test_every_known_category_still_has_findings); a new one fails
+# Categories of findings being fixed, each with what it means: empty, because the enumeration finds
+# none. While a category stands here the proof below fails, so it is marked xfail(strict=True) with
+# the categories as its reason; a category that no longer has findings must leave
+# (test_every_known_category_still_has_findings); a new one fails
 # test_no_finding_outside_the_known_categories even while the proof is marked xfail.
-# A category stands here only while its findings are being fixed, with what it means; the proof
-# below is an expected failure until none is left.
-KNOWN_CATEGORIES = {
-    "default-boundary-alone: another stage's or a nesting service's name":
-        "the DefaultBoundary's name fence spells out the common resource types (functions, layers, log groups, "
-        "rules, buses, buckets, access points, queues, topics, tables, state machines, executions): IAM takes no "
-        "wildcard in a resource type, and listing every named type of the nine services does not fit 6,144 "
-        "characters. Other named types (log deliveries and destinations, lookup tables, connections, API "
-        "destinations, archives, replays, endpoints, event sources, global tables, activities, map runs, storage "
-        "lens groups, capacity providers, microVM images) are fenced by the validator alone",
-}
+KNOWN_CATEGORIES = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1238,7 +1230,7 @@ def test_every_unscopable_entry_is_still_needed(enumeration):
 
 
 def test_no_finding_outside_the_known_categories(enumeration):
-    """Runs green while the proof below is xfail: a new kind of hole fails here at once."""
+    """A new kind of hole fails here at once, even while the proof below is marked xfail."""
     result, _ = enumeration
     new = sorted({f["category"] for f in result.findings} - set(KNOWN_CATEGORIES))
     assert not new, f"new finding categories (see {FINDINGS}): {new}"
@@ -1251,8 +1243,6 @@ def test_every_known_category_still_has_findings(enumeration):
     assert not gone, f"fixed: remove from KNOWN_CATEGORIES: {gone}"
 
 
-@pytest.mark.xfail(strict=True, reason="stage isolation findings, details in target/isolation-findings.json: "
-                   + "; ".join(sorted(KNOWN_CATEGORIES)))
 def test_stage_isolation_holds_for_every_allowed_action_on_every_foreign_instance(enumeration, capsys):
     result, subjects = enumeration
     with capsys.disabled():

@@ -41,7 +41,7 @@ pub const GRANT_OPERATIONS: &[&str] = &[
 /// Tag keys the provider sets itself on every role.
 pub const OWNER_TAG_PREFIX: &str = "serverless-access:";
 /// Roles carry at most 50 tags; the provider uses this many.
-pub const OWN_TAG_COUNT: usize = 4;
+pub const OWN_TAG_COUNT: usize = 5;
 
 /// A validated resource.
 #[derive(Debug, Clone, PartialEq)]

@@ -111,7 +111,7 @@ fn reserved_and_excess_tags_are_refused() {
     p["Tags"] = Value::Object((0..47).map(|i| (format!("k{i}"), json!("v"))).collect());
     let e = problems(p);
     assert_problem(&e, K::OverLimit, "Tags");
-    assert!(e[0].message().contains("at most 46"), "{e:?}");
+    assert!(e[0].message().contains("at most 45"), "{e:?}");
 }
 
 #[test]

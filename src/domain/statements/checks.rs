@@ -1,17 +1,22 @@
 //! The checks of one statement's actions and resources: action shape and family, `*` (or as
 //! wide) only for actions on the provider's list, Lambda writes only inside the stage.
 
-use super::stage::{default_boundary_allows, is_lambda_write, own_function_or_layer};
+use super::stage::{
+    default_boundary_allows, is_lambda_write, own_function_or_layer, OWN_STAGE_SERVICES,
+};
 use super::{is_unscoped_action, StatementRules};
 use crate::domain::action_rules::{self, LAMBDA_CODE_WRITES, STAR_ALLOWED};
 use crate::domain::arn::Arn;
 use crate::domain::problem::{ProblemKind, Problems};
 
+/// `own_only`: the statement names only the stage's own resources, where the default boundary
+/// gives its services whole.
 pub(super) fn check_action(
     at: &str,
     path: &str,
     a: &str,
     allow: bool,
+    own_only: bool,
     rules: &StatementRules<'_>,
     errors: &mut Problems,
 ) {
@@ -79,12 +84,16 @@ pub(super) fn check_action(
             return;
         }
     }
-    if !default_boundary_allows(a) && !rules.allowed_actions.contains(&a.to_ascii_lowercase()) {
+    let own_service = own_only && OWN_STAGE_SERVICES.contains(&service);
+    if !default_boundary_allows(a)
+        && !own_service
+        && !rules.allowed_actions.contains(&a.to_ascii_lowercase())
+    {
         errors.push(
             ProblemKind::NotAllowedHere,
             path,
             format!(
-                "{at}: Action {a:?} is not allowed under the default boundary (it allows the data planes Lambda functions use, README: execution roles); a platform that needs it sets PermissionsBoundaryArn and names it in AllowedSensitiveActions"
+                "{at}: Action {a:?} is not allowed under the default boundary (it allows the data planes Lambda functions use, and every action of its services on the stage's own resources; README: execution roles); a platform that needs it sets PermissionsBoundaryArn and names it in AllowedSensitiveActions"
             ),
         );
     }

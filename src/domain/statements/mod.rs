@@ -176,8 +176,14 @@ pub fn validate(
     };
     let action_path = field(path, action_key);
     let resource_path = field(path, resource_key);
+    let own_only = resource_key == "Resource"
+        && !resources.is_empty()
+        && resources.iter().all(|r| {
+            !r.contains("${")
+                && Arn::parse(r).is_ok_and(|arn| stage::own_stage_resource(&arn, rules))
+        });
     for a in &actions {
-        check_action(at, &action_path, a, allow, rules, errors);
+        check_action(at, &action_path, a, allow, own_only, rules, errors);
     }
     for r in &resources {
         let mut refuse = |kind: ProblemKind, message: String| {

@@ -26,19 +26,48 @@ pub const PLATFORM_SERVICES: &[&str] = &[
     "states",
 ];
 
-/// What the default boundary's `AllowWhatFunctionsDo` allows: the data planes Lambda functions
-/// use (template.yaml repeats this list; `tests/e2e/test_policies.py` checks they are equal). An
-/// action outside it is refused unless the provider allows it by name (AllowedSensitiveActions),
-/// for a platform that passes its own PermissionsBoundaryArn.
+/// What the default boundary's `AllowWhatFunctionsDo` allows on any resource: the data planes Lambda
+/// functions use, in the stage-named services only actions whose resource types the boundary's name
+/// fence spells out (template.yaml repeats this list; the isolation enumeration checks they are
+/// equal). The stage's own resources of [`OWN_STAGE_SERVICES`] get whole services
+/// (`AllowTheStagesOwnResources`, [`own_stage_resource`]). An action outside both is refused unless
+/// the provider allows it by name (AllowedSensitiveActions), for a platform that passes its own
+/// PermissionsBoundaryArn.
 pub const DEFAULT_BOUNDARY_ACTIONS: &[&str] = &[
-    "lambda:*",
-    "logs:*",
-    "events:*",
-    "s3:*",
+    "lambda:Invoke*",
+    "lambda:GetFunction*",
+    "lambda:GetLayerVersion",
+    "lambda:ListFunctions",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:*LogEvents",
+    "logs:DescribeLog*",
+    "logs:StartQuery",
+    "logs:StopQuery",
+    "logs:GetQueryResults",
+    "events:PutEvents",
+    "s3:GetObject*",
+    "s3:PutObject*",
+    "s3:DeleteObject*",
+    "s3:ListBucket*",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+    "s3:GetBucketLocation",
+    "s3:RestoreObject",
     "sqs:*",
     "sns:*",
-    "dynamodb:*",
-    "states:*",
+    "dynamodb:*Item",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PartiQL*",
+    "dynamodb:DescribeTable",
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+    "dynamodb:ListTables",
+    "states:Start*Execution",
+    "states:SendTask*",
     "kinesis:*",
     "firehose:*",
     "execute-api:*",
@@ -67,6 +96,38 @@ pub const DEFAULT_BOUNDARY_ACTIONS: &[&str] = &[
     "bedrock:InvokeModel*",
     "appsync:GraphQL",
 ];
+
+/// The services the default boundary gives whole on the stage's own resources
+/// (`AllowTheStagesOwnResources`).
+pub const OWN_STAGE_SERVICES: &[&str] = &[
+    "lambda", "logs", "events", "s3", "sqs", "sns", "dynamodb", "states",
+];
+
+/// Whether an ARN (pattern) names only the stage's own resources as the default boundary's
+/// `AllowTheStagesOwnResources` spells them: its literal part (up to the first wildcard) starts with
+/// the type and `{service}-{stage}-`.
+pub fn own_stage_resource(arn: &Arn<'_>, rules: &StatementRules<'_>) -> bool {
+    let first_wild = arn.resource.find(['*', '?']).unwrap_or(arn.resource.len());
+    let literal = arn.resource.get(..first_wild).unwrap_or_default();
+    let types: &[&str] = match arn.service {
+        "lambda" => &["function:", "layer:"],
+        "logs" => &["log-group:/aws/lambda/"],
+        "events" => &["rule/", "event-bus/"],
+        "s3" | "sqs" | "sns" => &[""],
+        "dynamodb" => &["table/"],
+        "states" => &["stateMachine:", "execution:", "express:"],
+        _ => &[],
+    };
+    let own = format!("{}-", rules.stage_prefix);
+    let regional =
+        arn.service == "s3" || (arn.region == rules.region && arn.account == rules.account);
+    regional
+        && types.iter().any(|t| {
+            literal
+                .strip_prefix(t)
+                .is_some_and(|rest| rest.starts_with(&own))
+        })
+}
 
 /// Whether the default boundary allows `action` at all (IAM matches actions case-insensitively).
 pub fn default_boundary_allows(action: &str) -> bool {
@@ -173,7 +234,7 @@ pub fn outside_stage(arn: &Arn<'_>, rules: &StatementRules<'_>) -> Option<String
 /// detectors and scheduled queries, S3 batch jobs, Storage Lens configurations, access grants,
 /// multi-Region access point requests, Object Lambda access points) and KMS keys named by
 /// EventBridge (archives): no name fence keeps them on the stage, functions never manage them,
-/// and the default boundary denies them (`DenyIdNamedResources`).
+/// and the default boundary's allow-list names none of their types.
 pub fn random_id(arn: &Arn<'_>, actions: &[String]) -> Option<&'static str> {
     const ID_TYPES: &[(&str, &str)] = &[
         ("logs", "anomaly-detector:"),

@@ -177,14 +177,24 @@ fn every_catalog_lambda_write_outside_the_stages_functions_and_layers_is_refused
         ),
         ("lambda:TagResource", format!("{f}:orders-dev-api")),
     ] {
+        // Refused for its resource (and, for an action outside the default boundary's data
+        // planes, for the action too: the boundary gives it on the stage's own resources only).
         let e = check(json!({"Effect":"Allow","Action":action,"Resource":resource}));
+        let on_resource: Vec<_> = e
+            .iter()
+            .filter(|p| p.at.as_str() != "Functions[0].Statements[0].Action")
+            .collect();
         assert_eq!(
-            e.iter().map(|p| (p.kind, p.at.as_str())).collect::<Vec<_>>(),
+            on_resource
+                .iter()
+                .map(|p| (p.kind, p.at.as_str()))
+                .collect::<Vec<_>>(),
             vec![(K::OutsideStage, "Functions[0].Statements[0].Resource")],
             "{action} {resource}: {e:?}"
         );
         assert!(
-            e[0].message()
+            on_resource[0]
+                .message()
                 .contains("may change only its own stage's functions and layers"),
             "{e:?}"
         );
@@ -210,7 +220,7 @@ fn names_of_other_stages_and_nesting_services_other_regions_and_id_named_resourc
     for r in [
         "arn:aws:lambda:us-east-1:123456789012:function:orders-dev-api",
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders-api-prod-x:*",
-        "arn:aws:events:us-east-1:123456789012:rule/orders-dev-Schedule",
+        "arn:aws:events:us-east-1:123456789012:event-bus/orders-dev-bus",
         "arn:aws:dynamodb:us-east-1:123456789012:table/orders-dev-orders",
         "arn:aws:s3:::orders-prod2-data/*",
         "arn:aws:sqs:eu-west-1:123456789012:orders-prod-jobs",
@@ -219,7 +229,7 @@ fn names_of_other_stages_and_nesting_services_other_regions_and_id_named_resourc
         let action = match r.split(':').nth(2) {
             Some("lambda") => "lambda:InvokeFunction",
             Some("logs") => "logs:PutLogEvents",
-            Some("events") => "events:DescribeRule",
+            Some("events") => "events:PutEvents",
             Some("dynamodb") => "dynamodb:GetItem",
             Some("s3") => "s3:GetObject",
             _ => "sqs:SendMessage",
@@ -246,4 +256,49 @@ fn actions_outside_the_default_boundary_are_refused_unless_allowed_by_name() {
     let mut errors = Problems::default();
     validate(&place(), &st, &rules(&allowed), &mut errors);
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn the_stages_own_resources_take_any_action_of_their_service_and_others_only_the_data_planes() {
+    let own = [
+        (
+            "dynamodb:UpdateTimeToLive",
+            "arn:aws:dynamodb:us-east-1:123456789012:table/orders-prod-orders",
+        ),
+        (
+            "states:DescribeExecution",
+            "arn:aws:states:us-east-1:123456789012:execution:orders-prod-flow:*",
+        ),
+        (
+            "s3:PutLifecycleConfiguration",
+            "arn:aws:s3:::orders-prod-data",
+        ),
+        (
+            "events:DescribeRule",
+            "arn:aws:events:us-east-1:123456789012:rule/orders-prod-Schedule",
+        ),
+    ];
+    for (action, resource) in own {
+        assert!(
+            check(json!({"Effect":"Allow","Action":action,"Resource":resource})).is_empty(),
+            "{action} {resource}"
+        );
+        // The same action on another service's resource is outside the default boundary.
+        let other = resource.replace("orders-prod", "billing-prod");
+        assert_eq!(
+            kinds(json!({"Effect":"Allow","Action":action,"Resource":other})),
+            one(K::NotAllowedHere, "Action"),
+            "{action} {other}"
+        );
+        // And on the stage's own resource together with another, too.
+        assert_eq!(
+            kinds(json!({"Effect":"Allow","Action":action,"Resource":[resource, other]})),
+            one(K::NotAllowedHere, "Action"),
+            "{action} both"
+        );
+    }
+    // Data planes stay allowed on other services' resources.
+    assert!(check(json!({"Effect":"Allow","Action":"dynamodb:GetItem",
+        "Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/billing-prod-x"}))
+    .is_empty());
 }
