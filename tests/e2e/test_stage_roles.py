@@ -90,3 +90,131 @@ def test_a_missing_oidc_provider_fails_the_request_naming_the_issuer_and_its_arn
     assert GITHUB in a["Reason"] and GITHUB_PROVIDER in a["Reason"], a["Reason"]
     snap = iam_snapshot(iam)
     assert snap["stage_roles"] == {} and snap["groups"] == {} and snap["policies"] == {}
+
+
+# --- The provider role's new rights and the StageRoleBoundary, evaluated (both directions) -------
+
+from iam_eval import ALLOW, DENY, Request, allowed, evaluate  # noqa: E402
+from template_render import Rendered  # noqa: E402
+
+PATH = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef"
+OWN_POLICY = f"arn:aws:iam::{ACCOUNT}:policy/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-deploy"
+TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "prod"}
+EVERYTHING = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+
+
+@pytest.fixture(scope="module")
+def template():
+    return Rendered({})
+
+
+def test_the_provider_gives_the_stage_role_boundary_only_to_stage_role_names(template):
+    role, stage = template.provider_policies(), template.ref("StageRoleBoundary")
+    for kind in ("admin", "developer", "ci", "invoker"):
+        name = f"{PATH}/orders-prod-us-east-1.{kind}"
+        for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:UpdateRole"):
+            assert allowed(role, action, name, {"iam:PermissionsBoundary": stage}), (action, kind)
+        assert not allowed(role, "iam:CreateRole", name), "never without a boundary"
+    # An execution or deployment role never gets it, nothing outside the path does, and no other
+    # role has its session duration or description changed.
+    for name in (f"{PATH}/orders-prod-us-east-1-api", f"{PATH}/orders-prod-us-east-1.deploy",
+                 f"{PATH}/orders-prod-us-east-1.ci/x", f"arn:aws:iam::{ACCOUNT}:role/elsewhere/x.ci"):
+        assert not allowed(role, "iam:CreateRole", name, {"iam:PermissionsBoundary": stage}), name
+        assert not allowed(role, "iam:UpdateRole", name, {"iam:PermissionsBoundary": template.ref("DefaultBoundary")}), name
+    for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
+        assert not allowed(role, action, stage), action
+
+
+def test_the_provider_attaches_only_its_own_policies_and_only_to_stage_roles(template):
+    role, stage = template.provider_policies(), template.ref("StageRoleBoundary")
+    ci = f"{PATH}/orders-prod-us-east-1.ci"
+    assert allowed(role, "iam:AttachRolePolicy", ci, {"iam:PolicyARN": OWN_POLICY, "iam:PermissionsBoundary": stage})
+    for policy in ("arn:aws:iam::aws:policy/AdministratorAccess", f"arn:aws:iam::{ACCOUNT}:policy/admin"):
+        assert not allowed(role, "iam:AttachRolePolicy", ci, {"iam:PolicyARN": policy, "iam:PermissionsBoundary": stage}), policy
+    assert not allowed(role, "iam:AttachRolePolicy", ci, {"iam:PolicyARN": OWN_POLICY})
+    for other in (f"{PATH}/orders-prod-us-east-1-api", f"{PATH}/orders-prod-us-east-1.deploy",
+                  template.get_att("ProviderRole", "Arn")):
+        assert not allowed(role, "iam:AttachRolePolicy", other,
+                           {"iam:PolicyARN": OWN_POLICY, "iam:PermissionsBoundary": stage}), other
+
+
+def test_the_provider_reads_oidc_providers_and_never_writes_them(template):
+    role = template.provider_policies()
+    github = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    assert allowed(role, "iam:GetOpenIDConnectProvider", github)
+    for action in ("iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", "iam:AddClientIDToOpenIDConnectProvider",
+                   "iam:UpdateOpenIDConnectProviderThumbprint", "iam:TagOpenIDConnectProvider"):
+        assert not allowed(role, action, github), action
+    assert not allowed(role, "iam:GetOpenIDConnectProvider", "arn:aws:iam::210987654321:oidc-provider/x")
+
+
+def test_the_stage_role_boundary_fits_and_alone_keeps_a_stage_role_to_its_stage(template):
+    import json
+    doc = template.stage_role_boundary_document()
+    assert len(json.dumps(doc, separators=(",", ":"))) <= 6144
+    other_role = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/billing/prod/0123456789abcdef/billing-prod-us-east-1-api"
+    for action, resource, ctx in [
+        ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x", {}),
+        ("iam:AttachRolePolicy", f"{PATH}/orders-prod-us-east-1.ci", {}),
+        ("iam:PassRole", other_role, {"iam:PassedToService": "lambda.amazonaws.com"}),
+        ("iam:PassRole", f"{PATH}/orders-prod-us-east-1-api", {"iam:PassedToService": "ec2.amazonaws.com"}),
+        ("sts:AssumeRole", other_role, {}),
+        ("cloudformation:UpdateStack", f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/billing-prod/1", {}),
+        ("cloudformation:DeleteStack", f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/serverless-access/1", {}),
+        ("lambda:UpdateFunctionCode", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:serverless-access-ProviderFunction-x", {}),
+        ("kms:CreateGrant", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k", {"kms:GrantIsForAWSResource": "false"}),
+        ("organizations:LeaveOrganization", "*", {}),
+        ("sso:CreatePermissionSet", "*", {}),
+        ("dynamodb:DeleteTable", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders", {}),
+    ]:
+        assert evaluate(EVERYTHING, Request(action, resource, dict(TAGS, **ctx)), [doc]) != ALLOW, action
+    # Positive controls: what the kinds' documents do on their own stage stays possible.
+    for action, resource, ctx in [
+        ("cloudformation:UpdateStack", f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/orders-prod/1", {}),
+        ("cloudformation:ValidateTemplate", "*", {}),
+        ("iam:PassRole", f"{PATH}/orders-prod-us-east-1.deploy", {"iam:PassedToService": "cloudformation.amazonaws.com"}),
+        ("iam:PassRole", f"{PATH}/orders-prod-us-east-1-api", {"iam:PassedToService": "lambda.amazonaws.com"}),
+        ("lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:orders-prod-api", {}),
+        ("s3:PutObject", "arn:aws:s3:::orders-prod-serverlessdeploymentbucket-abc/serverless/orders/prod/x.zip", {}),
+        ("ssm:GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/serverless-framework/deployment/s3-bucket", {}),
+    ]:
+        assert evaluate(EVERYTHING, Request(action, resource, dict(TAGS, **ctx)), [doc]) == ALLOW, action
+
+
+# --- The trust policies, evaluated as IAM would compare the request's context --------------------
+
+def trust_condition_allows(statement, ctx):
+    """Whether `statement`'s Condition holds for `ctx` (the evaluator's operators and wildcards)."""
+    probe = {"Statement": [{"Effect": "Allow", "Action": statement["Action"], "Resource": "*",
+                            "Condition": statement.get("Condition", {})}]}
+    return evaluate([probe], Request(statement["Action"], "*", ctx)) == ALLOW
+
+
+def test_trusts_admit_exactly_who_is_named(cfn, iam):
+    iam.create_open_id_connect_provider(Url=GITHUB, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40])
+    a = cfn.create(props("role", ALL_KINDS))
+    assert a["Status"] == "SUCCESS", a
+    roles = iam_snapshot(iam)["stage_roles"]
+    (ci,) = roles[f"{PREFIX}.ci"]["trust"]["Statement"]
+    gh = "token.actions.githubusercontent.com"
+    good = {f"{gh}:sub": "repo:acme/orders:environment:prod", f"{gh}:aud": "sts.amazonaws.com"}
+    assert trust_condition_allows(ci, good)
+    for sub in ("repo:acme/orders:pull_request", "repo:acme/orders:ref:refs/heads/main", "repo:acme/orders:environment:prod2",
+                "repo:acme/orders-fork:environment:prod", "repo:evil/orders:environment:prod", "repo:acme/orders:environment:*"):
+        assert not trust_condition_allows(ci, dict(good, **{f"{gh}:sub": sub})), sub
+    assert not trust_condition_allows(ci, dict(good, **{f"{gh}:aud": "https://github.com/acme"}))
+    assert not trust_condition_allows(ci, {f"{gh}:sub": good[f"{gh}:sub"]}), "no audience, no trust"
+    (dev,) = roles[f"{PREFIX}.developer"]["trust"]["Statement"]
+    sso = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com"
+    for arn in (f"{sso}/AWSReservedSSO_OrdersDevelopers_1234567890abcdef",
+                f"{sso}/eu-west-1/AWSReservedSSO_OrdersDevelopers_1234567890abcdef"):
+        assert trust_condition_allows(dev, {"aws:PrincipalArn": arn}), arn
+    for arn in (f"{sso}/AWSReservedSSO_OrdersDevelopers_x_1234567890abcdef",   # set "OrdersDevelopers_x"
+                f"{sso}/AWSReservedSSO_OrdersDevelopersX_1234567890abcdef",
+                f"{sso}/AWSReservedSSO_OrdersDevelopers_1234567890abcde",
+                f"arn:aws:iam::{ACCOUNT}:role/AWSReservedSSO_OrdersDevelopers_1234567890abcdef",
+                f"arn:aws:iam::210987654321:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_OrdersDevelopers_1234567890abcdef"):
+        assert not trust_condition_allows(dev, {"aws:PrincipalArn": arn}), arn
+    assert dev["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    (admin,) = roles[f"{PREFIX}.admin"]["trust"]["Statement"]
+    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:role/platform-admins"} and "Condition" not in admin
