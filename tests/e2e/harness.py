@@ -224,7 +224,7 @@ class Cfn:
 def iam_snapshot(iam, path_prefix="/serverless-access/"):
     """Everything under the provider's path: groups (policies, attachments, members), roles
     (trust, boundary, tags, policies), managed policies (default document)."""
-    snap = {"groups": {}, "roles": {}, "deployment_roles": {}, "stage_roles": {}, "policies": {}}
+    snap = {"groups": {}, "roles": {}, "deployment_roles": {}, "policies": {}}
     for page in iam.get_paginator("list_groups").paginate(PathPrefix=path_prefix):
         for g in page["Groups"]:
             n = g["GroupName"]
@@ -239,9 +239,7 @@ def iam_snapshot(iam, path_prefix="/serverless-access/"):
         for r in page["Roles"]:
             n = r["RoleName"]
             full = iam.get_role(RoleName=n)["Role"]
-            kind = ("deployment_roles" if n.endswith(".deploy")
-                    else "stage_roles" if n.endswith((".admin", ".developer", ".ci", ".invoker")) else "roles")
-            snap[kind][n] = {
+            snap["deployment_roles" if n.endswith(".deploy") else "roles"][n] = {
                 "path": r["Path"],
                 "arn": r["Arn"],
                 "id": full["RoleId"],
@@ -251,7 +249,6 @@ def iam_snapshot(iam, path_prefix="/serverless-access/"):
                 "inline": {p: iam.get_role_policy(RoleName=n, PolicyName=p)["PolicyDocument"]
                            for p in iam.list_role_policies(RoleName=n)["PolicyNames"]},
                 "attached": sorted(a["PolicyArn"] for a in iam.list_attached_role_policies(RoleName=n)["AttachedPolicies"]),
-                "max_session": full.get("MaxSessionDuration"),
             }
     for page in iam.get_paginator("list_policies").paginate(Scope="Local", PathPrefix=path_prefix):
         for p in page["Policies"]:

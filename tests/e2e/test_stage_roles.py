@@ -6,7 +6,20 @@ trusting an issuer whose OIDC provider the account lacks is answered FAILED nami
 write."""
 import pytest
 
-from harness import ACCOUNT, iam_snapshot
+from harness import ACCOUNT
+from harness import iam_snapshot as snapshot_of
+
+KINDS = (".admin", ".developer", ".ci", ".invoker")
+
+
+def iam_snapshot(iam):
+    """The harness's snapshot, the stage roles apart (with their MaxSessionDuration)."""
+    snap = snapshot_of(iam)
+    snap["stage_roles"] = {n: r for n, r in snap["roles"].items() if n.endswith(KINDS)}
+    snap["roles"] = {n: r for n, r in snap["roles"].items() if not n.endswith(KINDS)}
+    for n, r in snap["stage_roles"].items():
+        r["max_session"] = iam.get_role(RoleName=n)["Role"].get("MaxSessionDuration")
+    return snap
 
 GITHUB = "https://token.actions.githubusercontent.com"
 GITHUB_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
