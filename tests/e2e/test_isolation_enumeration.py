@@ -921,10 +921,12 @@ def category(f):
 # below is an expected failure until none is left.
 KNOWN_CATEGORIES = {
     "stage-role-boundary-alone: names not fenced":
-        "the StageRoleBoundary (issue 21, first version) caps stage roles to the services their groups' documents use, "
-        "fences the stage's own stack and roles by the ownership tags, and denies identity administration and the "
-        "provider; it does not yet fence the names of functions, log groups, rules, APIs, buckets, keys and "
-        "parameters by the tags as the DeploymentBoundary does. The stage roles themselves, under it, have no "
+        "the StageRoleBoundary (issue 21) fences the stage's functions, layers, log groups, rules, stack, roles, "
+        "artifacts and generated bucket by the ownership tags and its APIs and mappings by their tags, like the "
+        "DeploymentBoundary; what it cannot name stays account- and region-wide: API stages to invoke (random ids; "
+        "InvokeApis names them in the invoke policy), keys through Lambda for Lambda's own use (the documents name "
+        "the stage's key; AllowedKmsKeyArns would not fit), a named DeploymentBucket's location and the stage's own "
+        "prefix listed in any bucket of the account (the name is the stack's). The stage roles under it have no "
         "finding: their documents are the groups'",
     "default-boundary-alone: another stage's or a nesting service's name":
         "the DefaultBoundary's name fence spells out the common resource types (functions, layers, log groups, "
