@@ -248,3 +248,20 @@ def test_trusts_admit_exactly_who_is_named(cfn, iam):
     assert dev["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     (admin,) = roles[f"{PREFIX}.admin"]["trust"]["Statement"]
     assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:role/platform-admins"} and "Condition" not in admin
+
+
+def test_an_update_that_matches_makes_no_writes_to_stage_roles(cfn, iam, log_dir):
+    """The trust policies as IAM returns them compare equal to what was written (single values,
+    lists, ArnLike patterns): a converged resource plans nothing."""
+    from test_access import writes_of_last_request
+    iam.create_open_id_connect_provider(Url=GITHUB, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40])
+    many = {**ALL_KINDS, "ci": [{"GitHubActions": {"Repository": "acme/orders", "Branch": "main", "OwnerId": "1",
+                                                   "RepositoryId": "2"}},
+                                {"Principal": f"arn:aws:iam::{ACCOUNT}:role/a"},
+                                {"Principal": f"arn:aws:iam::{ACCOUNT}:user/b"}]}
+    p = props("caller", many)
+    a = cfn.create(p)
+    assert a["Status"] == "SUCCESS", a
+    ev = cfn.event("Update", p, physical_id=a["PhysicalResourceId"], old_props=p)
+    assert cfn.send(ev)["Status"] == "SUCCESS"
+    assert writes_of_last_request(log_dir, ev["RequestId"]) == 0
