@@ -16,7 +16,8 @@ from template_render import Rendered
 KEYS = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
 OTHER_ACCOUNT = "210987654321"
 EVERYTHING = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
-PRINCIPAL = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "dev"}
+PRINCIPAL = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "dev",
+             "aws:PrincipalTag/serverless-access:prefix": "orders-dev"}
 HERE = {"aws:RequestedRegion": REGION, "s3:ResourceAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT}
 FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-dev-api"
 PATH = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/dev/0123456789abcdef"

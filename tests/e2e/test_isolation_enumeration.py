@@ -842,10 +842,10 @@ UNSCOPABLE = [
             "v4 calls CreateBucket and PutBucketVersioning on every deploy",
      "compensates": "no policy, ACL or lifecycle write; objects only under the stage's prefix (README: a group could "
                     "suspend versioning, not read or delete other stages' artifacts)"},
-    {"name": "the deployment boundary: the provider's allowed keys, through Lambda",
+    {"name": "the deployment and stage-role boundaries: the provider's allowed keys, through Lambda",
      "actions": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
      "instances": {"foreign"}, "resource": rf"arn:aws:kms:{REGION}:{ACCOUNT}:key/.*",
-     "principals": {"boundary"}, "principal": "DeploymentBoundary",
+     "principals": {"boundary"}, "principal": ("DeploymentBoundary", "StageRoleBoundary"),
      "why": "one boundary serves every stage and knows no stage's key: the finest set it has is the template's "
             "AllowedKmsKeyArns (here key/* of the account and region)",
      "compensates": "kms:ViaService lambda.REGION only (Lambda's use for a function the boundary lets the role write: "
@@ -866,6 +866,27 @@ UNSCOPABLE = [
                     "the scoped Vpc form creates interfaces only in its declared subnets and security groups; an "
                     "interface deleted or re-addressed breaks a function's network path (availability), it gives no "
                     "access to its traffic or its role"},
+    {"name": "the stage-role boundary: API stages to invoke",
+     "actions": ["execute-api:Invoke"], "instances": {"foreign"},
+     "resource": rf"arn:aws:execute-api:{REGION}:{ACCOUNT}:.*",
+     "principals": {"boundary"}, "principal": "StageRoleBoundary",
+     "why": "API ids are random and the catalog gives execute-api:Invoke no tag or other condition key: one "
+            "boundary serving every stage cannot tell one stage's API stages from another's",
+     "compensates": "this account and region only; the stage role's own invoke policy names the exact API stages "
+                    "of InvokeApis (the invoker group's document); invoking runs the API's own authorization and "
+                    "changes nothing of it"},
+    {"name": "the stage-role boundary: deployment buckets it cannot name",
+     "actions": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketVersions", "s3:CreateBucket",
+                 "s3:PutBucketVersioning"],
+     "instances": {"foreign", "shared"}, "resource": r"arn:aws:s3:::[^/]+",
+     "principals": {"boundary"}, "principal": "StageRoleBoundary",
+     "why": "a named DeploymentBucket's name is the stack's, unknown to a boundary that serves every stage, and "
+            "Serverless v4's shared bucket holds every stage's artifacts: the boundary allows a bucket's location, "
+            "and listings only under the stage's own prefix (s3:prefix serverless/{service}/{stage}), in any bucket "
+            "of the account, and the shared bucket's creation, versioning and HeadBucket as the groups need them",
+     "compensates": "this account only; no object of another stage is read or written (objects only under the "
+                    "stage's prefix or in its generated bucket); the stage role's own documents (its group's) name "
+                    "the stage's buckets"},
     {"name": "HeadBucket on the shared bucket",
      "actions": ["s3:ListBucket"], "instances": {"foreign"}, "resource": r"arn:aws:s3:::serverless-framework-deployments-.*",
      "principals": {"group"},
@@ -918,16 +939,7 @@ def category(f):
 # the categories as its reason; a category that no longer has findings must leave
 # (test_every_known_category_still_has_findings); a new one fails
 # test_no_finding_outside_the_known_categories even while the proof is marked xfail.
-KNOWN_CATEGORIES = {
-    "stage-role-boundary-alone: names not fenced":
-        "the StageRoleBoundary (issue 21) fences the stage's functions, layers, log groups, rules, stack, roles, "
-        "artifacts and generated bucket by the ownership tags and its APIs and mappings by their tags, like the "
-        "DeploymentBoundary; what it cannot name stays account- and region-wide: API stages to invoke (random ids; "
-        "InvokeApis names them in the invoke policy), keys through Lambda for Lambda's own use (the documents name "
-        "the stage's key; AllowedKmsKeyArns would not fit), a named DeploymentBucket's location and the stage's own "
-        "prefix listed in any bucket of the account (the name is the stack's). The stage roles under it have no "
-        "finding: their documents are the groups'",
-}
+KNOWN_CATEGORIES = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1215,7 +1227,8 @@ def test_the_enumeration_catches_each_known_kind_of_hole(catalog):
                                 "Resource": f"arn:aws:lambda:{REGION}:*:layer:*:*"}])
     assert {"stage dev2 (shares the prefix)", "another account"} <= {f["owner"] for f in layers}
     # A boundary fencing only some Lambda writes by the principal's tags, under a role allowing lambda:*.
-    tags = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "dev"}
+    tags = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "dev",
+            "aws:PrincipalTag/serverless-access:prefix": "orders-dev"}
     fence = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["lambda:*", "s3:*", "events:*"], "Resource": "*"},
         {"Effect": "Deny", "Action": ["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration"], "NotResource":

@@ -112,7 +112,8 @@ from template_render import Rendered  # noqa: E402
 
 PATH = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abcdef"
 OWN_POLICY = f"arn:aws:iam::{ACCOUNT}:policy/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-deploy"
-TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "prod"}
+TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "prod",
+        "aws:PrincipalTag/serverless-access:prefix": "orders-prod"}
 EVERYTHING = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
 # What every request of a stage role carries: its tags, this region, and for S3 the bucket's account.
 HERE = dict(TAGS, **{"aws:RequestedRegion": "us-east-1", "s3:ResourceAccount": ACCOUNT})
