@@ -19,6 +19,9 @@
 //! - `SERVERLESS_ACCESS_ALLOWED_SENSITIVE_ACTIONS`: comma-separated actions execution roles may be
 //!   granted by name although they act as another principal, write permissions or switch account
 //!   settings (identity administration stays refused), or on `Resource: "*"`.
+//! - `SERVERLESS_ACCESS_PLATFORM_BOUNDARY=true`: execution roles get the platform's own boundary
+//!   (the template's `PermissionsBoundaryArn`), so role statements are not held to the default
+//!   boundary's allow-list. Unset or `false`: they are.
 //! - `SERVERLESS_ACCESS_RESOURCE_ACCOUNT_IDS`: comma-separated accounts besides the stack's whose
 //!   resources role statements may name.
 //! - `SERVERLESS_ACCESS_ALLOWED_TAG_KEYS`: comma-separated role tag keys stacks may set (for accounts
@@ -133,6 +136,15 @@ impl Settings {
             resource_accounts: accounts("SERVERLESS_ACCESS_RESOURCE_ACCOUNT_IDS")?,
             allowed_tag_keys: non_empty("SERVERLESS_ACCESS_ALLOWED_TAG_KEYS")
                 .map(|v| split_list(&v).into_iter().collect()),
+            platform_boundary: match non_empty("SERVERLESS_ACCESS_PLATFORM_BOUNDARY").as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(v) => {
+                    return Err(Error::Config(format!(
+                        "SERVERLESS_ACCESS_PLATFORM_BOUNDARY: {v:?} is not true or false"
+                    )))
+                }
+            },
         };
         let concurrency = match non_empty("SERVERLESS_ACCESS_CONCURRENCY") {
             None => DEFAULT_CONCURRENCY,
@@ -308,6 +320,11 @@ mod tests {
                 "ssm:*",
                 "SERVERLESS_ACCESS_ALLOWED_SENSITIVE_ACTIONS",
             ),
+            (
+                "SERVERLESS_ACCESS_PLATFORM_BOUNDARY",
+                "yes",
+                "SERVERLESS_ACCESS_PLATFORM_BOUNDARY",
+            ),
         ] {
             let e = settings(&[(key, value)]).unwrap_err().to_string();
             assert!(e.contains(needle), "{key}={value}: {e}");
@@ -337,5 +354,11 @@ mod tests {
         assert_eq!(g.provider_stack.as_deref(), Some("serverless-access"));
         assert!(g.allowed_actions.contains("ssm:sendcommand"));
         assert_eq!(g.allowed_tag_keys.as_ref().map(|k| k.len()), Some(2));
+        assert!(
+            !g.platform_boundary,
+            "the default boundary's allow-list applies unless told"
+        );
+        let s = settings(&[("SERVERLESS_ACCESS_PLATFORM_BOUNDARY", "true")]).unwrap();
+        assert!(s.guardrails.platform_boundary);
     }
 }

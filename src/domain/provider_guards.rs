@@ -20,6 +20,10 @@ pub struct Guardrails {
     pub resource_accounts: Vec<String>,
     /// Tag keys stack authors may set on roles; `None`: any key not reserved.
     pub allowed_tag_keys: Option<BTreeSet<String>>,
+    /// The platform gives execution roles its own permissions boundary (the template's
+    /// `PermissionsBoundaryArn`): the default boundary's allow-list does not apply, and actions
+    /// outside it are not refused for that alone. `false` (the default): they are.
+    pub platform_boundary: bool,
 }
 
 /// Problems with claiming `{service}-{stage}` given the provider's own names: every group pattern

@@ -286,6 +286,7 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
         provider_stack: ctx.guardrails.provider_stack.as_deref(),
         allowed_actions: &ctx.guardrails.allowed_actions,
         resource_accounts: &ctx.guardrails.resource_accounts,
+        default_boundary: !ctx.guardrails.platform_boundary,
     };
     let functions = parse_functions(
         obj.get("Functions"),

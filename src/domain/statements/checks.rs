@@ -85,7 +85,20 @@ pub(super) fn check_action(
         }
     }
     let own_service = own_only && OWN_STAGE_SERVICES.contains(&service);
-    if !default_boundary_allows(a)
+    // API ids are random, so no name tells another stage's API: execution roles manage none, under
+    // any boundary (the groups and the deployment role manage them by their ownership tags).
+    if service == "apigateway" && !rules.allowed_actions.contains(&a.to_ascii_lowercase()) {
+        errors.push(
+            ProblemKind::NotAllowedHere,
+            path,
+            format!(
+                "{at}: Action {a:?} manages API Gateway: API ids are random, so no name keeps it on the stage; execution roles manage no API (a provider may allow it by name in AllowedSensitiveActions)"
+            ),
+        );
+        return;
+    }
+    if rules.default_boundary
+        && !default_boundary_allows(a)
         && !own_service
         && !rules.allowed_actions.contains(&a.to_ascii_lowercase())
     {

@@ -70,6 +70,8 @@ pub struct StatementRules<'a> {
     pub allowed_actions: &'a BTreeSet<String>,
     /// Accounts besides the stack's whose resources statements may name.
     pub resource_accounts: &'a [String],
+    /// Whether the default boundary caps the roles (its allow-list applies to statements).
+    pub default_boundary: bool,
 }
 
 /// Where a statement is: its field path and how messages name it.

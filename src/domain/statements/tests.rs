@@ -13,6 +13,7 @@ pub(crate) fn rules(allowed: &BTreeSet<String>) -> StatementRules<'_> {
         provider_stack: Some("serverless-access"),
         allowed_actions: allowed,
         resource_accounts: &[],
+        default_boundary: true,
     }
 }
 
@@ -244,7 +245,8 @@ fn names_of_other_stages_and_nesting_services_other_regions_and_id_named_resourc
 
 #[test]
 fn actions_outside_the_default_boundary_are_refused_unless_allowed_by_name() {
-    let st = json!({"Effect":"Allow","Action":"apigateway:PATCH","Resource":"arn:aws:apigateway:us-east-1::/account"});
+    let st = json!({"Effect":"Allow","Action":"athena:StartQueryExecution",
+        "Resource":"arn:aws:athena:us-east-1:123456789012:workgroup/orders-prod-wg"});
     let e = check(st.clone());
     assert_eq!(
         (e[0].kind, e[0].at.as_str()),
@@ -252,9 +254,16 @@ fn actions_outside_the_default_boundary_are_refused_unless_allowed_by_name() {
         "{e:?}"
     );
     assert!(e[0].message().contains("PermissionsBoundaryArn"), "{e:?}");
-    let allowed: BTreeSet<String> = ["apigateway:patch".to_string()].into();
+    let allowed: BTreeSet<String> = ["athena:startqueryexecution".to_string()].into();
     let mut errors = Problems::default();
     validate(&place(), &st, &rules(&allowed), &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    // API Gateway management is refused on its own account (random ids), and lifted by name too.
+    let api = json!({"Effect":"Allow","Action":"apigateway:PATCH","Resource":"arn:aws:apigateway:us-east-1::/account"});
+    assert_eq!(kinds(api.clone()), one(K::NotAllowedHere, "Action"));
+    let allowed: BTreeSet<String> = ["apigateway:patch".to_string()].into();
+    let mut errors = Problems::default();
+    validate(&place(), &api, &rules(&allowed), &mut errors);
     assert!(errors.is_empty(), "{errors:?}");
 }
 
@@ -301,4 +310,48 @@ fn the_stages_own_resources_take_any_action_of_their_service_and_others_only_the
     assert!(check(json!({"Effect":"Allow","Action":"dynamodb:GetItem",
         "Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/billing-prod-x"}))
     .is_empty());
+}
+
+#[test]
+fn under_a_platforms_own_boundary_the_default_boundarys_allow_list_does_not_refuse() {
+    let none = BTreeSet::new();
+    let platform = StatementRules {
+        default_boundary: false,
+        ..rules(&none)
+    };
+    let under_platform = |v: Value| -> Vec<(K, String)> {
+        let mut e = Problems::default();
+        validate(&place(), &v, &platform, &mut e);
+        e.into_vec()
+            .into_iter()
+            .map(|p| {
+                (
+                    p.kind,
+                    p.at.trim_start_matches("Functions[0].Statements[0].")
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    let athena = json!({"Effect":"Allow","Action":"athena:StartQueryExecution",
+        "Resource":"arn:aws:athena:us-east-1:123456789012:workgroup/orders-prod-wg"});
+    assert_eq!(kinds(athena.clone()), one(K::NotAllowedHere, "Action"));
+    assert!(under_platform(athena).is_empty());
+    // The families and the stage fence still hold.
+    let command = json!({"Effect":"Allow","Action":"ssm:SendCommand",
+        "Resource":"arn:aws:ssm:us-east-1:123456789012:document/x"});
+    assert_eq!(under_platform(command), one(K::SensitiveAction, "Action"));
+    let other_stage = json!({"Effect":"Allow","Action":"dynamodb:GetItem",
+        "Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/orders-dev-x"});
+    assert_eq!(
+        under_platform(other_stage),
+        one(K::OutsideStage, "Resource")
+    );
+    let api = json!({"Effect":"Allow","Action":"apigateway:PATCH",
+        "Resource":"arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5"});
+    assert_eq!(
+        under_platform(api.clone()),
+        one(K::NotAllowedHere, "Action")
+    );
+    assert_eq!(kinds(api), one(K::NotAllowedHere, "Action"));
 }
