@@ -40,7 +40,7 @@ import botocore.exceptions
 
 from harness import ACCOUNT, REGION
 from iam_eval import ALLOW, Request, evaluate
-from web_identity import Refusal, WebIdentity, error_xml, issued_key
+from web_identity import Refusal, WebIdentity, error_xml, issued_key, issued_token, presented_token
 
 
 @dataclass
@@ -96,6 +96,7 @@ class Authorizer:
         # STS's own checks of AssumeRole*; `web.trust(issuer)` hands it an issuer's keys.
         self.web = WebIdentity(moto_port)
         self.pending = {}  # request body -> the role an allowed AssumeRole* assumes
+        self.session_tokens = {}  # a session's access key -> its session token
 
     # --- resources -----------------------------------------------------------------------------
     def _lookup(self, call, **params):
@@ -238,6 +239,9 @@ class Authorizer:
             return self._sts_decided(service, "sts:AssumeRoleWithWebIdentity", form, body,
                                      self.web.assume_with_web_identity(form), "web identity")
         principal = self.principals.get(key)
+        if key in self.session_tokens and presented_token(headers, urllib.parse.urlsplit(path).query) != self.session_tokens[key]:
+            # STS's temporary keys are valid only with their session token (InvalidClientTokenId).
+            principal, key = None, f"{key} without its session token"
         if principal is None:
             why = "unsigned request" if key is None else f"unknown access key {key}"
             return self.refuse(service, Denial(None, f"{service}:{action}", "", {}, "unattributed", why),
@@ -297,6 +301,7 @@ class Authorizer:
         arn, docs, boundary, tags = self.web.session(assumed)
         with self.lock:
             self.principals[key] = Principal(arn, docs, boundary, tags)
+            self.session_tokens[key] = issued_token(data)
 
     def unexpected(self, expected=()):
         """Refusals a test did not announce: `expected` holds actions ("iam:CreateUser") a test

@@ -165,3 +165,17 @@ def test_a_signed_assume_role_is_decided_by_the_trust_policy_and_the_callers_pol
     assert [(x.principal, x.action, x.detail) for x in d.authorizer.denials] == [(bob, "sts:AssumeRole", "trust")]
     boto3.client("iam", endpoint_url=d.proxy.url, region_name=REGION, aws_access_key_id=PROVIDER_KEY,
                  aws_secret_access_key="secret").list_roles(PathPrefix="/serverless-access/")
+
+
+@pytest.mark.expect_denials("unattributed")
+def test_a_session_key_without_its_session_token_is_refused(github, iam):
+    creds = github.assume(github.issuer.mint(github_claims("acme/orders", environment="prod")))["Credentials"]
+    for token in (None, "another-session"):
+        keyed = dict(aws_session_token=token) if token else {}
+        as_role = boto3.client("iam", endpoint_url=github.proxy.url, region_name=REGION, aws_access_key_id=creds["AccessKeyId"],
+                               aws_secret_access_key=creds["SecretAccessKey"], config=Config(retries={"max_attempts": 1}), **keyed)
+        with pytest.raises(ClientError) as e:
+            as_role.list_roles()
+        assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert [(d.kind, d.detail) for d in github.authorizer.denials] == [
+        ("unattributed", f"unknown access key {creds['AccessKeyId']} without its session token")] * 2

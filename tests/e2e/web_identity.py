@@ -205,6 +205,21 @@ def issued_key(xml):
     return m.group(1).decode() if m else None
 
 
+def issued_token(xml):
+    """The SessionToken in STS's answer to an AssumeRole*."""
+    m = re.search(rb"<SessionToken>([^<]+)</SessionToken>", xml or b"")
+    return m.group(1).decode() if m else None
+
+
+def presented_token(headers, query=""):
+    """The session token a request carries: SigV4's X-Amz-Security-Token header, or the query
+    parameter of a pre-signed URL."""
+    for k, v in headers.items():
+        if k.lower() == "x-amz-security-token":
+            return v
+    return urllib.parse.parse_qs(query).get("X-Amz-Security-Token", [None])[0]
+
+
 class WebIdentity:
     """STS's checks of AssumeRoleWithWebIdentity (and the trust-policy check of a signed
     AssumeRole), against moto's IAM at `moto_port`; `issuers` are those whose keys the layer trusts
