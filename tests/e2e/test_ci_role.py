@@ -20,7 +20,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from harness import ACCOUNT, REGION, iam_snapshot
+from harness import REGION, iam_snapshot
 from test_real_deployer import OSLS, TOLERATED, App
 from web_identity import GITHUB_ISSUER, STS_AUDIENCE, Issuer, github_claims
 
