@@ -7,6 +7,10 @@
 //!   naming another boundary is refused. Unset: the `PermissionsBoundary` property is applied as given.
 //! - `SERVERLESS_ACCESS_DEPLOYMENT_BOUNDARY_ARN`: the boundary of every deployment role (the role
 //!   CloudFormation deploys a stage with). Unset: deployment roles get none (local runs).
+//! - `SERVERLESS_ACCESS_STAGE_ROLE_BOUNDARY_ARN`: the boundary of every stage role (`AssumableBy`:
+//!   the roles CI and people assume to hold a kind's documents). Unset: stage roles get none (local runs).
+//! - `SERVERLESS_ACCESS_ASSUMABLE_BY_ACCOUNTS`: comma-separated accounts besides the stack's whose
+//!   roles and users `AssumableBy: Principal` may name. Unset or empty: the stack's account only.
 //! - `SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS`: comma-separated key ARNs grants may be made on; an
 //!   entry ending in `key/*` allows every key of that account and region. Unset: any key of the
 //!   function's own account and region. Set but empty: KMS grants are refused.
@@ -44,6 +48,10 @@ pub struct Settings {
     pub permissions_boundary: Option<String>,
     /// The boundary of every deployment role, if any.
     pub deployment_boundary: Option<String>,
+    /// The boundary of every stage role, if any.
+    pub stage_role_boundary: Option<String>,
+    /// Accounts besides the stack's that stage roles may trust principals of.
+    pub assumable_by_accounts: Vec<String>,
     /// Which KMS keys grants may be made on.
     pub allowed_keys: KeyAllowList,
     /// What validation enforces beyond the defaults.
@@ -77,6 +85,12 @@ impl Settings {
         if let Some(b) = &deployment_boundary {
             crate::domain::arn::check_policy_arn(b).map_err(|e| {
                 Error::Config(format!("SERVERLESS_ACCESS_DEPLOYMENT_BOUNDARY_ARN: {e}"))
+            })?;
+        }
+        let stage_role_boundary = non_empty("SERVERLESS_ACCESS_STAGE_ROLE_BOUNDARY_ARN");
+        if let Some(b) = &stage_role_boundary {
+            crate::domain::arn::check_policy_arn(b).map_err(|e| {
+                Error::Config(format!("SERVERLESS_ACCESS_STAGE_ROLE_BOUNDARY_ARN: {e}"))
             })?;
         }
         let allowed_keys = match get("SERVERLESS_ACCESS_ALLOWED_KMS_KEY_ARNS") {
@@ -146,6 +160,10 @@ impl Settings {
                 "SERVERLESS_ACCESS_DEPLOYMENT_BOUNDARY_ARN",
                 deployment_boundary.as_deref(),
             ),
+            (
+                "SERVERLESS_ACCESS_STAGE_ROLE_BOUNDARY_ARN",
+                stage_role_boundary.as_deref(),
+            ),
         ] {
             if let Some(path) = arn.and_then(iam_path_of) {
                 if path.starts_with(&iam_path) {
@@ -153,10 +171,13 @@ impl Settings {
                 }
             }
         }
+        let assumable_by_accounts = accounts("SERVERLESS_ACCESS_ASSUMABLE_BY_ACCOUNTS")?;
         Ok(Settings {
             iam_path,
             permissions_boundary,
             deployment_boundary,
+            stage_role_boundary,
+            assumable_by_accounts,
             allowed_keys,
             guardrails,
             provider_role_arn,
@@ -261,6 +282,16 @@ mod tests {
                 "SERVERLESS_ACCESS_RESOURCE_ACCOUNT_IDS",
                 "12345",
                 "SERVERLESS_ACCESS_RESOURCE_ACCOUNT_IDS",
+            ),
+            (
+                "SERVERLESS_ACCESS_ASSUMABLE_BY_ACCOUNTS",
+                "12345",
+                "SERVERLESS_ACCESS_ASSUMABLE_BY_ACCOUNTS",
+            ),
+            (
+                "SERVERLESS_ACCESS_STAGE_ROLE_BOUNDARY_ARN",
+                "boundary",
+                "SERVERLESS_ACCESS_STAGE_ROLE_BOUNDARY_ARN",
             ),
             (
                 "SERVERLESS_ACCESS_PERMISSIONS_BOUNDARY_ARN",

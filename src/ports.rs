@@ -28,6 +28,10 @@ pub trait IamPort: Send + Sync {
     /// unique id.
     fn apply(&self, change: &IamChange) -> impl Future<Output = Result<Option<String>>> + Send;
 
+    /// Whether the account's OIDC provider `arn` exists (`iam:GetOpenIDConnectProvider`; read only:
+    /// the provider never creates one, it is account-wide).
+    fn oidc_provider_exists(&self, arn: &str) -> impl Future<Output = Result<bool>> + Send;
+
     /// Every resource's claim under the provider's root path `root` (for refusing nesting claims).
     fn claims(&self, root: &str) -> impl Future<Output = Result<Vec<Claim>>> + Send;
 }

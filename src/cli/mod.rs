@@ -168,6 +168,8 @@ fn desired(ctx: &Ctx, props: &Value) -> Result<Desired, String> {
         iam_path: &ctx.settings.iam_path,
         enforced_boundary: ctx.settings.permissions_boundary.as_deref(),
         deployment_boundary: ctx.settings.deployment_boundary.as_deref(),
+        stage_role_boundary: ctx.settings.stage_role_boundary.as_deref(),
+        assumable_by_accounts: &ctx.settings.assumable_by_accounts,
         allowed_keys: &ctx.settings.allowed_keys,
         provider_account: &ctx.account,
         provider_region: &ctx.region,

@@ -27,12 +27,20 @@ pub fn create_json(d: &Desired) -> Value {
         "groups": d.groups.iter().map(|g| json!({
             "name": g.name, "arn": d.naming.group_arn(&g.name), "attached": g.attached, "inline": g.inline
         })).collect::<Vec<_>>(),
-        "roles": d.roles.iter().map(|r| json!({
-            "kind": if r.function.is_some() { "execution" } else { "deployment" },
-            "function": r.function, "functionName": r.function.as_ref().map(|f| d.naming.function_name(f)), "name": r.name, "arn": r.arn,
-            "permissionsBoundary": r.boundary, "tags": r.tags, "trustPolicy": r.trust,
-            "inline": {r.policy_name: r.policy}
-        })).collect::<Vec<_>>(),
+        "roles": d.roles.iter().map(|r| {
+            let mut role = json!({
+                "kind": match (&r.function, r.stage) { (Some(_), _) => "execution", (None, None) => "deployment", (None, Some(_)) => "stage" },
+                "function": r.function, "functionName": r.function.as_ref().map(|f| d.naming.function_name(f)), "name": r.name, "arn": r.arn,
+                "permissionsBoundary": r.boundary, "tags": r.tags, "trustPolicy": r.trust,
+                "inline": r.inline
+            });
+            if let (Some(kind), Some(m)) = (r.stage, role.as_object_mut()) {
+                m.insert("holdsDocumentsOf".into(), json!(kind.as_str()));
+                m.insert("attached".into(), json!(r.attached));
+                m.insert("maxSessionDuration".into(), json!(r.max_session));
+            }
+            role
+        }).collect::<Vec<_>>(),
         "grants": d.grants.iter().map(|g| json!({
             "function": g.function, "keyArn": g.key_arn, "grantee": g.role_arn, "operations": g.operations,
             "encryptionContextSubset": g.encryption_context,
@@ -79,21 +87,34 @@ pub fn create_text(d: &Desired) -> String {
     }
     for r in &d.roles {
         let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let _ = writeln!(
+        let what = match (&r.function, r.stage) {
+            (Some(f), _) => format!("execution role of function {}", d.naming.function_name(f)),
+            (None, None) => "deployment role (CloudFormation deploys the stack with it)".to_string(),
+            (None, Some(kind)) => format!(
+                "stage role holding exactly the {} group's documents (maximum session {} s)\n  attached: {}",
+                kind.as_str(),
+                r.max_session.unwrap_or(3600),
+                r.attached.join(", ")
+            ),
+        };
+        let _ = write!(
             out,
-            "role {} ({})\n  {}\n  permissions boundary: {}\n  tags: {}\n  trust policy:\n{}  inline policy {}:\n{}",
+            "role {} ({})\n  {}\n  permissions boundary: {}\n  tags: {}\n  trust policy:\n{}",
             r.name,
             r.arn,
-            match &r.function {
-                Some(f) => format!("execution role of function {}", d.naming.function_name(f)),
-                None => "deployment role (CloudFormation deploys the stack with it)".to_string(),
-            },
+            what,
             r.boundary.as_deref().unwrap_or("none"),
             tags.join(", "),
             indent(&pretty(&r.trust), "    "),
-            r.policy_name,
-            indent(&pretty(&r.policy), "    ")
         );
+        for (name, doc) in &r.inline {
+            let _ = write!(
+                out,
+                "  inline policy {name}:\n{}",
+                indent(&pretty(doc), "    ")
+            );
+        }
+        out.push('\n');
     }
     for g in &d.grants {
         let ctx: Vec<String> = g
@@ -127,6 +148,7 @@ pub fn sign(c: &Change) -> &'static str {
         Change::Iam(IamChange::CreatePolicy { .. })
         | Change::Iam(IamChange::CreateGroup { .. })
         | Change::Iam(IamChange::AttachGroupPolicy { .. })
+        | Change::Iam(IamChange::AttachRolePolicy { .. })
         | Change::Iam(IamChange::CreateRole { .. })
         | Change::Iam(IamChange::TagRole { .. })
         | Change::Grant(GrantChange::Create { .. }) => "+",
@@ -134,6 +156,7 @@ pub fn sign(c: &Change) -> &'static str {
         | Change::Iam(IamChange::PutGroupPolicy { .. })
         | Change::Iam(IamChange::UpdateTrust { .. })
         | Change::Iam(IamChange::PutBoundary { .. })
+        | Change::Iam(IamChange::UpdateRole { .. })
         | Change::Iam(IamChange::PutRolePolicy { .. }) => "~",
         _ => "-",
     }

@@ -62,6 +62,15 @@ pub enum IamChange {
     DeleteRolePolicy { role: String, name: String },
     /// `iam:DetachRolePolicy`.
     DetachRolePolicy { role: String, arn: String },
+    /// `iam:AttachRolePolicy` (a stage role's group's managed policies).
+    AttachRolePolicy { role: String, arn: String },
+    /// `iam:UpdateRole`: `MaxSessionDuration` and the description, always both (IAM resets an
+    /// omitted `MaxSessionDuration` to one hour).
+    UpdateRole {
+        role: String,
+        max_session: i32,
+        description: String,
+    },
     /// Delete a role of the resource: its inline policies, attachments, then the role.
     DeleteRole {
         name: String,
@@ -117,6 +126,10 @@ impl IamChange {
                 format!("delete policy {name} of role {role}")
             }
             IamChange::DetachRolePolicy { role, arn } => format!("detach {arn} from role {role}"),
+            IamChange::AttachRolePolicy { role, arn } => format!("attach {arn} to role {role}"),
+            IamChange::UpdateRole {
+                role, max_session, ..
+            } => format!("set maximum session of role {role} to {max_session} s"),
             IamChange::DeleteRole { name, .. } => format!("delete role {name}"),
             IamChange::DeleteGroup { name, .. } => format!("delete group {name}"),
             IamChange::DeletePolicy { arn, .. } => format!("delete policy {arn}"),

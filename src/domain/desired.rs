@@ -3,6 +3,7 @@
 use super::names::{self, Naming};
 use super::policies::document::{self as policy, iam_size};
 use super::policies::execution_role::{execution_policy, trust_policy};
+use super::policies::stage_role_trust::stage_role_trust;
 use super::policies::{self, deployment_role::deployment_trust_policy, StageScope};
 use super::principals::{GroupKind, ManagedDocument};
 use super::problem::{field, Problem, ProblemKind, Problems};
@@ -34,21 +35,35 @@ pub struct DesiredPolicy {
     pub document: Value,
 }
 
-/// A role of the resource: a function's execution role, or the stage's deployment role.
+/// How long a stage role's sessions may last: one hour. Identity Center users reach a stage role by
+/// role chaining, which STS caps at one hour whatever the role allows (STS AssumeRole,
+/// `DurationSeconds`: "Role chaining limits your … role session to a maximum of one hour"), and
+/// aws-actions/configure-aws-credentials asks for 3600 s by default (`role-duration-seconds`). It
+/// is sent with every UpdateRole: IAM resets an omitted value to one hour (UpdateRole,
+/// `MaxSessionDuration`).
+pub const STAGE_ROLE_MAX_SESSION: i32 = 3600;
+
+/// A role of the resource: a function's execution role, the stage's deployment role, or the stage
+/// role of a principal kind (`AssumableBy`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredRole {
-    /// Function key; `None` for the deployment role.
+    /// Function key; `None` for the deployment role and the stage roles.
     pub function: Option<String>,
+    /// The kind whose documents a stage role holds; `None` for the other roles.
+    pub stage: Option<GroupKind>,
     /// Role name.
     pub name: String,
     /// Role ARN.
     pub arn: String,
     /// Trust policy.
     pub trust: Value,
-    /// The inline policy's name ([`names::ROLE_POLICY_NAME`] or [`names::DEPLOYMENT_POLICY_NAME`]).
-    pub policy_name: &'static str,
-    /// The inline policy.
-    pub policy: Value,
+    /// Inline policies by name: [`names::ROLE_POLICY_NAME`] or [`names::DEPLOYMENT_POLICY_NAME`], or a
+    /// stage role's group's inline documents.
+    pub inline: BTreeMap<String, Value>,
+    /// Managed policy ARNs attached (a stage role's group's; none for the others).
+    pub attached: Vec<String>,
+    /// `MaxSessionDuration` the provider keeps (stage roles); `None`: left as IAM makes it.
+    pub max_session: Option<i32>,
     /// Permissions boundary.
     pub boundary: Option<String>,
     /// All tags: the user's and the provider's ownership tags.
@@ -101,7 +116,7 @@ pub struct Desired {
     pub policies: Vec<DesiredPolicy>,
     /// Groups.
     pub groups: Vec<DesiredGroup>,
-    /// Roles, in function order, then the deployment role (if any).
+    /// Roles, in function order, then the deployment role (if any), then the stage roles.
     pub roles: Vec<DesiredRole>,
     /// Grants, in function order.
     pub grants: Vec<DesiredGrant>,
@@ -247,6 +262,7 @@ impl Desired {
             }
             roles.push(DesiredRole {
                 function: Some(f.name.clone()),
+                stage: None,
                 description: format!(
                     "Execution role of Lambda function {}, managed by serverless-access",
                     n.function_name(&f.name)
@@ -254,8 +270,9 @@ impl Desired {
                 name,
                 arn,
                 trust: trust_policy(),
-                policy_name: names::ROLE_POLICY_NAME,
-                policy,
+                inline: [(names::ROLE_POLICY_NAME.to_string(), policy)].into(),
+                attached: vec![],
+                max_session: None,
                 boundary: spec.permissions_boundary.clone(),
                 tags: tags.clone(),
             });
@@ -275,6 +292,7 @@ impl Desired {
             }
             roles.push(DesiredRole {
                 function: None,
+                stage: None,
                 description: format!(
                     "Role CloudFormation deploys stack {} with, managed by serverless-access",
                     n.stack_name()
@@ -282,10 +300,49 @@ impl Desired {
                 arn: n.role_arn(&name),
                 name,
                 trust: deployment_trust_policy(),
-                policy_name: names::DEPLOYMENT_POLICY_NAME,
-                policy,
+                inline: [(names::DEPLOYMENT_POLICY_NAME.to_string(), policy)].into(),
+                attached: vec![],
+                max_session: None,
                 boundary: spec.deployment_boundary.clone(),
-                tags,
+                tags: tags.clone(),
+            });
+        }
+        // A stage role per kind with sources whose group exists: exactly the group's documents (the
+        // same managed policy ARNs, the same inline documents), so the two never drift apart.
+        for g in &groups {
+            let Some(sources) = spec.assumable_by.get(&g.kind) else {
+                continue;
+            };
+            let name = n.stage_role_name(g.kind);
+            let trust = stage_role_trust(&n.partition, &n.account, sources);
+            let size = iam_size(&trust);
+            if size > policy::TRUST_POLICY_MAX {
+                errors.push(
+                    ProblemKind::OverLimit,
+                    field("AssumableBy", g.kind.as_str()),
+                    format!(
+                        "the trust policy of stage role {name} is {size} characters; IAM allows {} by default (name fewer sources)",
+                        policy::TRUST_POLICY_MAX
+                    ),
+                );
+            }
+            roles.push(DesiredRole {
+                function: None,
+                stage: Some(g.kind),
+                description: format!(
+                    "Role holding the {} documents of stage {} of service {}, managed by serverless-access",
+                    g.kind.as_str(),
+                    n.stage,
+                    n.service
+                ),
+                arn: n.role_arn(&name),
+                name,
+                trust,
+                inline: g.inline.clone(),
+                attached: g.attached.clone(),
+                max_session: Some(STAGE_ROLE_MAX_SESSION),
+                boundary: spec.stage_role_boundary.clone(),
+                tags: tags.clone(),
             });
         }
         errors.or(Desired {
@@ -382,5 +439,93 @@ mod tests {
                 g.name
             );
         }
+    }
+
+    fn with_stage_roles(mode: &str) -> Desired {
+        let mut p = full_props();
+        p["DeployWith"] = json!(mode);
+        p["Groups"] = json!(["admin", "developer", "ci", "invoker"]);
+        p["Functions"][1]["Invoke"] = json!("true");
+        p["AssumableBy"] = json!({
+            "admin": [{"Principal": "arn:aws:iam::123456789012:role/platform-admins"}],
+            "developer": [{"IdentityCenterPermissionSet": "OrdersDevelopers"}],
+            "ci": [{"GitHubActions": {"Repository": "acme/orders", "Environment": "prod"}}],
+            "invoker": [{"IdentityCenterPermissionSet": "OrdersCallers"}]
+        });
+        Desired::from_spec(&parse_with(p, None).unwrap(), STACK, "Access").unwrap()
+    }
+
+    #[test]
+    fn each_stage_role_holds_exactly_its_groups_documents_in_both_modes() {
+        for mode in ["role", "caller"] {
+            let d = with_stage_roles(mode);
+            assert_eq!(d.groups.len(), 4, "{mode}");
+            for g in &d.groups {
+                let roles: Vec<&DesiredRole> =
+                    d.roles.iter().filter(|r| r.stage == Some(g.kind)).collect();
+                let [r] = roles.as_slice() else {
+                    panic!("{mode}: one role for {:?}: {roles:?}", g.kind)
+                };
+                assert_eq!(
+                    (&r.attached, &r.inline),
+                    (&g.attached, &g.inline),
+                    "{mode} {:?}",
+                    g.kind
+                );
+                assert!(!r.attached.is_empty(), "{mode} {:?}", g.kind);
+                assert_eq!(r.name, d.naming.stage_role_name(g.kind));
+                assert_eq!(
+                    r.boundary.as_deref(),
+                    Some(crate::domain::fixtures::STAGE_ROLE_BOUNDARY)
+                );
+                assert_eq!(r.max_session, Some(STAGE_ROLE_MAX_SESSION));
+                assert_eq!(r.tags["serverless-access:service"], "orders");
+                assert_eq!(r.tags["serverless-access:stage"], "prod");
+            }
+            let attrs = crate::domain::attributes::fixed(&d);
+            for k in [
+                "AdminRoleArn",
+                "DeveloperRoleArn",
+                "CiRoleArn",
+                "InvokerRoleArn",
+            ] {
+                assert!(attrs.iter().any(|(n, _)| n == k), "{mode}: {k}");
+            }
+            assert_eq!(
+                attrs
+                    .iter()
+                    .filter(|(n, _)| n == "DeploymentRoleArn")
+                    .count(),
+                usize::from(mode == "role")
+            );
+        }
+    }
+
+    #[test]
+    fn no_stage_role_without_sources_and_no_role_attribute_then() {
+        let d =
+            Desired::from_spec(&parse_with(full_props(), None).unwrap(), STACK, "Access").unwrap();
+        assert!(d.roles.iter().all(|r| r.stage.is_none()));
+        assert!(!crate::domain::attributes::fixed(&d)
+            .iter()
+            .any(|(n, _)| n.ends_with("RoleArn") && n != "DeploymentRoleArn"));
+    }
+
+    #[test]
+    fn a_trust_policy_over_iams_2048_characters_is_refused_naming_the_role() {
+        let mut p = full_props();
+        p["AssumableBy"] = json!({"ci": (0..10).map(|i| json!({"GitHubActions": {
+            "Repository": format!("acme/orders-with-a-rather-long-repository-name-{i}"),
+            "Branch": "main", "OwnerId": "12345678", "RepositoryId": "987654321"}})).collect::<Vec<_>>()});
+        let e = Desired::from_spec(&parse_with(p, None).unwrap(), STACK, "Access").unwrap_err();
+        assert_eq!(
+            (e[0].kind, e[0].at.as_str()),
+            (ProblemKind::OverLimit, "AssumableBy.ci"),
+            "{e:?}"
+        );
+        assert!(
+            e[0].message().contains("orders-prod-us-east-1.ci") && e[0].message().contains("2048"),
+            "{e:?}"
+        );
     }
 }

@@ -22,6 +22,10 @@ static GUARD: std::sync::LazyLock<Guardrails> = std::sync::LazyLock::new(guard);
 pub const DEPLOYMENT_BOUNDARY: &str =
     "arn:aws:iam::123456789012:policy/serverless-access-system/serverless-access-DeploymentBoundary-X";
 
+/// The provider's stage-role boundary in unit tests.
+pub const STAGE_ROLE_BOUNDARY: &str =
+    "arn:aws:iam::123456789012:policy/serverless-access-system/serverless-access-StageRoleBoundary-X";
+
 pub const STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/orders-access/5b3e0c40";
 
@@ -42,6 +46,8 @@ fn parse_full(props: Value, boundary: Option<&str>, g: &Guardrails) -> Result<Sp
         iam_path: "/serverless-access/",
         enforced_boundary: boundary,
         deployment_boundary: Some(DEPLOYMENT_BOUNDARY),
+        stage_role_boundary: Some(STAGE_ROLE_BOUNDARY),
+        assumable_by_accounts: &[],
         allowed_keys: &KeyAllowList::OwnAccountAndRegion,
         provider_account: "123456789012",
         provider_region: "us-east-1",

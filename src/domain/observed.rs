@@ -33,6 +33,8 @@ pub struct ObservedRole {
     pub inline: BTreeMap<String, Value>,
     /// Attached managed policy ARNs.
     pub attached: BTreeSet<String>,
+    /// `MaxSessionDuration` in seconds (IAM's default 3600 where not read).
+    pub max_session: i32,
 }
 
 /// A managed policy found under the resource's path.
@@ -110,8 +112,9 @@ impl Observed {
                     trust: r.trust.clone(),
                     boundary: r.boundary.clone(),
                     tags: r.tags.clone(),
-                    inline: [(r.policy_name.to_string(), r.policy.clone())].into(),
-                    attached: BTreeSet::new(),
+                    inline: r.inline.clone(),
+                    attached: r.attached.iter().cloned().collect(),
+                    max_session: r.max_session.unwrap_or(3600),
                 },
             );
         }

@@ -8,6 +8,7 @@ use crate::domain::claims::nesting_claim;
 use crate::domain::desired::Desired;
 use crate::domain::kms_key::check_key;
 use crate::domain::names::{self, Naming, PhysicalId};
+use crate::domain::policies::stage_role_trust::oidc_provider_arn;
 use crate::domain::problem::{Problem, ProblemKind};
 use crate::domain::{attributes, properties};
 use crate::error::Error;
@@ -93,6 +94,8 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
             iam_path: &self.settings.iam_path,
             enforced_boundary: self.settings.permissions_boundary.as_deref(),
             deployment_boundary: self.settings.deployment_boundary.as_deref(),
+            stage_role_boundary: self.settings.stage_role_boundary.as_deref(),
+            assumable_by_accounts: &self.settings.assumable_by_accounts,
             allowed_keys: &self.settings.allowed_keys,
             provider_account: account,
             provider_region: &self.region,
@@ -140,6 +143,7 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
                 ))]));
             }
         }
+        self.check_oidc_providers(&spec, &desired, stop_at).await?;
         if let (Some(key), true) = (&spec.kms_key, !desired.grants.is_empty()) {
             let state = with_backoff(stop_at, || self.grants.describe(&key.arn)).await?;
             check_key(&key.arn, &state).map_err(|e| {
@@ -213,6 +217,41 @@ impl<I: IamPort, G: GrantPort, R: Responder> Provider<I, G, R> {
             .converge(&Desired::nothing(naming), &keys)
             .await?;
         Ok(done)
+    }
+
+    /// Every OIDC issuer a stage role of `desired` trusts must have its provider in the account
+    /// already: the provider reads it (never creates one: it is account-wide) and refuses the
+    /// request naming the issuer and the ARN otherwise, before any write.
+    async fn check_oidc_providers(
+        &self,
+        spec: &properties::Spec,
+        desired: &Desired,
+        stop_at: Instant,
+    ) -> Result<(), Error> {
+        let mut arns = BTreeSet::new();
+        for r in &desired.roles {
+            let Some(kind) = r.stage else { continue };
+            for source in spec.assumable_by.get(&kind).into_iter().flatten() {
+                if let properties::Trustee::Oidc(t) = source {
+                    let arn = oidc_provider_arn(&spec.naming.partition, &spec.naming.account, t);
+                    arns.insert((kind, t.issuer.clone(), arn));
+                }
+            }
+        }
+        let mut problems = Vec::new();
+        for (kind, issuer, arn) in arns {
+            if !with_backoff(stop_at, || self.iam.oidc_provider_exists(&arn)).await? {
+                problems.push(Problem::new(ProblemKind::Inconsistent, format!("AssumableBy.{}", kind.as_str()), format!(
+                    "AssumableBy.{}: this account has no IAM OIDC provider for issuer {issuer} ({arn}); an administrator must create it (the provider never does: it is account-wide)",
+                    kind.as_str()
+                )));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(problems))
+        }
     }
 
     /// The KmsKeyArn of `props` if it is a key grants may have been made on; otherwise none.

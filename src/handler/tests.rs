@@ -20,6 +20,9 @@ impl IamPort for PanickingIam {
     async fn claims(&self, _root: &str) -> Result<Vec<Claim>> {
         Ok(vec![])
     }
+    async fn oidc_provider_exists(&self, _arn: &str) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 const URL: &str = "http://127.0.0.1:9/answer?X-Amz-Signature=s";
@@ -115,4 +118,51 @@ async fn a_stack_of_another_account_is_answered_failed_and_nothing_is_done() {
         .unwrap()
         .contains("not this provider's account"));
     assert!(p.iam.calls.log().is_empty());
+}
+
+fn create_with_ci_role() -> Value {
+    let mut e = create(URL, "123456789012");
+    e["ResourceProperties"]["AssumableBy"] = json!({"ci": [
+        {"GitHubActions": {"Repository": "acme/orders", "Branch": "main"}},
+        {"IdentityCenterPermissionSet": "OrdersCi"}
+    ]});
+    e
+}
+
+const GITHUB_PROVIDER: &str =
+    "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
+
+#[tokio::test]
+async fn a_stage_role_trusting_an_issuer_without_its_oidc_provider_is_refused_before_any_write() {
+    let p = provider(MemoryIam::default());
+    handle(&p, create_with_ci_role()).await;
+    let a = answers(&p);
+    assert_eq!(a[0]["Status"], "FAILED", "{}", a[0]);
+    let reason = a[0]["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("https://token.actions.githubusercontent.com")
+            && reason.contains(GITHUB_PROVIDER),
+        "{reason}"
+    );
+    assert!(p.iam.names().is_empty(), "nothing written");
+    assert!(p.iam.calls.log().iter().all(|c| !c.starts_with("create")));
+}
+
+#[tokio::test]
+async fn with_the_oidc_provider_present_the_stage_role_is_made_and_its_arn_answered() {
+    let p = provider(MemoryIam::default());
+    p.iam.add_oidc_provider(GITHUB_PROVIDER);
+    handle(&p, create_with_ci_role()).await;
+    let a = answers(&p);
+    assert_eq!(a[0]["Status"], "SUCCESS", "{}", a[0]);
+    let arn = a[0]["Data"]["CiRoleArn"].as_str().unwrap();
+    assert!(arn.ends_with("/orders-prod-us-east-1.ci"), "{arn}");
+    assert!(a[0]["Data"].get("AdminRoleArn").is_none());
+    assert!(p.iam.names().contains("orders-prod-us-east-1.ci"));
+    assert!(p
+        .iam
+        .calls
+        .log()
+        .iter()
+        .any(|c| c.starts_with("attach") && c.ends_with("to role orders-prod-us-east-1.ci")));
 }

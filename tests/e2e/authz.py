@@ -164,7 +164,8 @@ class Authorizer:
                 ctx["iam:PermissionsBoundary"] = form["PermissionsBoundary"]
             if action == "PutRolePermissionsBoundary":
                 ctx["iam:PermissionsBoundary"] = form["PermissionsBoundary"]
-            if action in ("PutRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "DeleteRolePolicy"):
+            if action in ("PutRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "DeleteRolePolicy", "UpdateRole",
+                          "UpdateAssumeRolePolicy"):
                 b = self._role_boundary(name)
                 if b:
                     ctx["iam:PermissionsBoundary"] = b
@@ -175,6 +176,8 @@ class Authorizer:
                 ctx["aws:TagKeys"] = [t["Key"] for t in tags]
             if action == "UntagRole":
                 ctx["aws:TagKeys"] = [m[""] for m in _members(form, "TagKeys")]
+        elif action == "GetOpenIDConnectProvider":
+            resource = form["OpenIDConnectProviderArn"]
         elif action in policy_actions:
             if action == "CreatePolicy":
                 resource = f"arn:aws:iam::{ACCOUNT}:policy{form.get('Path', '/')}{form['PolicyName']}"

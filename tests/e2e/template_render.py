@@ -12,6 +12,7 @@ STACK_NAME = "serverless-access"
 PROVIDER_FUNCTION = f"{STACK_NAME}-ProviderFunction-AbC123dEf456"
 BOUNDARY_NAME = f"{STACK_NAME}-DefaultBoundary-0a1b2c3d4e5f"
 DEPLOYMENT_BOUNDARY_NAME = f"{STACK_NAME}-DeploymentBoundary-6a7b8c9d0e1f"
+STAGE_ROLE_BOUNDARY_NAME = f"{STACK_NAME}-StageRoleBoundary-1b2c3d4e5f6a"
 PROVIDER_ROLE_NAME = f"{STACK_NAME}-ProviderRole-0a1b2c3d4e5f"
 
 
@@ -65,6 +66,8 @@ class Rendered:
             return f"arn:aws:iam::{ACCOUNT}:policy{self.params['SystemIamPath']}{BOUNDARY_NAME}"
         if name == "DeploymentBoundary":
             return f"arn:aws:iam::{ACCOUNT}:policy{self.params['SystemIamPath']}{DEPLOYMENT_BOUNDARY_NAME}"
+        if name == "StageRoleBoundary":
+            return f"arn:aws:iam::{ACCOUNT}:policy{self.params['SystemIamPath']}{STAGE_ROLE_BOUNDARY_NAME}"
         if name == "FailureQueue":
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK_NAME}-FailureQueue-X"
         raise KeyError(f"Ref {name}")
@@ -151,6 +154,9 @@ class Rendered:
 
     def deployment_boundary_document(self):
         return self.resource("DeploymentBoundary")["PolicyDocument"]
+
+    def stage_role_boundary_document(self):
+        return self.resource("StageRoleBoundary")["PolicyDocument"]
 
     def provider_env(self):
         return {k: str(v) for k, v in self.resource("ProviderFunction")["Environment"]["Variables"].items()}

@@ -167,6 +167,18 @@ impl IamPort for SdkIam {
         self.claims_under(root).await
     }
 
+    async fn oidc_provider_exists(&self, arn: &str) -> Result<bool> {
+        let r = self
+            .client
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| from_sdk("iam:GetOpenIDConnectProvider", arn, e));
+        gone_or(r).map(|found| found.is_some())
+    }
+
     async fn apply(&self, change: &IamChange) -> Result<Option<String>> {
         let c = &self.client;
         match change {
@@ -407,6 +419,29 @@ impl IamPort for SdkIam {
                     .map_err(|e| from_sdk("iam:DeleteRolePolicy", role, e)),
             )
             .map(|_| None),
+            IamChange::AttachRolePolicy { role, arn } => {
+                c.attach_role_policy()
+                    .role_name(role)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:AttachRolePolicy", role, e))?;
+                Ok(None)
+            }
+            IamChange::UpdateRole {
+                role,
+                max_session,
+                description,
+            } => {
+                c.update_role()
+                    .role_name(role)
+                    .max_session_duration(*max_session)
+                    .description(description)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("iam:UpdateRole", role, e))?;
+                Ok(None)
+            }
             IamChange::DetachRolePolicy { role, arn } => gone_ok(
                 c.detach_role_policy()
                     .role_name(role)

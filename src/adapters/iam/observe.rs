@@ -96,6 +96,7 @@ impl SdkIam {
                 tags: BTreeMap::new(),
                 inline,
                 attached,
+                max_session: 3600,
             });
         }
         // GetRole (boundary, tags, id), the inline policies and the attachments side by side.
@@ -121,6 +122,7 @@ impl SdkIam {
             .or_else(|| role.assume_role_policy_document().map(String::from))
             .unwrap_or_default();
         Ok(ObservedRole {
+            max_session: role.max_session_duration().unwrap_or(3600),
             trust: doc(&name, &trust_text)?,
             role_id: role.role_id().to_string(),
             boundary: role

@@ -144,6 +144,8 @@ fn group<'a>(s: &'a mut IamState, name: &str) -> Result<&'a mut ObservedGroup> {
 
 #[derive(Debug, Default)]
 struct IamState {
+    /// ARNs of the account's OIDC providers.
+    oidc_providers: BTreeSet<String>,
     groups: BTreeMap<String, (String, ObservedGroup)>,
     roles: BTreeMap<String, (String, ObservedRole)>,
     policies: BTreeMap<String, (String, ObservedPolicy)>,
@@ -166,6 +168,11 @@ impl MemoryIam {
             journal,
             ..MemoryIam::default()
         }
+    }
+
+    /// Adds an OIDC provider to the account (as an administrator would; the provider never does).
+    pub fn add_oidc_provider(&self, arn: &str) {
+        lock(&self.state).oidc_providers.insert(arn.to_string());
     }
 
     /// Names of the roles, groups and policies that exist, for assertions.
@@ -280,6 +287,7 @@ impl MemoryIam {
                             tags: tags.clone(),
                             inline: BTreeMap::new(),
                             attached: BTreeSet::new(),
+                            max_session: 3600,
                         },
                     ),
                 );
@@ -314,6 +322,17 @@ impl MemoryIam {
             IamChange::DetachRolePolicy { role: r, arn } => {
                 role(&mut s, r)?.attached.remove(arn);
             }
+            IamChange::AttachRolePolicy { role: r, arn } => {
+                if !s.policies.values().any(|(_, p)| p.arn == *arn) {
+                    return Err(not_found(arn));
+                }
+                role(&mut s, r)?.attached.insert(arn.clone());
+            }
+            IamChange::UpdateRole {
+                role: r,
+                max_session,
+                ..
+            } => role(&mut s, r)?.max_session = *max_session,
             IamChange::DeleteRole { name, .. } => {
                 s.roles.remove(name);
             }
@@ -359,6 +378,11 @@ impl IamPort for MemoryIam {
         let out = self.write(change)?;
         lock(&self.journal).push(Change::Iam(change.clone()));
         Ok(out)
+    }
+
+    async fn oidc_provider_exists(&self, arn: &str) -> Result<bool> {
+        let _g = self.calls.enter(format!("get OIDC provider {arn}")).await?;
+        Ok(lock(&self.state).oidc_providers.contains(arn))
     }
 
     async fn claims(&self, root: &str) -> Result<Vec<Claim>> {

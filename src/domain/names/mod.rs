@@ -5,6 +5,8 @@
 //! | group | `{service}-{stage}-{region}-{admin,developer,ci}` |
 //! | deploy managed policy | `{service}-{stage}-{region}-deploy` |
 //! | execution role | `{service}-{stage}-{region}-{function}`; over 64 characters: the first 53, `-`, 10 hex of its SHA-256 |
+//! | deployment role | `{service}-{stage}-{region}.deploy` (cut and hashed as above when long) |
+//! | stage role (`AssumableBy`) | `{service}-{stage}-{region}.{admin,developer,ci,invoker}` (cut and hashed as above when long) |
 //! | IAM path of all of them | `{IamPath}{service}/{stage}/{owner}/` |
 //! | KMS grant | `serverless-access/{owner}/{function}/{12 hex of the grant's parameters}` |
 //! | PhysicalResourceId | `serverless-access:{service}:{stage}:{owner}` |
@@ -197,6 +199,26 @@ impl Naming {
             cut.pop();
         }
         format!("{cut}-{hash}{DEPLOYMENT_ROLE_SUFFIX}")
+    }
+
+    /// The stage role of `kind` (`AssumableBy`): `{service}-{stage}-{region}.{kind}`. The `.` keeps it
+    /// apart from every execution role (function keys hold no `.`) and the suffix from the deployment
+    /// role's: the provider role may give the stage-role boundary only to names ending so.
+    /// Over 64 characters: the prefix is cut and 10 hex of the full name's SHA-256 appended, as for the
+    /// deployment role.
+    pub fn stage_role_name(&self, kind: GroupKind) -> String {
+        let suffix = format!(".{}", kind.as_str());
+        let full = format!("{}{suffix}", self.prefix());
+        if full.len() <= ROLE_NAME_MAX {
+            return full;
+        }
+        let hash = short_hash(&[&full], 10);
+        let keep = ROLE_NAME_MAX - suffix.len() - 1 - hash.len();
+        let mut cut = self.prefix().get(..keep).unwrap_or_default().to_string();
+        while cut.ends_with(['-', '_', '.']) {
+            cut.pop();
+        }
+        format!("{cut}-{hash}{suffix}")
     }
 
     /// `arn:{partition}:iam::{account}:role{path}`: append a role name for its ARN.

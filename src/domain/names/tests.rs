@@ -141,3 +141,23 @@ fn stage_with_hyphen_and_bad_service_names_are_refused() {
     assert!(check_function_key("api_v2-x").is_ok());
     assert!(check_function_key("api.v2").is_err());
 }
+
+#[test]
+fn stage_role_names_end_in_dot_kind_which_no_execution_or_deployment_role_name_can() {
+    let n = naming("orders", "prod");
+    assert_eq!(n.stage_role_name(GroupKind::Ci), "orders-prod-us-east-1.ci");
+    let long = naming(&format!("s{}", "x".repeat(49)), "p".repeat(16).as_str());
+    for kind in GroupKind::ALL {
+        let suffix = format!(".{}", kind.as_str());
+        let name = long.stage_role_name(kind);
+        assert!(
+            name.len() <= ROLE_NAME_MAX && name.ends_with(&suffix),
+            "{name}"
+        );
+        assert!(!long.deployment_role_name().ends_with(&suffix));
+        // Function keys that try to end like a stage role (a key holds no `.`).
+        for f in [kind.as_str(), &format!("x{suffix}"), &"a".repeat(64)] {
+            assert!(!long.role_name(f).ends_with(&suffix), "{f}");
+        }
+    }
+}

@@ -317,4 +317,83 @@ mod tests {
         assert!(create.is_empty());
         assert_eq!(retire.len(), 2);
     }
+
+    fn with_ci_role(p: serde_json::Value) -> Desired {
+        let mut p = p;
+        p["AssumableBy"] = serde_json::json!({"ci": [{"IdentityCenterPermissionSet": "OrdersCi"}]});
+        Desired::from_spec(&parse_with(p, None).unwrap(), STACK, "Access").unwrap()
+    }
+
+    #[test]
+    fn a_stage_role_is_created_with_its_groups_policies_attached_after_they_exist() {
+        let d = with_ci_role(full_props());
+        let name = d
+            .naming
+            .stage_role_name(crate::domain::principals::GroupKind::Ci);
+        let (apply, _) = plan_iam(&d, &Observed::default());
+        let role_task = apply[1]
+            .iter()
+            .find(|t| matches!(&t[0], Change::Iam(IamChange::CreateRole { name: n, .. }) if *n == name))
+            .unwrap();
+        let attached: Vec<&String> = role_task
+            .iter()
+            .filter_map(|c| match c {
+                Change::Iam(IamChange::AttachRolePolicy { arn, .. }) => Some(arn),
+                _ => None,
+            })
+            .collect();
+        let group = d
+            .groups
+            .iter()
+            .find(|g| g.kind == crate::domain::principals::GroupKind::Ci)
+            .unwrap();
+        assert_eq!(attached, group.attached.iter().collect::<Vec<_>>());
+        assert_eq!(plan_iam(&d, &converged(&d)).0.len(), 0, "converged");
+    }
+
+    #[test]
+    fn stage_role_drift_is_repaired_session_duration_always_sent_whole() {
+        let d = with_ci_role(full_props());
+        let name = d
+            .naming
+            .stage_role_name(crate::domain::principals::GroupKind::Ci);
+        let mut o = converged(&d);
+        let r = o.roles.get_mut(&name).unwrap();
+        r.max_session = 43200;
+        let kept = r.attached.iter().next().unwrap().clone();
+        r.attached.remove(&kept);
+        r.attached
+            .insert("arn:aws:iam::aws:policy/AdministratorAccess".into());
+        let (apply, _) = plan_iam(&d, &o);
+        let c = changes(&apply);
+        assert!(c.iter().any(|c| matches!(c, IamChange::UpdateRole { role, max_session: 3600, description } if *role == name && !description.is_empty())), "{c:?}");
+        assert!(c.iter().any(|c| matches!(c, IamChange::AttachRolePolicy { role, arn } if *role == name && *arn == kept)));
+        assert!(c.iter().any(|c| matches!(c, IamChange::DetachRolePolicy { role, arn } if *role == name && arn.ends_with("AdministratorAccess"))));
+    }
+
+    #[test]
+    fn removing_a_kind_deletes_its_role_detaching_first_and_a_trust_change_is_made_in_place() {
+        let d = with_ci_role(full_props());
+        let name = d
+            .naming
+            .stage_role_name(crate::domain::principals::GroupKind::Ci);
+        let o = converged(&d);
+        let mut p = full_props();
+        p["AssumableBy"] = serde_json::json!({"ci": [{"IdentityCenterPermissionSet": "OtherSet"}]});
+        let d2 = Desired::from_spec(&parse_with(p, None).unwrap(), STACK, "Access").unwrap();
+        let (apply, delete) = plan_iam(&d2, &o);
+        assert!(delete.is_empty());
+        assert!(
+            matches!(changes(&apply).as_slice(), [IamChange::UpdateTrust { role, .. }] if *role == name),
+            "{apply:?}"
+        );
+        let d3 =
+            Desired::from_spec(&parse_with(full_props(), None).unwrap(), STACK, "Access").unwrap();
+        let (_, delete) = plan_iam(&d3, &o);
+        let del = changes(&delete);
+        assert!(
+            matches!(del.as_slice(), [IamChange::DeleteRole { name: n, attached, .. }] if *n == name && attached.len() == 2),
+            "{del:?}"
+        );
+    }
 }

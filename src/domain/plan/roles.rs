@@ -1,11 +1,15 @@
-//! Planning the resource's roles (execution roles and the deployment role): create with boundary and tags, or converge trust,
-//! boundary, tags and policies, removing whatever else was attached (drift repair).
+//! Planning the resource's roles (execution roles, the deployment role, the stage roles): create with
+//! boundary and tags, or converge trust, session duration, boundary, tags, inline and attached policies,
+//! removing whatever else was attached (drift repair).
 
 use crate::domain::change::IamChange;
 use crate::domain::desired::Desired;
 use crate::domain::observed::Observed;
 use crate::domain::policies::document::{same, to_text};
 use std::collections::BTreeMap;
+
+/// The `MaxSessionDuration` IAM gives a role created without one (CreateRole).
+const DEFAULT_MAX_SESSION: i32 = 3600;
 
 /// One task per role that needs a change.
 pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
@@ -23,11 +27,28 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                     tags: r.tags.clone(),
                     description: r.description.clone(),
                 });
-                task.push(IamChange::PutRolePolicy {
-                    role: r.name.clone(),
-                    name: r.policy_name.into(),
-                    document: to_text(&r.policy),
-                });
+                if let Some(max) = r.max_session {
+                    if max != DEFAULT_MAX_SESSION {
+                        task.push(IamChange::UpdateRole {
+                            role: r.name.clone(),
+                            max_session: max,
+                            description: r.description.clone(),
+                        });
+                    }
+                }
+                for (name, doc) in &r.inline {
+                    task.push(IamChange::PutRolePolicy {
+                        role: r.name.clone(),
+                        name: name.clone(),
+                        document: to_text(doc),
+                    });
+                }
+                for arn in &r.attached {
+                    task.push(IamChange::AttachRolePolicy {
+                        role: r.name.clone(),
+                        arn: arn.clone(),
+                    });
+                }
             }
             Some(o) => {
                 if !same(&o.trust, &r.trust) {
@@ -72,26 +93,40 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Vec<Vec<IamChange>> {
                         tags: add,
                     });
                 }
+                if let Some(max) = r.max_session {
+                    if o.max_session != max {
+                        task.push(IamChange::UpdateRole {
+                            role: r.name.clone(),
+                            max_session: max,
+                            description: r.description.clone(),
+                        });
+                    }
+                }
                 // Role inline policies share one 10,240-character limit: extraneous ones go first.
-                for name in o.inline.keys().filter(|n| *n != r.policy_name) {
+                for name in o.inline.keys().filter(|n| !r.inline.contains_key(*n)) {
                     task.push(IamChange::DeleteRolePolicy {
                         role: r.name.clone(),
                         name: name.clone(),
                     });
                 }
-                if !o
-                    .inline
-                    .get(r.policy_name)
-                    .is_some_and(|have| same(have, &r.policy))
-                {
-                    task.push(IamChange::PutRolePolicy {
+                for (name, doc) in &r.inline {
+                    if !o.inline.get(name).is_some_and(|have| same(have, doc)) {
+                        task.push(IamChange::PutRolePolicy {
+                            role: r.name.clone(),
+                            name: name.clone(),
+                            document: to_text(doc),
+                        });
+                    }
+                }
+                // Detach first: IAM counts attachments per role against a quota.
+                for arn in o.attached.iter().filter(|a| !r.attached.contains(a)) {
+                    task.push(IamChange::DetachRolePolicy {
                         role: r.name.clone(),
-                        name: r.policy_name.into(),
-                        document: to_text(&r.policy),
+                        arn: arn.clone(),
                     });
                 }
-                for arn in &o.attached {
-                    task.push(IamChange::DetachRolePolicy {
+                for arn in r.attached.iter().filter(|a| !o.attached.contains(*a)) {
+                    task.push(IamChange::AttachRolePolicy {
                         role: r.name.clone(),
                         arn: arn.clone(),
                     });

@@ -130,7 +130,7 @@ mod tests {
             json!({"Service": "cloudformation.amazonaws.com"})
         );
         assert_eq!(role.boundary.as_deref(), Some(DEPLOYMENT_BOUNDARY));
-        assert_eq!(role.policy_name, DEPLOYMENT_POLICY_NAME);
+        assert!(role.inline.keys().eq([DEPLOYMENT_POLICY_NAME]));
         // The ownership tags the deployment boundary scopes the role by.
         assert_eq!(role.tags["serverless-access:service"], "orders");
         assert_eq!(role.tags["serverless-access:stage"], "prod");
@@ -154,7 +154,11 @@ mod tests {
                 );
             }
             assert!(
-                actions(&role.policy, "Allow").contains(&a.to_string()),
+                actions(
+                    &role.inline[crate::domain::names::DEPLOYMENT_POLICY_NAME],
+                    "Allow"
+                )
+                .contains(&a.to_string()),
                 "{a}"
             );
         }
@@ -172,7 +176,10 @@ mod tests {
                 .map(|s| s["Sid"].as_str().unwrap().to_string())
                 .collect()
         };
-        assert!(sids(&role.policy).contains(&"ApiCreate".to_string()));
+        assert!(
+            sids(&role.inline[crate::domain::names::DEPLOYMENT_POLICY_NAME])
+                .contains(&"ApiCreate".to_string())
+        );
         let deploy = &d.policies[0];
         assert!(deploy.name.ends_with("-deploy"));
         for p in &d.policies {

@@ -11,6 +11,7 @@
 //! | [`deployment_role`] | the role CloudFormation deploys with |
 //! | [`execution_role`] | each function's role |
 //! | [`invoke`] | the invoke policy |
+//! | [`stage_role_trust`] | the trust policies of the stage roles (`AssumableBy`) |
 //!
 //! Which kind holds which document is [`crate::domain::principals`]; which variant of a document
 //! the deployment mode selects is decided here, in one `match` each.
@@ -24,6 +25,7 @@ pub mod invoke;
 pub mod ownership;
 pub mod scope;
 pub mod stage_resources;
+pub mod stage_role_trust;
 
 pub use scope::StageScope;
 

@@ -219,7 +219,10 @@ mod tests {
             .find(|p| p.name.ends_with("-deploy-owned"))
             .unwrap();
         vec![
-            ("role".into(), deployment.policy.clone()),
+            (
+                "role".into(),
+                deployment.inline[crate::domain::names::DEPLOYMENT_POLICY_NAME].clone(),
+            ),
             ("caller".into(), owned.document.clone()),
         ]
     }

@@ -5,11 +5,13 @@
 //! `ServiceToken` and `ServiceTimeout` are CloudFormation's and ignored. Every problem is
 //! collected so that one answer lists all of them; nothing is written before validation passes.
 
+mod assumable;
 mod functions;
 mod invoke;
 mod layers;
 mod values;
 
+pub use assumable::{OidcTrust, TrustScope, Trustee};
 pub use functions::{FunctionSpec, Vpc};
 pub use invoke::InvokeApi;
 pub use values::{boolean, check_bucket_name};
@@ -74,6 +76,10 @@ pub struct Spec {
     pub deploy_with: DeployWith,
     /// Boundary of the deployment role.
     pub deployment_boundary: Option<String>,
+    /// Who may assume each kind's stage role (`AssumableBy`); kinds without sources are absent.
+    pub assumable_by: BTreeMap<GroupKind, Vec<Trustee>>,
+    /// Boundary of the stage roles.
+    pub stage_role_boundary: Option<String>,
 }
 
 /// Whose rights CloudFormation creates, updates and deletes the stage's resources with.
@@ -101,6 +107,10 @@ pub struct Context<'a> {
     pub enforced_boundary: Option<&'a str>,
     /// The boundary of deployment roles, if the provider has one.
     pub deployment_boundary: Option<&'a str>,
+    /// The boundary of stage roles (`AssumableBy`), if the provider has one.
+    pub stage_role_boundary: Option<&'a str>,
+    /// Accounts besides the stack's whose roles and users stage roles may trust.
+    pub assumable_by_accounts: &'a [String],
     /// Which keys grants may use.
     pub allowed_keys: &'a arn::KeyAllowList,
     /// The provider's own account and region (for the default key allowance).
@@ -126,6 +136,7 @@ const TOP_KEYS: &[&str] = &[
     "Layers",
     "PublicFunctionUrls",
     "DeployWith",
+    "AssumableBy",
 ];
 impl Spec {
     /// Whether anything may be invoked through the invoke policy: a function marked `Invoke`, or
@@ -311,6 +322,24 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
         }
     };
 
+    let assumable_by = assumable::parse_assumable_by(
+        obj.get("AssumableBy"),
+        &TrustScope {
+            partition: &ctx.stack.partition,
+            account: &ctx.stack.account,
+            other_accounts: ctx.assumable_by_accounts,
+        },
+        &mut errors,
+    );
+    for kind in assumable_by.keys() {
+        if !groups.contains(kind) {
+            errors.push(ProblemKind::Inconsistent, field("AssumableBy", kind.as_str()), format!(
+                "AssumableBy names {:?}, which Groups does not list: a stage role holds exactly its group's documents",
+                kind.as_str()
+            ));
+        }
+    }
+
     if !errors.is_empty() {
         return Err(errors.into_vec());
     }
@@ -373,6 +402,8 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
         provider_stack: ctx.guardrails.provider_stack.clone(),
         deploy_with,
         deployment_boundary: ctx.deployment_boundary.map(str::to_string),
+        assumable_by,
+        stage_role_boundary: ctx.stage_role_boundary.map(str::to_string),
     })
 }
 
