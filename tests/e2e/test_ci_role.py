@@ -8,12 +8,12 @@ Why not let osls do the exchange: serverless-localstack injects static credentia
 provider finds none (serverless-localstack/src/index.js), so the SDK's web-identity chain
 (AWS_WEB_IDENTITY_TOKEN_FILE) is never reached under it; CI does the exchange first anyway.
 
-The deployer's authorizing proxy (deployer_authz.py) verifies the token and the role's trust
-policy (moto checks neither), then authorizes every call of the session against the role's own
-documents (inline, attached managed, boundary); a token for another repository, branch or
-environment is refused by the trust policy. Both deployment methods."""
-import json
-
+The role is the provider's: `AssumableBy: {ci: [{GitHubActions: {Repository: acme/orders,
+Environment: prod}}]}`, attribute CiRoleArn. The deployer's authorizing proxy (deployer_authz.py)
+verifies the token and the role's trust policy as the provider wrote it (moto checks neither), then
+authorizes every call of the session against the role's own documents as moto holds them (its
+attached managed policies, its inline ones, the StageRoleBoundary); a token for another repository,
+branch or environment is refused by the trust policy. Both deployment methods."""
 import boto3
 import pytest
 from botocore import UNSIGNED
@@ -22,43 +22,16 @@ from botocore.exceptions import ClientError
 
 from harness import REGION, iam_snapshot
 from test_real_deployer import OSLS, TOLERATED, App
-from web_identity import GITHUB_ISSUER, STS_AUDIENCE, Issuer, github_claims
+from web_identity import GITHUB_ISSUER, STS_AUDIENCE, Issuer, github_claims, install_boundary
 
 REPOSITORY, ENVIRONMENT = "acme/orders", "prod"
 STAGE = "prod"
 GROUPS = {"admin": f"orders-{STAGE}-us-east-1-admin", "ci": f"orders-{STAGE}-us-east-1-ci"}
-# The provider makes the ci role (AssumableBy, attribute CiRoleArn) once that lands; until then the
-# test makes one by hand from the ci group's documents with the trust policy the provider is to write.
-PROVIDER_MAKES_CI_ROLE = False
 
 
 @pytest.fixture(scope="module", autouse=True)
 def osls_installed():
     assert OSLS.exists(), "osls is missing: `make e2e` installs it (`make deployer`)"
-
-
-def github_environment_trust(provider_arn, repository=REPOSITORY, environment=ENVIRONMENT):
-    """The trust policy configure-aws-credentials' README writes for a GitHub environment: the
-    provider, audience sts.amazonaws.com, the exact subject."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Federated": provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": STS_AUDIENCE,
-                                       "token.actions.githubusercontent.com:sub": f"repo:{repository}:environment:{environment}"}}}]}
-
-
-def hand_made_ci_role(iam, provider_arn):
-    """A role holding the ci group's documents (the same managed policies, its inline ones copied),
-    trusted by the GitHub environment exactly as configure-aws-credentials' README writes it."""
-    group = GROUPS["ci"]
-    trust = github_environment_trust(provider_arn)
-    role = iam.create_role(RoleName=f"orders-{STAGE}-ci-by-hand", Path="/hand-made/",
-                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-    for name in iam.list_group_policies(GroupName=group)["PolicyNames"]:
-        doc = iam.get_group_policy(GroupName=group, PolicyName=name)["PolicyDocument"]
-        iam.put_role_policy(RoleName=role["RoleName"], PolicyName=name, PolicyDocument=json.dumps(doc))
-    for attached in iam.list_attached_group_policies(GroupName=group)["AttachedPolicies"]:
-        iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=attached["PolicyArn"])
-    return role["Arn"]
 
 
 class Github:
@@ -80,17 +53,23 @@ class Github:
 
 
 @pytest.fixture(params=["role", "caller"])
-def ci(request, tmp_path, cfn, aws, iam, deployer_proxy):
+def ci(request, tmp_path, deployments, aws, iam, deployer_proxy):
     mode = request.param
+    d = deployments()
+    cfn = d.cfn
+    # The template's StageRoleBoundary, as CloudFormation made it with the provider's stack.
+    boundary = install_boundary(iam, d.template)
     # The account's platform made the OIDC provider (the provider only checks that it exists).
     provider_arn = iam.create_open_id_connect_provider(Url=GITHUB_ISSUER, ClientIDList=[STS_AUDIENCE],
                                                        ThumbprintList=["a" * 40])["OpenIDConnectProviderArn"]
-    props = {"ServiceName": "orders", "Stage": STAGE, "Functions": [{"Name": "api"}], "DeployWith": mode}
-    if PROVIDER_MAKES_CI_ROLE:
-        props["AssumableBy"] = {"ci": [{"GitHubActions": {"Repository": REPOSITORY, "Environment": ENVIRONMENT}}]}
+    props = {"ServiceName": "orders", "Stage": STAGE, "Functions": [{"Name": "api"}], "DeployWith": mode,
+             "AssumableBy": {"ci": [{"GitHubActions": {"Repository": REPOSITORY, "Environment": ENVIRONMENT}}]}}
     a = cfn.create(props)
     assert a["Status"] == "SUCCESS", a
-    role_arn = a["Data"]["CiRoleArn"] if PROVIDER_MAKES_CI_ROLE else hand_made_ci_role(iam, provider_arn)
+    role_arn = a["Data"]["CiRoleArn"]
+    role = iam.get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
+    # The provider's role, trusting the provider the platform made, capped by the stage-role boundary.
+    assert provider_arn in str(role["AssumeRolePolicyDocument"]) and role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
     snap = iam_snapshot(iam)
     iam.create_user(UserName="admin-1")
     iam.add_user_to_group(UserName="admin-1", GroupName=GROUPS["admin"])

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from authz import Principal
 from conftest import PROVIDER_KEY
 from harness import ACCOUNT, REGION
-from web_identity import GITHUB_ISSUER, STS_AUDIENCE, Issuer, github_claims
+from web_identity import GITHUB_ISSUER, STS_AUDIENCE, Issuer, github_claims, install_boundary
 
 GH = "token.actions.githubusercontent.com"
 ROLE_NAME = "orders-prod-ci"
@@ -179,3 +179,82 @@ def test_a_session_key_without_its_session_token_is_refused(github, iam):
         assert e.value.response["Error"]["Code"] == "AccessDenied"
     assert [(d.kind, d.detail) for d in github.authorizer.denials] == [
         ("unattributed", f"unknown access key {creds['AccessKeyId']} without its session token")] * 2
+
+
+# --- the provider's stage roles, assumed through the layer --------------------------------------
+SSO = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com"
+STAGE_PREFIX = "orders-prod-us-east-1"
+
+
+def sso_session(iam, authorizer, name, key, may_assume=True):
+    """An Identity Center session: the permission set's provisioned role (made here as Identity
+    Center would), its key known to the layer with the permission set's policy."""
+    arn = iam.create_role(RoleName=name, Path="/aws-reserved/sso.amazonaws.com/eu-west-1/", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sso.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    docs = [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}] if may_assume else []
+    authorizer.principals[key] = Principal(arn, docs)
+    return key
+
+
+@pytest.mark.expect_denials("sts:AssumeRole", "sts:AssumeRoleWithWebIdentity")
+def test_the_providers_stage_roles_are_assumed_only_by_whom_their_trust_names(deployments, iam):
+    d = deployments()
+    install_boundary(iam, d.template)
+    issuer = Issuer(GITHUB_ISSUER)
+    d.authorizer.web.trust(issuer)
+    iam.create_open_id_connect_provider(Url=GITHUB_ISSUER, ClientIDList=[STS_AUDIENCE], ThumbprintList=["a" * 40])
+    iam.create_role(RoleName="platform-admins", AssumeRolePolicyDocument=json.dumps(github_trust(issuer.provider_arn)))
+    iam.create_role(RoleName="platform-auditors", AssumeRolePolicyDocument=json.dumps(github_trust(issuer.provider_arn)))
+    a = d.cfn.create({"ServiceName": "orders", "Stage": "prod", "Groups": ["admin", "developer", "ci", "invoker"],
+                      "Functions": [{"Name": "api", "Invoke": "true"}],
+                      "AssumableBy": {"admin": [{"Principal": f"arn:aws:iam::{ACCOUNT}:role/platform-admins"}],
+                                      "developer": [{"IdentityCenterPermissionSet": "OrdersDevelopers"}],
+                                      "ci": [{"GitHubActions": {"Repository": "acme/orders", "Environment": "prod"}}]}})
+    assert a["Status"] == "SUCCESS", a
+    admin, developer, ci = a["Data"]["AdminRoleArn"], a["Data"]["DeveloperRoleArn"], a["Data"]["CiRoleArn"]
+    d.authorizer.principals["AKIAPLATFORMADMINS01"] = Principal(f"arn:aws:iam::{ACCOUNT}:role/platform-admins", [])
+    d.authorizer.principals["AKIAPLATFORMAUDITOR1"] = Principal(f"arn:aws:iam::{ACCOUNT}:role/platform-auditors",
+                                                                [{"Version": "2012-10-17", "Statement": [
+                                                                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}])
+    sso_session(iam, d.authorizer, "AWSReservedSSO_OrdersDevelopers_0123456789abcdef", "AKIASSODEVELOPERS001")
+    sso_session(iam, d.authorizer, "AWSReservedSSO_OrdersDevelopers_x_0123456789abcdef", "AKIASSOOTHERSET00001")
+    sso_session(iam, d.authorizer, "AWSReservedSSO_OrdersDevelopersX_0123456789abcdef", "AKIASSOOTHERSET00002")
+    sso_session(iam, d.authorizer, "AWSReservedSSO_OrdersDevelopers_fedcba9876543210", "AKIASSONOPOLICY00001", may_assume=False)
+
+    def sts(key):
+        return boto3.client("sts", endpoint_url=d.proxy.url, region_name=REGION, aws_access_key_id=key,
+                            aws_secret_access_key="secret", config=Config(retries={"max_attempts": 1}))
+
+    def assume(key, role):
+        try:
+            return sts(key).assume_role(RoleArn=role, RoleSessionName="someone")["Credentials"]["AccessKeyId"]
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "AccessDenied"
+            return None
+
+    # Who is named may assume; the key then acts as the stage role with the group's documents.
+    session = assume("AKIASSODEVELOPERS001", developer)
+    assert session and d.authorizer.principals[session].arn == developer
+    group = f"{STAGE_PREFIX}-developer"
+    group_docs = [iam.get_group_policy(GroupName=group, PolicyName=n)["PolicyDocument"] for n in iam.list_group_policies(GroupName=group)["PolicyNames"]]
+    attached = [p["PolicyArn"] for p in iam.list_attached_group_policies(GroupName=group)["AttachedPolicies"]]
+    held = d.authorizer.principals[session].identity_docs
+    assert len(held) == len(group_docs) + len(attached) and all(doc in held for doc in group_docs)
+    assert d.authorizer.principals[session].boundary_docs == [d.template.stage_role_boundary_document()], "capped by the stage-role boundary"
+    assert assume("AKIAPLATFORMADMINS01", admin)
+    unsigned = boto3.client("sts", endpoint_url=d.proxy.url, region_name=REGION, config=Config(signature_version=UNSIGNED))
+    token = issuer.mint(github_claims("acme/orders", environment="prod"))
+    creds = unsigned.assume_role_with_web_identity(RoleArn=ci, RoleSessionName="GitHubActions", WebIdentityToken=token)["Credentials"]
+    assert d.authorizer.principals[creds["AccessKeyId"]].arn == ci
+    # Nobody else: another permission set (with `_` or without), a set without sts:AssumeRole in its
+    # policy (the trust names only the account), a role the trust does not name (even allowed to
+    # assume anything), one kind's principal asking for another kind's role.
+    refused = [(k, r) for k, r in [("AKIASSOOTHERSET00001", developer), ("AKIASSOOTHERSET00002", developer),
+                                   ("AKIASSONOPOLICY00001", developer), ("AKIAPLATFORMAUDITOR1", admin),
+                                   ("AKIAPLATFORMADMINS01", developer), ("AKIASSODEVELOPERS001", admin),
+                                   ("AKIASSODEVELOPERS001", ci)] if assume(k, r) is None]
+    assert len(refused) == 7, refused
+    with pytest.raises(ClientError) as e:  # the ci token for the developer role
+        unsigned.assume_role_with_web_identity(RoleArn=developer, RoleSessionName="GitHubActions", WebIdentityToken=token)
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert [(x.action, x.detail) for x in d.authorizer.denials] == [("sts:AssumeRole", "trust")] * 7 + [("sts:AssumeRoleWithWebIdentity", "trust")]

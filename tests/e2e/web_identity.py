@@ -181,6 +181,16 @@ def role_documents(iam, role_name):
     return role["Arn"], docs, ([_managed(iam, boundary)] if boundary else None), tags
 
 
+def install_boundary(iam, template, name="StageRoleBoundary"):
+    """A managed policy of the provider's template in moto, as CloudFormation made it with the
+    provider's stack (the provider only names it: a role's boundary must exist to be read back)."""
+    arn = template.ref(name)
+    path, _, policy = arn.split(":policy", 1)[1].rpartition("/")
+    doc = template.resource(name)["PolicyDocument"]
+    iam.create_policy(PolicyName=policy, Path=path + "/", PolicyDocument=json.dumps(doc))
+    return arn
+
+
 def _managed(iam, arn):
     version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
     doc = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
