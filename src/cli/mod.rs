@@ -353,6 +353,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn plan_shows_the_stage_roles_their_trust_and_what_they_attach() {
+        let f = write(
+            "stage.yaml",
+            &format!("{PROPS}AssumableBy:\n  ci:\n    - GitHubActions: {{Repository: acme/orders, Branch: main}}\n"),
+        );
+        let out = run(&args(&["plan", &f])).await.unwrap();
+        for needle in [
+            "role orders-prod-us-east-1.ci",
+            "stage role holding exactly the ci group's documents (maximum session 3600 s)",
+            "oidc-provider/token.actions.githubusercontent.com",
+            "repo:acme/orders:ref:refs/heads/main",
+            "CiRoleArn = arn:aws:iam::",
+        ] {
+            assert!(out.contains(needle), "{needle} missing");
+        }
+        let json: Value =
+            serde_json::from_str(&run(&args(&["plan", "--json", &f])).await.unwrap()).unwrap();
+        let role = json["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "stage")
+            .unwrap();
+        let group = json["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == "orders-prod-us-east-1-ci")
+            .unwrap();
+        assert_eq!(role["attached"], group["attached"]);
+        assert_eq!(role["inline"], group["inline"]);
+        assert_eq!(role["holdsDocumentsOf"], "ci");
+    }
+
+    #[tokio::test]
     async fn plan_with_old_lists_additions_changes_and_removals() {
         let old = write("old.yaml", PROPS);
         let new = write("new.yaml", "ServiceName: orders\nStage: prod\nGroups: [admin]\nFunctions:\n  - Name: api\n  - Name: worker\n");

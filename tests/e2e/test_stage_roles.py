@@ -114,6 +114,8 @@ PATH = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/orders/prod/0123456789abc
 OWN_POLICY = f"arn:aws:iam::{ACCOUNT}:policy/serverless-access/orders/prod/0123456789abcdef/orders-prod-us-east-1-deploy"
 TAGS = {"aws:PrincipalTag/serverless-access:service": "orders", "aws:PrincipalTag/serverless-access:stage": "prod"}
 EVERYTHING = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+# What every request of a stage role carries: its tags, this region, and for S3 the bucket's account.
+HERE = dict(TAGS, **{"aws:RequestedRegion": "us-east-1", "s3:ResourceAccount": ACCOUNT})
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +167,9 @@ def test_the_stage_role_boundary_fits_and_alone_keeps_a_stage_role_to_its_stage(
     import json
     doc = template.stage_role_boundary_document()
     assert len(json.dumps(doc, separators=(",", ":"))) <= 6144
+    long = Rendered({})
+    long.pseudo["AWS::StackName"] = "s" * 40
+    assert len(json.dumps(long.stage_role_boundary_document(), separators=(",", ":"))) <= 6144
     other_role = f"arn:aws:iam::{ACCOUNT}:role/serverless-access/billing/prod/0123456789abcdef/billing-prod-us-east-1-api"
     for action, resource, ctx in [
         ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x", {}),
@@ -179,8 +184,17 @@ def test_the_stage_role_boundary_fits_and_alone_keeps_a_stage_role_to_its_stage(
         ("organizations:LeaveOrganization", "*", {}),
         ("sso:CreatePermissionSet", "*", {}),
         ("dynamodb:DeleteTable", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders", {}),
+        ("lambda:UpdateFunctionCode", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:orders-prod2-api", {}),
+        ("lambda:UpdateFunctionCode", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:orders-api-prod-x", {}),
+        ("logs:GetLogEvents", f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/billing-prod-api:*", {}),
+        ("events:PutTargets", f"arn:aws:events:us-east-1:{ACCOUNT}:rule/orders-dev-x", {}),
+        ("s3:GetObject", "arn:aws:s3:::orders-dev-serverlessdeploymentbucket-abc/serverless/orders/dev/x.zip", {}),
+        ("s3:PutBucketPolicy", "arn:aws:s3:::acme-data", {}),
+        ("apigateway:PATCH", "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5/stages/prod",
+         {"aws:ResourceTag/serverless-access:service": "billing", "aws:ResourceTag/serverless-access:stage": "prod"}),
+        ("lambda:UpdateFunctionCode", f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:orders-prod-api", {"aws:RequestedRegion": "eu-west-1"}),
     ]:
-        assert evaluate(EVERYTHING, Request(action, resource, dict(TAGS, **ctx)), [doc]) != ALLOW, action
+        assert evaluate(EVERYTHING, Request(action, resource, dict(HERE, **ctx)), [doc]) != ALLOW, action
     # Positive controls: what the kinds' documents do on their own stage stays possible.
     for action, resource, ctx in [
         ("cloudformation:UpdateStack", f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/orders-prod/1", {}),
@@ -190,8 +204,11 @@ def test_the_stage_role_boundary_fits_and_alone_keeps_a_stage_role_to_its_stage(
         ("lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:orders-prod-api", {}),
         ("s3:PutObject", "arn:aws:s3:::orders-prod-serverlessdeploymentbucket-abc/serverless/orders/prod/x.zip", {}),
         ("ssm:GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/serverless-framework/deployment/s3-bucket", {}),
+        ("logs:FilterLogEvents", f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/orders-prod-api:*", {}),
+        ("apigateway:PATCH", "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5/stages/prod",
+         {"aws:ResourceTag/serverless-access:service": "orders", "aws:ResourceTag/serverless-access:stage": "prod"}),
     ]:
-        assert evaluate(EVERYTHING, Request(action, resource, dict(TAGS, **ctx)), [doc]) == ALLOW, action
+        assert evaluate(EVERYTHING, Request(action, resource, dict(HERE, **ctx)), [doc]) == ALLOW, action
 
 
 # --- The trust policies, evaluated as IAM would compare the request's context --------------------
@@ -231,3 +248,20 @@ def test_trusts_admit_exactly_who_is_named(cfn, iam):
     assert dev["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     (admin,) = roles[f"{PREFIX}.admin"]["trust"]["Statement"]
     assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:role/platform-admins"} and "Condition" not in admin
+
+
+def test_an_update_that_matches_makes_no_writes_to_stage_roles(cfn, iam, log_dir):
+    """The trust policies as IAM returns them compare equal to what was written (single values,
+    lists, ArnLike patterns): a converged resource plans nothing."""
+    from test_access import writes_of_last_request
+    iam.create_open_id_connect_provider(Url=GITHUB, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40])
+    many = {**ALL_KINDS, "ci": [{"GitHubActions": {"Repository": "acme/orders", "Branch": "main", "OwnerId": "1",
+                                                   "RepositoryId": "2"}},
+                                {"Principal": f"arn:aws:iam::{ACCOUNT}:role/a"},
+                                {"Principal": f"arn:aws:iam::{ACCOUNT}:user/b"}]}
+    p = props("caller", many)
+    a = cfn.create(p)
+    assert a["Status"] == "SUCCESS", a
+    ev = cfn.event("Update", p, physical_id=a["PhysicalResourceId"], old_props=p)
+    assert cfn.send(ev)["Status"] == "SUCCESS"
+    assert writes_of_last_request(log_dir, ev["RequestId"]) == 0
