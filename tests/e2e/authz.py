@@ -23,6 +23,12 @@ carry `aws:RequestTag/${TagKey}` and `aws:TagKeys`; ListGroups/ListRoles/ListPol
 kms:CreateGrant carries `kms:GranteePrincipal`, `kms:RetiringPrincipal`, `kms:GrantOperations`
 (multi-valued), `kms:GrantConstraintType` and `kms:EncryptionContextKeys`; every KMS action here acts
 on the `key`. STS GetCallerIdentity needs no permission.
+
+STS AssumeRoleWithWebIdentity (unsigned) and AssumeRole (signed) are decided as STS decides them,
+which moto does not (web_identity.py): the token's signature, issuer, expiry, OIDC provider and
+audience, then the role's trust policy (iam_eval.evaluate_trust); an allowed request is forwarded
+and the access key moto issues becomes a principal of its own, the role: its inline and attached
+policies, its boundary and its tags, `aws:PrincipalArn` the role's ARN.
 """
 import json
 import re
@@ -36,6 +42,7 @@ import botocore.exceptions
 
 from harness import ACCOUNT, REGION
 from iam_eval import ALLOW, Request, evaluate
+from web_identity import Refusal, WebIdentity, error_xml, issued_key, issued_token, presented_token
 
 
 @dataclass
@@ -88,6 +95,10 @@ class Authorizer:
         self.decided = 0
         self.authorized = 0
         self.lock = threading.Lock()
+        # STS's own checks of AssumeRole*; `web.trust(issuer)` hands it an issuer's keys.
+        self.web = WebIdentity(moto_port)
+        self.pending = {}  # request body -> the role an allowed AssumeRole* assumes
+        self.session_tokens = {}  # a session's access key -> its session token
 
     # --- resources -----------------------------------------------------------------------------
     def _lookup(self, call, **params):
@@ -227,7 +238,15 @@ class Authorizer:
     def check(self, service, action, headers, body, path="/"):
         """None if allowed, else (status, content type, body) of AWS's AccessDenied answer."""
         key = self.access_key(headers, path)
+        if service == "sts" and action == "AssumeRoleWithWebIdentity":
+            # Unsigned: the token is the credential (STS API Reference, "does not require AWS security credentials").
+            form = _form(body)
+            return self._sts_decided(service, "sts:AssumeRoleWithWebIdentity", form, body,
+                                     self.web.assume_with_web_identity(form), "web identity")
         principal = self.principals.get(key)
+        if key in self.session_tokens and presented_token(headers, urllib.parse.urlsplit(path).query) != self.session_tokens[key]:
+            # STS's temporary keys are valid only with their session token (InvalidClientTokenId).
+            principal, key = None, f"{key} without its session token"
         if principal is None:
             why = "unsigned request" if key is None else f"unknown access key {key}"
             return self.refuse(service, Denial(None, f"{service}:{action}", "", {}, "unattributed", why),
@@ -236,6 +255,10 @@ class Authorizer:
             with self.lock:  # no permission needed (Service Authorization Reference: none listed)
                 self.authorized += 1
             return None
+        if service == "sts" and action == "AssumeRole":
+            form = _form(body)
+            return self._sts_decided(service, "sts:AssumeRole", form, body, self.web.assume_role(
+                form, principal.arn, principal.identity_docs, principal.boundary_docs, principal.tags), principal.arn)
         try:
             if service == "iam":
                 name, resource, ctx = self.decode_iam(_form(body))
@@ -259,6 +282,31 @@ class Authorizer:
                 return None
         return self.refuse(service, Denial(principal.arn, name, resource, ctx),
                            f"User: {principal.arn} is not authorized to perform: {name} on resource: {resource}")
+
+    def _sts_decided(self, service, name, form, body, outcome, who):
+        """Counts an AssumeRole* decision; a refusal is recorded and answered as STS answers it."""
+        with self.lock:
+            self.decided += 1
+            if not isinstance(outcome, Refusal):
+                self.authorized += 1
+                self.pending[body] = outcome
+                return None
+            self.denials.append(Denial(who, name, form.get("RoleArn", ""), {}, "denied", outcome.reason))
+        return outcome.status, "text/xml", error_xml(outcome)
+
+    def answered(self, service, action, body, status, data):
+        """After moto answered an allowed AssumeRole*: its access key becomes the role's principal."""
+        if service != "sts" or not action.startswith("AssumeRole"):
+            return
+        with self.lock:
+            assumed = self.pending.pop(body, None)
+        key = issued_key(data) if status == 200 else None
+        if assumed is None or key is None:
+            return
+        arn, docs, boundary, tags = self.web.session(assumed)
+        with self.lock:
+            self.principals[key] = Principal(arn, docs, boundary, tags)
+            self.session_tokens[key] = issued_token(data)
 
     def unexpected(self, expected=()):
         """Refusals a test did not announce: `expected` holds actions ("iam:CreateUser") a test

@@ -146,14 +146,14 @@ def deployments(aws, log_dir, request):
 
 @pytest.fixture()
 def deployer_proxy(aws, request):
-    """Starts authorizing proxies for deployers: `make(users)` with users an access key → IAM user
-    name map. At teardown, fails on any request a proxy refused that the test did not mark as
+    """Starts authorizing proxies for deployers: `make(users, issuers)` with users an access key → IAM
+    user name map and the OIDC issuers (web_identity.Issuer) whose tokens it can verify. At teardown, fails on any request a proxy refused that the test did not mark as
     expected (`DeployerProxy.expect`, or the expect_denials marker), on any unattributed or
     undecodable request, and if a proxy authorized nothing."""
     started = []
 
-    def make(users):
-        p = DeployerProxy(aws.port, users)
+    def make(users, issuers=()):
+        p = DeployerProxy(aws.port, users, issuers)
         started.append(p)
         return p
 

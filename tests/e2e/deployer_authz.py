@@ -20,7 +20,10 @@ Decoded (REST and query APIs as the AWS SDK for JavaScript v2 sends them, S3 pat
   to `lambda.amazonaws.com`, `lambda:SubnetIds` / `lambda:SecurityGroupIds` from a VpcConfig.
 - CloudWatch Logs on the log group; SSM GetParameter on the parameter; CloudWatch metrics on `*`;
   ECR DescribeRepositories on the repository.
-- STS GetCallerIdentity needs no permission.
+- STS GetCallerIdentity needs no permission. AssumeRoleWithWebIdentity (unsigned) is decided as STS
+  decides it (web_identity.py: token, OIDC provider, audience, the role's trust policy); the key
+  moto issues for an allowed one then acts as the role (its inline and attached policies, its
+  boundary, its tags), as configure-aws-credentials hands such keys to the deployer.
 
 Workarounds for moto, in the test setup only (the CLI's requests are authorized as sent): a
 TemplateURL is replaced by the template's body read from moto's S3 (moto cannot fetch the local
@@ -40,6 +43,7 @@ import boto3
 
 from harness import ACCOUNT, REGION
 from iam_eval import ALLOW, Request, evaluate
+from web_identity import Assumed, Refusal, WebIdentity, error_xml, issued_key, issued_token, presented_token
 
 STACK_WRITES = {"CreateStack", "UpdateStack", "CreateChangeSet", "DeleteStack"}
 
@@ -515,9 +519,12 @@ class DeployerProxy:
     test's own clients talk to moto directly. `authorized` counts the requests it let through after
     checking them, `expected` holds the refusals a test provoked on purpose."""
 
-    def __init__(self, upstream_port, users):
+    def __init__(self, upstream_port, users, issuers=()):
         self.upstream_port = upstream_port
+        # access key -> an IAM user's name, or the role (web_identity.Assumed) a session key acts as
         self.users = dict(users)
+        self.web = WebIdentity(upstream_port, issuers)
+        self.session_tokens = {}  # a session's access key -> its session token
         self.decisions = []
         self.undecodable = []
         self.unattributed = []
@@ -590,9 +597,15 @@ class DeployerProxy:
     def handle(self, method, raw_path, headers, body):
         path, _, query = raw_path.partition("?")
         key, service = _service(headers, query)
+        if method == "POST" and key is None and b"Action=AssumeRoleWithWebIdentity" in body:
+            return self.assume_with_web_identity(method, raw_path, headers, body)
         user = self.users.get(key)
         with self.lock:
-            self.seen.append((user, service, method, raw_path))
+            self.seen.append((self.label(user), service, method, raw_path))
+        if isinstance(user, Assumed) and presented_token(headers, query) != self.session_tokens.get(key):
+            # STS's temporary keys are valid only with their session token (AWS answers
+            # InvalidClientTokenId / "The security token included in the request is invalid").
+            user, key = None, f"{key} without its session token"
         if user is None:
             why = "unsigned request" if key is None else f"unknown access key {key}"
             with self.lock:
@@ -608,13 +621,17 @@ class DeployerProxy:
                 with self.lock:
                     self.undecodable.append((user, service, method, raw_path, repr(e)))
                 return self.denied(service, f"undecodable: {e}")
-            docs = self.policies(user)
-            principal = f"arn:aws:iam::{ACCOUNT}:user/{user}"
+            if isinstance(user, Assumed):
+                principal, docs, boundary, tags = self.web.session(user)
+            else:
+                docs, boundary, tags = self.policies(user), None, {}
+                principal = f"arn:aws:iam::{ACCOUNT}:user/{user}"
             for action, resource, ctx in requests:
-                full = dict(ctx, **{"aws:RequestedRegion": REGION, "aws:PrincipalArn": principal})
-                ok = evaluate(docs, Request(action, resource, full)) == ALLOW
+                full = dict(ctx, **{"aws:RequestedRegion": REGION, "aws:PrincipalArn": principal},
+                            **{f"aws:PrincipalTag/{k}": v for k, v in tags.items()})
+                ok = evaluate(docs, Request(action, resource, full), boundary) == ALLOW
                 with self.lock:
-                    self.decisions.append(Decision(user, action, resource, ctx, ok, requests[0][0]))
+                    self.decisions.append(Decision(self.label(user), action, resource, ctx, ok, requests[0][0]))
                 if not ok:
                     return self.denied(service, f"User: {principal} is not authorized to perform: {action} on resource: {resource}")
             with self.lock:
@@ -624,6 +641,31 @@ class DeployerProxy:
         status, out_headers, data = self.forward(method, raw_path, headers, body)
         if service == "cloudformation" and b"Action=DeleteChangeSet" in body and status >= 400 and b"ChangeSetNotFound" in data:
             status, data = 200, b'<DeleteChangeSetResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DeleteChangeSetResult/></DeleteChangeSetResponse>'
+        return status, out_headers, data
+
+    @staticmethod
+    def label(user):
+        """How decisions name a principal: the user's name, or `role/<name>` for a role's session."""
+        return f"role/{user.role_name}" if isinstance(user, Assumed) else user
+
+    def assume_with_web_identity(self, method, raw_path, headers, body):
+        """STS's checks (moto makes none), then moto's answer; its key becomes the role's session."""
+        form = _form(body)
+        outcome = self.web.assume_with_web_identity(form)
+        allowed = not isinstance(outcome, Refusal)
+        with self.lock:
+            self.seen.append(("web identity", "sts", method, raw_path))
+            self.decisions.append(Decision("web identity", "sts:AssumeRoleWithWebIdentity", form.get("RoleArn", ""),
+                                           outcome.context if allowed else {"reason": outcome.reason}, allowed))
+        if not allowed:
+            return outcome.status, {"Content-Type": "text/xml"}, error_xml(outcome)
+        status, out_headers, data = self.forward(method, raw_path, headers, body)
+        key = issued_key(data) if status == 200 else None
+        with self.lock:
+            if key:
+                self.users[key] = outcome
+                self.session_tokens[key] = issued_token(data)
+                self.authorized += 1
         return status, out_headers, data
 
     def inline_template(self, body):

@@ -6,7 +6,8 @@ Numeric*, with IfExists and ForAllValues:/ForAnyValue:).
 It follows AWS's evaluation logic for a single account
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
 an explicit Deny in any policy wins; otherwise the request needs an Allow in an identity policy and,
-when a boundary is set, an Allow in the boundary too. Resource-based policies, SCPs and session
+when a boundary is set, an Allow in the boundary too. A role's trust policy is evaluated by
+`evaluate_trust` (at the end of this file); other resource-based policies, SCPs and session
 policies are outside what the provider writes and are not modelled.
 
 AWS rules this file follows, with their sources (IAM User Guide):
@@ -364,3 +365,137 @@ def _evaluate(identity_docs, req, boundary_docs):
 
 def allowed(identity_docs, action, resource="*", context=None, boundary_docs=None):
     return evaluate(identity_docs, Request(action, resource, dict(context or {})), boundary_docs) == ALLOW
+
+
+# --- Trust policies (a role's resource-based policy for sts:AssumeRole*) ---------------------------
+#
+# AWS rules this part follows (IAM User Guide):
+# - Principal element (reference_policies_elements_principal.html): `"AWS": "<account id>"` and
+#   `"AWS": "arn:aws:iam::<account>:root"` both name the account, i.e. delegate to the account's IAM
+#   policies; an IAM user or role ARN names that principal (a role session is matched by its role's
+#   ARN or by its assumed-role session ARN); `"Federated": "<oidc-provider ARN>"` names a web-identity
+#   provider; `"Service"` a service principal; `"*"` everyone. No partial wildcards: a `*` inside
+#   an ARN is not a pattern there ("You cannot use a wildcard to match part of a principal name or
+#   ARN"), so principals compare exactly.
+# - Role trust policies are the resource policy of sts:AssumeRole*: unlike other resource policies in
+#   one account, a role "must explicitly allow" its principals; a trust policy that names the
+#   account still needs the caller's identity policies to allow the action
+#   (reference_policies_evaluation-logic-cross-account.html and id_roles_terms-and-concepts.html
+#   "trust policy"; @cloud-copilot/iam-simulate StsServiceAuthorizer does the same).
+# - A permissions boundary limits what a resource policy grants to a role's ARN, not what it grants
+#   to a user's ARN or to a role session's ARN (reference_policies_evaluation-logic.html,
+#   "Identity-based policies with boundaries and resource-based policies").
+# - A web-identity caller has no identity policies: only the trust policy decides
+#   (id_roles_providers_oidc.html; STS AssumeRoleWithWebIdentity "does not require AWS security
+#   credentials").
+
+
+@dataclass
+class Caller:
+    """Who asks STS: `kind` "user" | "role" (a session of the role `arn`, `session_arn` its
+    assumed-role ARN) | "federated" (`arn` the OIDC provider's ARN) | "service"."""
+    kind: str
+    arn: str
+    account: str = ""
+    session_arn: str = None
+
+
+def _account_of(value):
+    if re.fullmatch(r"\d{12}", value):
+        return value
+    m = re.fullmatch(r"arn:aws[\w-]*:iam::(\d{12}):root", value)
+    return m.group(1) if m else None
+
+
+def principal_match(element, caller):
+    """How the Principal element names `caller`: "direct" (its ARN, provider or service), "account"
+    (its account: its identity policies must allow too), "any" (`*`) or None."""
+    if element == "*":
+        return "any"
+    if not isinstance(element, dict):
+        raise ValueError(f"Principal {element!r} is neither '*' nor a map")
+    best = None
+    for kind, values in element.items():
+        for v in as_list(values):
+            if kind == "AWS":
+                if v == "*":
+                    hit = "any" if caller.kind != "federated" else None
+                elif _account_of(v) is not None:
+                    hit = "account" if caller.kind in ("user", "role") and _account_of(v) == caller.account else None
+                else:
+                    hit = "direct" if caller.kind in ("user", "role") and v in (caller.arn, caller.session_arn) else None
+            elif kind == "Federated":
+                hit = "direct" if caller.kind == "federated" and v == caller.arn else None
+            elif kind == "Service":
+                hit = "direct" if caller.kind == "service" and v == caller.arn else None
+            else:
+                raise ValueError(f"Principal type {kind} is not modelled")
+            if hit == "direct" and caller.kind == "role" and v == caller.arn:
+                hit = "role"  # the role's ARN (not the session's): a boundary limits it
+            rank = {None: 0, "account": 1, "any": 2, "role": 3, "direct": 4}
+            if rank[hit] > rank[best]:
+                best = hit
+    return best
+
+
+def decide_trust(trust_doc, req, caller):
+    """(explicit Deny?, the strongest way an Allow statement names the caller) for a trust policy."""
+    variables = trust_doc.get("Version") == VARIABLES_VERSION
+    denied, granted = False, None
+    rank = {None: 0, "account": 1, "any": 2, "role": 3, "direct": 4}
+    for st in statements(trust_doc):
+        if "Resource" in st or "NotResource" in st:
+            raise ValueError("a trust policy has no Resource element (IAM refuses it)")
+        if "NotPrincipal" in st:
+            if st["Effect"] != "Deny":
+                raise ValueError("NotPrincipal with Allow is not modelled")
+            hit = principal_match(st["NotPrincipal"], caller) is None
+        else:
+            hit = principal_match(st.get("Principal"), caller)
+        if not hit:
+            continue
+        names = st.get("Action") if "Action" in st else None
+        if names is not None and not any(glob(a, req.action, case=False) for a in as_list(names)):
+            continue
+        if names is None and any(glob(a, req.action, case=False) for a in as_list(st.get("NotAction"))):
+            continue
+        if not condition_holds(st.get("Condition"), req.context, variables):
+            continue
+        if st["Effect"] == "Deny":
+            denied = True
+        elif rank[hit] > rank[granted]:
+            granted = hit
+    return denied, granted
+
+
+def evaluate_trust(trust_doc, req, caller, identity_docs=(), boundary_docs=None):
+    """The decision for `caller` asking `req` (an sts:AssumeRole* on the role whose trust policy is
+    `trust_doc`): the trust policy must name the caller and allow it; when it names only the
+    caller's account (or everyone), the caller's identity policies (and boundary) must allow too; a
+    role's own ARN is limited by its boundary; any explicit Deny wins."""
+    decision = _evaluate_trust(trust_doc, req, caller, list(identity_docs), boundary_docs)
+    if not getattr(_unobserved, "on", False):
+        traced = Request(req.action, req.resource, dict(req.context))
+        traced.resource_policy, traced.principal = trust_doc, caller.session_arn or caller.arn
+        for fn in _observers:
+            fn(list(identity_docs), boundary_docs, traced, decision)
+    return decision
+
+
+def _evaluate_trust(trust_doc, req, caller, identity_docs, boundary_docs):
+    denied, granted = decide_trust(trust_doc, req, caller)
+    if caller.kind == "federated":
+        # No identity policies: the trust policy alone decides.
+        return DENY if denied else ALLOW if granted in ("direct", "any") else IMPLICIT
+    identity = decide(identity_docs, req)
+    boundary = decide(boundary_docs, req) if boundary_docs is not None else None
+    if denied or DENY in (identity, boundary):
+        return DENY
+    bounded = boundary_docs is None or boundary == ALLOW
+    if granted in ("direct", "any"):  # `*` names every principal as directly as its ARN would
+        return ALLOW
+    if granted == "role":
+        return ALLOW if bounded else IMPLICIT
+    if granted == "account":
+        return ALLOW if identity == ALLOW and bounded else IMPLICIT
+    return IMPLICIT

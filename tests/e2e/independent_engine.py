@@ -9,6 +9,7 @@ decision. test_engines_agree.py evaluates the whole corpus with iam-simulate in 
 fails on every disagreement it cannot explain."""
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -27,6 +28,10 @@ DEFAULT_PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:user/e2e-tester"
 DEFAULT_KEY_POLICY = {"Version": "2012-10-17", "Statement": [{
     "Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
     "Action": "kms:*", "Resource": "*"}]}
+# The claim keys IAM documents for every OIDC provider, `<issuer host[/path]>:<claim>` (IAM User
+# Guide, reference_policies_iam-condition-keys.html, "Available keys for AWS OIDC federation": aud,
+# amr, azp, oaud, sub); the catalog lists provider-specific claims only (e.g. `:repository_id`).
+GENERIC_OIDC_KEY = re.compile(r"[^:]+:(aud|amr|azp|oaud|sub)")
 DECISIONS = {"Allowed": iam_eval.ALLOW, "ExplicitlyDenied": iam_eval.DENY, "ImplicitlyDenied": iam_eval.IMPLICIT}
 
 
@@ -119,7 +124,13 @@ class Corpus:
             self.evaluations += 1
             identity = [self._doc_id(d) for d in identity_docs]
             boundary = None if boundary_docs is None else [self._doc_id(d) for d in boundary_docs]
-            key = (tuple(identity), None if boundary is None else tuple(boundary), req.action, req.resource, _canonical(ctx))
+            # A trust-policy decision (iam_eval.evaluate_trust) carries the role's trust policy and
+            # the caller (a web-identity provider has no identity policies).
+            trust = getattr(req, "resource_policy", None)
+            trust = None if trust is None else self._doc_id(trust)
+            principal = getattr(req, "principal", None)
+            key = (tuple(identity), None if boundary is None else tuple(boundary), req.action, req.resource, _canonical(ctx),
+                   trust, principal)
             seen = self.requests.get(key)
             if seen is not None:
                 if seen["python"] != decision:
@@ -127,6 +138,8 @@ class Corpus:
                 return
             self.requests[key] = {"identity": identity, "boundary": boundary, "action": req.action,
                                   "resource": req.resource, "context": ctx, "python": decision}
+            if trust is not None:
+                self.requests[key].update(trust=trust, principal=principal)
 
     def payload(self):
         with self.lock:
@@ -134,7 +147,7 @@ class Corpus:
             documents = dict(self.documents)
         wire = []
         for r in requests:
-            principal = r["context"].get("aws:PrincipalArn")
+            principal = r.get("principal") or r["context"].get("aws:PrincipalArn")
             key_resource = r["action"].lower().startswith("kms:") and ":key/" in r["resource"]
             wire.append({
                 "identity": r["identity"], "boundary": r["boundary"], "action": r["action"],
@@ -142,7 +155,8 @@ class Corpus:
                 "principal": principal if isinstance(principal, str) else DEFAULT_PRINCIPAL,
                 # Same account: iam_eval models the identity side of a request in one account.
                 "account": ACCOUNT,
-                "resourcePolicy": DEFAULT_KEY_POLICY if key_resource else None,
+                "resourcePolicy": documents[r["trust"]] if r.get("trust") else DEFAULT_KEY_POLICY if key_resource else None,
+                "genericKeys": [k for k in r["context"] if r.get("trust") and GENERIC_OIDC_KEY.fullmatch(k)],
             })
         return requests, {"command": "simulate", "documents": documents, "requests": wire}
 

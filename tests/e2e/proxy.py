@@ -28,7 +28,8 @@ def action_of(headers, body):
     form = urllib.parse.parse_qs(body.decode(errors="replace"))
     action = form.get("Action", [""])[0]
     auth = headers.get("Authorization", "")
-    service = "sts" if "/sts/" in auth else "iam"
+    # AssumeRoleWithWebIdentity is unsigned (no credential scope to name the service): STS's by name.
+    service = "sts" if "/sts/" in auth or action == "AssumeRoleWithWebIdentity" else "iam"
     return service, action
 
 
@@ -246,6 +247,8 @@ class FaultProxy:
                         with proxy.lock:
                             proxy.list_grants_limits.append(limit)
                             proxy.truncated_grant_pages += b'"Truncated": true' in data
+                    if proxy.authorizer is not None:
+                        proxy.authorizer.answered(service, action, body, status, data)
                     if rule:  # "lost": it happened, but the caller never hears so
                         status, ctype, data = error_response(service, "5xx")
                 try:

@@ -116,6 +116,26 @@ def test_positive_control_the_check_catches_a_wrong_decision_and_a_request_aws_n
     assert explained == {}
 
 
+def test_positive_control_trust_policy_decisions_are_compared_with_the_web_identity_claims_kept():
+    # A web-identity request whose claims match the trust policy: iam-simulate must see the generic
+    # `<issuer>:sub`/`:aud` keys (it drops keys the catalog does not list, and would then deny), so a
+    # wrong denial is caught as well as a wrong allow.
+    provider = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                       "token.actions.githubusercontent.com:sub": "repo:acme/orders:environment:prod"}}}]}
+    corpus = Corpus()
+    for sub, wrong in (("repo:acme/orders:environment:prod", IMPLICIT), ("repo:acme/other:environment:prod", ALLOW)):
+        req = Request("sts:AssumeRoleWithWebIdentity", "arn:aws:iam::123456789012:role/ci",
+                      {"token.actions.githubusercontent.com:sub": sub, "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"})
+        req.resource_policy, req.principal = trust, provider
+        corpus.record([], None, req, wrong)
+    _, _, unexplained, explained, _ = disagreements(corpus)
+    assert [(u["context"]["token.actions.githubusercontent.com:sub"], u["iam_simulate"]) for u in unexplained] == [
+        ("repo:acme/orders:environment:prod", ALLOW), ("repo:acme/other:environment:prod", IMPLICIT)]
+
+
 def test_every_decision_of_the_session_agrees_with_an_independent_engine(request):
     assert not CORPUS.conflicts, f"the evaluator decided the same request two ways: {CORPUS.conflicts[:3]}"
     if not CORPUS.requests:

@@ -7,11 +7,14 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/):
 - VARS: reference_policies_variables.html; VERSION: reference_policies_elements_version.html
 - LOGIC: reference_policies_evaluation-logic.html; BOUNDARY: access_policies_boundaries.html
 - NOTACTION / NOTRESOURCE / ACTION / RESOURCE: reference_policies_elements_{notaction,notresource,action,resource}.html
+- PRINCIPAL: reference_policies_elements_principal.html; OIDC: id_roles_providers_oidc.html and
+  id_roles_create_for-idp_oidc.html (GitHub's condition keys `token.actions.githubusercontent.com:sub|aud`);
+  CROSS: reference_policies_evaluation-logic-cross-account.html (a role trust policy must allow its principals)
 Every decision made here is also checked against an independent engine at the end of the session
 (test_engines_agree.py)."""
 import pytest
 
-from iam_eval import ALLOW, DENY, IMPLICIT, Request, allowed, evaluate
+from iam_eval import ALLOW, DENY, IMPLICIT, Caller, Request, allowed, evaluate, evaluate_trust
 
 V = "2012-10-17"
 FN = "arn:aws:lambda:us-east-1:123456789012:function:orders-dev-api"
@@ -296,3 +299,123 @@ def test_a_policy_variable_in_a_name_is_not_read_as_a_resource_type():
     tags = {"aws:PrincipalTag/serverless-access:service": "orders"}
     assert not allowed([doc], "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:orders-prod-q", tags)
     assert allowed([doc], "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:payments-prod-q", tags)
+
+
+# --- trust policies ----------------------------------------------------------------------------
+ACCT = "123456789012"
+STAGE_ROLE = f"arn:aws:iam::{ACCT}:role/serverless-access/orders/prod/orders-prod-ci"
+GITHUB = f"arn:aws:iam::{ACCT}:oidc-provider/token.actions.githubusercontent.com"
+GITLAB = f"arn:aws:iam::{ACCT}:oidc-provider/gitlab.com"
+GH = "token.actions.githubusercontent.com"
+
+
+def github_trust(sub="repo:acme/orders:environment:prod"):
+    # The exact form configure-aws-credentials' README documents (aud sts.amazonaws.com, exact sub).
+    return doc({"Effect": "Allow", "Principal": {"Federated": GITHUB}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {f"{GH}:aud": "sts.amazonaws.com", f"{GH}:sub": sub}}})
+
+
+def web(sub, aud="sts.amazonaws.com", provider=GITHUB, **claims):
+    ctx = {f"{GH}:sub": sub, f"{GH}:aud": aud, **{f"{GH}:{k}": v for k, v in claims.items()}}
+    return Caller("federated", provider, ACCT), Request("sts:AssumeRoleWithWebIdentity", STAGE_ROLE, ctx)
+
+
+def test_a_web_identity_is_trusted_only_with_the_provider_audience_and_subject_the_trust_policy_names():
+    # OIDC: the role trusts the provider (Principal Federated) under conditions on the token's claims.
+    trust = github_trust()
+    caller, req = web("repo:acme/orders:environment:prod")
+    assert evaluate_trust(trust, req, caller) == ALLOW
+    for sub in ("repo:acme/payments:environment:prod", "repo:acme/orders:environment:staging",
+                "repo:acme/orders:ref:refs/heads/main", "repo:acme/orders:pull_request",
+                "repo:evil/orders:environment:prod", "repo:acme/orders:environment:prod:extra"):
+        assert evaluate_trust(trust, *reversed(web(sub))) == IMPLICIT, sub
+    assert evaluate_trust(trust, *reversed(web("repo:acme/orders:environment:prod", aud="https://github.com/acme"))) == IMPLICIT
+    # Another provider with the same claims, and a signed principal with them, are not the Federated one.
+    assert evaluate_trust(trust, *reversed(web("repo:acme/orders:environment:prod", provider=GITLAB))) == IMPLICIT
+    user = Caller("user", f"arn:aws:iam::{ACCT}:user/mallory", ACCT)
+    assert evaluate_trust(trust, Request("sts:AssumeRoleWithWebIdentity", STAGE_ROLE, req.context), user,
+                          [doc(allow("sts:*"))]) == IMPLICIT
+    # Only the action the statement names: the provider's tokens do not open sts:AssumeRole.
+    assert evaluate_trust(trust, Request("sts:AssumeRole", STAGE_ROLE, req.context), caller) == IMPLICIT
+
+
+def test_a_missing_claim_fails_a_string_equals_condition_and_a_deny_statement_wins():
+    # OPS "Important": a key absent from the request makes a (non-negated) condition false.
+    trust = github_trust()
+    caller, req = web("repo:acme/orders:environment:prod")
+    del req.context[f"{GH}:aud"]
+    assert evaluate_trust(trust, req, caller) == IMPLICIT
+    guarded = doc(*github_trust()["Statement"], {
+        "Effect": "Deny", "Principal": {"Federated": GITHUB}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringNotEquals": {f"{GH}:repository_id": "123456"}}})
+    assert evaluate_trust(guarded, *reversed(web("repo:acme/orders:environment:prod", repository_id="123456"))) == ALLOW
+    # The same repository name with another id (deleted and recreated by someone else) is refused.
+    assert evaluate_trust(guarded, *reversed(web("repo:acme/orders:environment:prod", repository_id="999999"))) == DENY
+
+
+def test_string_like_on_the_subject_opens_what_string_equals_keeps_closed():
+    # The classic mistake the provider refuses: `repo:acme/orders:*` also matches pull requests.
+    loose = doc({"Effect": "Allow", "Principal": {"Federated": GITHUB}, "Action": "sts:AssumeRoleWithWebIdentity",
+                 "Condition": {"StringEquals": {f"{GH}:aud": "sts.amazonaws.com"}, "StringLike": {f"{GH}:sub": "repo:acme/orders:*"}}})
+    assert evaluate_trust(loose, *reversed(web("repo:acme/orders:pull_request"))) == ALLOW
+    assert evaluate_trust(github_trust("repo:acme/orders:*"), *reversed(web("repo:acme/orders:pull_request"))) == IMPLICIT
+
+
+def test_a_trust_policy_naming_a_principal_allows_it_without_identity_policies_and_no_one_else():
+    # PRINCIPAL / CROSS: a trust policy that names a user's ARN is enough in its account.
+    alice = Caller("user", f"arn:aws:iam::{ACCT}:user/alice", ACCT)
+    bob = Caller("user", f"arn:aws:iam::{ACCT}:user/bob", ACCT)
+    trust = doc({"Effect": "Allow", "Principal": {"AWS": alice.arn}, "Action": "sts:AssumeRole"})
+    req = Request("sts:AssumeRole", STAGE_ROLE, {"aws:PrincipalArn": alice.arn})
+    assert evaluate_trust(trust, req, alice) == ALLOW
+    assert evaluate_trust(trust, Request("sts:AssumeRole", STAGE_ROLE, {"aws:PrincipalArn": bob.arn}), bob,
+                          [doc(allow("sts:AssumeRole"))]) == IMPLICIT
+    # An explicit Deny in the caller's own policies still wins.
+    assert evaluate_trust(trust, req, alice, [doc(deny("sts:AssumeRole"))]) == DENY
+
+
+def test_no_partial_wildcard_in_a_principal():
+    # PRINCIPAL: "You cannot use a wildcard to match part of a principal name or ARN."
+    dev = Caller("role", f"arn:aws:iam::{ACCT}:role/dev", ACCT, f"arn:aws:sts::{ACCT}:assumed-role/dev/s")
+    trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:role/*"}, "Action": "sts:AssumeRole"})
+    assert evaluate_trust(trust, Request("sts:AssumeRole", STAGE_ROLE, {"aws:PrincipalArn": dev.arn}), dev,
+                          [doc(allow("sts:AssumeRole"))]) == IMPLICIT
+
+
+def test_a_trust_policy_naming_the_account_needs_the_callers_identity_policy_and_its_condition():
+    # CROSS: naming the account delegates to the caller's identity policies; the Identity Center
+    # form narrows it with ArnLike on aws:PrincipalArn (the role's ARN, path included).
+    sso_path = f"arn:aws:iam::{ACCT}:role/aws-reserved/sso.amazonaws.com"
+    trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"}, "Action": "sts:AssumeRole",
+                 "Condition": {"ArnLike": {"aws:PrincipalArn": [f"{sso_path}/AWSReservedSSO_Dev_????????????????",
+                                                                f"{sso_path}/*/AWSReservedSSO_Dev_????????????????"]}}})
+
+    def sso(name):
+        arn = f"{sso_path}/eu-west-1/{name}"
+        return (Caller("role", arn, ACCT, f"arn:aws:sts::{ACCT}:assumed-role/{name}/alice"),
+                Request("sts:AssumeRole", STAGE_ROLE, {"aws:PrincipalArn": arn}))
+
+    may_assume = [doc(allow("sts:AssumeRole", STAGE_ROLE))]
+    caller, req = sso("AWSReservedSSO_Dev_0123456789abcdef")
+    assert evaluate_trust(trust, req, caller, may_assume) == ALLOW
+    assert evaluate_trust(trust, req, caller, []) == IMPLICIT, "the account alone is not enough"
+    assert evaluate_trust(trust, req, caller, may_assume, boundary_docs=[doc(allow("s3:*"))]) == IMPLICIT
+    for other in ("AWSReservedSSO_DevOps_0123456789abcdef", "AWSReservedSSO_Dev_Ops_0123456789abcdef",
+                  "AWSReservedSSO_Dev_0123456789abcde"):
+        other_caller, other_req = sso(other)
+        assert evaluate_trust(trust, other_req, other_caller, may_assume) == IMPLICIT, other
+    # Another account's role with a matching name is not this account's.
+    foreign = Caller("role", f"arn:aws:iam::210987654321:role/x", "210987654321")
+    assert evaluate_trust(trust, Request("sts:AssumeRole", STAGE_ROLE, {"aws:PrincipalArn": foreign.arn}), foreign, may_assume) == IMPLICIT
+
+
+def test_a_boundary_limits_a_grant_to_a_roles_arn_but_not_to_its_session_or_a_user():
+    # LOGIC, "Identity-based policies with boundaries and resource-based policies".
+    role = Caller("role", f"arn:aws:iam::{ACCT}:role/platform-admins", ACCT, f"arn:aws:sts::{ACCT}:assumed-role/platform-admins/s")
+    req = Request("sts:AssumeRole", STAGE_ROLE, {"aws:PrincipalArn": role.arn})
+    by_role = doc({"Effect": "Allow", "Principal": {"AWS": role.arn}, "Action": "sts:AssumeRole"})
+    by_session = doc({"Effect": "Allow", "Principal": {"AWS": role.session_arn}, "Action": "sts:AssumeRole"})
+    boundary = [doc(allow("s3:*"))]
+    assert evaluate_trust(by_role, req, role) == ALLOW
+    assert evaluate_trust(by_role, req, role, boundary_docs=boundary) == IMPLICIT
+    assert evaluate_trust(by_session, req, role, boundary_docs=boundary) == ALLOW

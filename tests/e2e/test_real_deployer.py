@@ -36,13 +36,13 @@ def osls_installed():
 class App:
     """A Serverless v3 service for orders/dev and the users who deploy it."""
 
-    def __init__(self, path, proxy, keys, roles, deployment_role):
+    def __init__(self, path, proxy, keys, roles, deployment_role, stage="dev"):
         self.path, self.proxy, self.keys = path, proxy, keys
-        self.deployment_role = deployment_role
+        self.deployment_role, self.stage = deployment_role, stage
         self.version = 0
         # The ownership tags every stage's service file sets (README, "Ownership tags").
-        provider = {"name": "aws", "runtime": "nodejs20.x", "stage": "dev", "region": "us-east-1",
-                    "stackTags": stack_tags("orders", "dev")}
+        provider = {"name": "aws", "runtime": "nodejs20.x", "stage": stage, "region": "us-east-1",
+                    "stackTags": stack_tags("orders", stage)}
         if deployment_role:
             provider["iam"] = {"deploymentRole": deployment_role}
         config = {
@@ -50,7 +50,7 @@ class App:
             "package": {"patterns": ["!node_modules/**", "!.serverless/**"]},
             "functions": {"api": {"handler": "handler.main", "role": roles["api"]}},
             "plugins": ["serverless-localstack"],
-            "custom": {"localstack": {"stages": ["dev"], "host": "http://127.0.0.1", "edgePort": proxy.port}},
+            "custom": {"localstack": {"stages": [stage], "host": "http://127.0.0.1", "edgePort": proxy.port}},
         }
         (path / "serverless.yml").write_text(json.dumps(config, indent=2))
         os.symlink(NODE_MODULES, path / "node_modules")
@@ -62,12 +62,15 @@ class App:
         (self.path / "handler.js").write_text(f"exports.main = async () => ({{version: {self.version}}});\n")
 
     def run(self, who, *args):
-        key, secret = self.keys[who]
+        # An IAM user's key pair, or a role session's (key, secret, session token), as
+        # configure-aws-credentials exports them (AWS_SESSION_TOKEN; its src/helpers.ts).
+        key, secret, *token = self.keys[who]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({"AWS_SESSION_TOKEN": token[0]} if token else {})
         env.update({"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1",
                     "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "SLS_DEPRECATION_DISABLE": "*",
                     "SLS_INTERACTIVE_SETUP_DISABLE": "1", "HOME": str(self.path)})
-        out = subprocess.run(["node", str(OSLS), *args, "--stage", "dev"], cwd=self.path, env=env,
+        out = subprocess.run(["node", str(OSLS), *args, "--stage", self.stage], cwd=self.path, env=env,
                              capture_output=True, text=True, timeout=300)
         return out
 
