@@ -710,6 +710,8 @@ def refusal_kind(message):
         return "a resource no name keeps on the stage"
     if "not allowed under the default boundary" in message:
         return "outside the default boundary"
+    if "manages API Gateway" in message:
+        return "API Gateway management"
     if " can reach " in message:
         return "the provider"
     if ("Serverless deployment bucket" in message or "names buckets by a wildcard" in message
@@ -728,7 +730,7 @@ def refused_for_reach(kinds):
     return any(k.startswith("action family") or k in (
         "another stage's function or layer", "the provider", "deployment artifacts", "another account",
         "another stage's or a nesting service's name", "another region", "outside the default boundary",
-        "a resource no name keeps on the stage") for k in kinds)
+        "a resource no name keeps on the stage", "API Gateway management") for k in kinds)
 
 
 def validator_verdicts(pairs, tmp):
@@ -912,7 +914,7 @@ def category(f):
     if kind == "boundary" and f["principal"].startswith("DefaultBoundary"):
         order = ["the provider", "deployment artifacts", "another stage's function or layer", "action family",
                  "another stage's or a nesting service's name", "another region", "another account",
-                 "a resource no name keeps on the stage", "outside the default boundary"]
+                 "a resource no name keeps on the stage", "outside the default boundary", "API Gateway management"]
         first = next(k for o in order for k in f["validator refuses"] if k.startswith(o))
         return "default-boundary-alone: " + first
     if kind == "boundary" and f["principal"].startswith("StageRoleBoundary"):
