@@ -30,9 +30,9 @@ pub const PLATFORM_SERVICES: &[&str] = &[
 /// functions use, in the stage-named services only actions whose resource types the boundary's name
 /// fence spells out (template.yaml repeats this list; the isolation enumeration checks they are
 /// equal). The stage's own resources of [`OWN_STAGE_SERVICES`] get whole services
-/// (`AllowTheStagesOwnResources`, [`own_stage_resource`]). An action outside both is refused unless
-/// the provider allows it by name (AllowedSensitiveActions), for a platform that passes its own
-/// PermissionsBoundaryArn.
+/// (`AllowTheStagesOwnResources`, [`own_stage_resource`]). While the default boundary caps the
+/// roles, an action outside both is refused unless the provider allows it by name
+/// (AllowedSensitiveActions); under a platform's own boundary this list does not apply.
 pub const DEFAULT_BOUNDARY_ACTIONS: &[&str] = &[
     "lambda:Invoke*",
     "lambda:GetFunction*",
