@@ -9,6 +9,7 @@ mod assumable;
 mod functions;
 mod invoke;
 mod layers;
+mod tags;
 mod values;
 
 pub use assumable::{OidcTrust, TrustScope, Trustee};
@@ -27,6 +28,7 @@ use invoke::parse_invoke_apis;
 use layers::{parse_layers, LayerScope};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use tags::check_tags;
 use values::{optional_string, required_string, string_map};
 
 /// The KMS grant operations a function may ask for.
@@ -406,60 +408,6 @@ pub fn parse(props: &Value, ctx: &Context<'_>) -> Result<Spec, Vec<Problem>> {
         assumable_by,
         stage_role_boundary: ctx.stage_role_boundary.map(str::to_string),
     })
-}
-
-/// Role tags: IAM's lengths and characters; keys unique ignoring case (IAM treats `Team` and
-/// `team` as one key); no key IAM or the provider reserves, in any case; only the keys the
-/// provider allows when it names them (accounts deciding access by principal tags).
-fn check_tags(tags: &BTreeMap<String, String>, g: &Guardrails, errors: &mut Problems) {
-    let mut seen = BTreeMap::new();
-    for (k, v) in tags {
-        let at = field("Tags", k);
-        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-            errors.push(
-                ProblemKind::OverLimit,
-                &at,
-                format!("Tags: {k:?} must be 1-128 characters with a value of at most 256"),
-            );
-        }
-        if !k.chars().chain(v.chars()).all(super::charset::is_tag_char) {
-            errors.push(ProblemKind::Malformed, &at, format!(
-                "Tags: {k:?} may hold only letters, digits, spaces and _ . : / = + - @ (IAM's tag characters)"
-            ));
-        }
-        let lower = k.to_lowercase();
-        if lower.starts_with("aws:") || lower.starts_with(OWNER_TAG_PREFIX) {
-            errors.push(
-                ProblemKind::Reserved,
-                &at,
-                format!("Tags: key {k:?} is reserved"),
-            );
-        } else if let Some(allowed) = &g.allowed_tag_keys {
-            if !allowed.contains(k) {
-                errors.push(ProblemKind::NotAllowedHere, &at, format!(
-                    "Tags: key {k:?} is not one this provider lets stacks set (its AllowedTagKeys: {})",
-                    allowed.iter().cloned().collect::<Vec<_>>().join(", ")
-                ));
-            }
-        }
-        if let Some(first) = seen.insert(lower, k) {
-            errors.push(
-                ProblemKind::Duplicate,
-                &at,
-                format!("Tags: {first:?} and {k:?} are the same key to IAM (tag keys ignore case)"),
-            );
-        }
-    }
-    if tags.len() + OWN_TAG_COUNT > 50 {
-        errors.push(
-            ProblemKind::OverLimit,
-            "Tags",
-            format!(
-                "Tags: at most {} tags (IAM allows 50 per role; the provider adds {OWN_TAG_COUNT})",
-                50 - OWN_TAG_COUNT
-            ),
-        );
-    }
 }
 
 #[cfg(test)]
