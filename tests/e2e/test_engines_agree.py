@@ -8,6 +8,7 @@ Both engines get the same input: the principal's identity policies, its boundary
 action, the resource and the request context, in one account (iam_eval models no cross-account
 access); KMS key requests also carry the default key policy, which hands the decision to IAM
 policies as iam_eval assumes."""
+import copy
 import json
 from dataclasses import dataclass
 from typing import Callable
@@ -16,6 +17,7 @@ import pytest
 
 from conftest import LAST
 from harness import ROOT
+import iam_eval
 from iam_eval import ALLOW, DENY, IMPLICIT, VARIABLES_VERSION, Request
 from independent_engine import CORPUS, DECISIONS, Corpus
 
@@ -36,20 +38,41 @@ def _variables_outside_2012(request, documents, answer):
     return any(d.get("Version") != VARIABLES_VERSION and "${" in json.dumps(d) for d in docs)
 
 
+def _typeless_variable_pattern(p):
+    parts = str(p).split(":", 5)
+    return len(parts) == 6 and parts[2] in ("sqs", "sns") and parts[5].startswith("${")
+
+
+def _read_as_iam_simulate(doc):
+    """`doc` with every queue or topic pattern that opens with a variable dropped: iam-simulate reads
+    such a pattern's variable key as a resource type, so it matches nothing there."""
+    out = copy.deepcopy(doc)
+    for st in out.get("Statement", []):
+        for key in ("Resource", "NotResource"):
+            if key in st:
+                patterns = st[key] if isinstance(st[key], list) else [st[key]]
+                st[key] = [p for p in patterns if not _typeless_variable_pattern(p)]
+    return out
+
+
 def _variable_opens_a_typeless_name(request, documents, answer):
-    """A Resource/NotResource of a service whose ARNs carry no resource type (SQS queues, SNS topics)
-    that starts the name with a policy variable, and a request on that service."""
-    if request["resource"].split(":")[2:3] not in (["sqs"], ["sns"]):
+    """A request on SQS or SNS (ARNs without a resource type), decided by documents with a pattern
+    that opens the name with a policy variable, where iam_eval, reading those patterns as
+    iam-simulate does, gives iam-simulate's answer: the difference is that reading and nothing else."""
+    if request.get("trust") or request["resource"].split(":")[2:3] not in (["sqs"], ["sns"]):
         return False
-    docs = [documents[d] for d in request["identity"] + (request["boundary"] or [])]
-    for doc in docs:
-        for st in doc.get("Statement", []):
-            patterns = st.get("Resource", st.get("NotResource", []))
-            for p in patterns if isinstance(patterns, list) else [patterns]:
-                parts = str(p).split(":", 5)
-                if len(parts) == 6 and parts[2] in ("sqs", "sns") and parts[5].startswith("${"):
-                    return True
-    return False
+    identity = [documents[d] for d in request["identity"]]
+    boundary = None if request["boundary"] is None else [documents[d] for d in request["boundary"]]
+    docs = identity + (boundary or [])
+    if not any(_typeless_variable_pattern(p) for doc in docs for st in doc.get("Statement", [])
+               for key in ("Resource", "NotResource") if key in st
+               for p in (st[key] if isinstance(st[key], list) else [st[key]])):
+        return False
+    req = Request(request["action"], request["resource"], dict(request["context"]))
+    with iam_eval.unobserved():
+        theirs_read = iam_eval.evaluate([_read_as_iam_simulate(d) for d in identity], req,
+                                        None if boundary is None else [_read_as_iam_simulate(d) for d in boundary])
+    return theirs_read == DECISIONS.get(answer["decision"], answer["decision"])
 
 
 EXPLAINED = [

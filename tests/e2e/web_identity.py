@@ -293,6 +293,16 @@ class WebIdentity:
         self._passed("audience")
         return claims, issuer
 
+    def _role_trust(self, name, role_arn):
+        """The trust policy of the role `role_arn` names (None: no such role at that path)."""
+        try:
+            trust = _trust(self.iam, name) if name else None
+        except self.iam.exceptions.NoSuchEntityException:
+            return None
+        if trust is None or self.iam.get_role(RoleName=name)["Role"]["Arn"] != role_arn:
+            return None
+        return trust
+
     def assume_with_web_identity(self, form):
         """An Assumed for a request STS would answer, or a Refusal."""
         token, role_arn = form.get("WebIdentityToken", ""), form.get("RoleArn", "")
@@ -302,11 +312,8 @@ class WebIdentity:
         claims, issuer = verified
         name = _role_name(role_arn)
         denied = f"Not authorized to perform sts:AssumeRoleWithWebIdentity on {role_arn}"
-        try:
-            trust = _trust(self.iam, name) if name else None
-        except self.iam.exceptions.NoSuchEntityException:
-            trust = None
-        if trust is None or self.iam.get_role(RoleName=name)["Role"]["Arn"] != role_arn:
+        trust = self._role_trust(name, role_arn)
+        if trust is None:
             return self._no("AccessDenied", 403, denied, "role")
         ctx = claim_context(issuer.host_path, claims, catalog_keys())
         ctx["sts:RoleSessionName"] = form.get("RoleSessionName", "")
@@ -322,11 +329,8 @@ class WebIdentity:
         role_arn = form.get("RoleArn", "")
         name = _role_name(role_arn)
         denied = f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
-        try:
-            trust = _trust(self.iam, name) if name else None
-        except self.iam.exceptions.NoSuchEntityException:
-            trust = None
-        if trust is None or self.iam.get_role(RoleName=name)["Role"]["Arn"] != role_arn:
+        trust = self._role_trust(name, role_arn)
+        if trust is None:
             return self._no("AccessDenied", 403, denied, "role")
         kind = "role" if ":role/" in caller_arn else "user"
         session = None

@@ -260,16 +260,7 @@ pub fn random_id(arn: &Arn<'_>, actions: &[String]) -> Option<&'static str> {
 /// Whether a Lambda ARN (pattern) stays on the stage's own functions and layers in its region
 /// and account.
 pub fn own_function_or_layer(arn: &Arn<'_>, rules: &StatementRules<'_>) -> bool {
-    let first_wild = arn.resource.find(['*', '?']).unwrap_or(arn.resource.len());
-    let literal = arn.resource.get(..first_wild).unwrap_or_default();
-    arn.region == rules.region
-        && arn.account == rules.account
-        && [
-            format!("function:{}-", rules.stage_prefix),
-            format!("layer:{}-", rules.stage_prefix),
-        ]
-        .iter()
-        .any(|p| literal.starts_with(p.as_str()))
+    arn.service == "lambda" && own_stage_resource(arn, rules)
 }
 
 #[cfg(test)]
